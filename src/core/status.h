@@ -1,0 +1,49 @@
+// Errors as values: Status for operations without a result, Result<T> for
+// those with one. Used for I/O, parsing and remote calls; exceptions are kept
+// for programming errors and start-up.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace redkube {
+
+class Status {
+ public:
+  static Status Ok() { return Status(); }
+  static Status Error(std::string message) { return Status(std::move(message)); }
+
+  bool ok() const { return !message_.has_value(); }
+  // The reason, for a failed status; empty for an ok one.
+  const std::string& message() const {
+    static const std::string kEmpty;
+    return message_ ? *message_ : kEmpty;
+  }
+
+ private:
+  Status() = default;
+  explicit Status(std::string message) : message_(std::move(message)) {}
+  std::optional<std::string> message_;
+};
+
+template <typename T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {}  // NOLINT: must be an error
+
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  const std::string& error() const { return status_.message(); }
+  T& value() { return *value_; }
+  const T& value() const { return *value_; }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+
+ private:
+  std::optional<T> value_;
+  Status status_ = Status::Ok();
+};
+
+}  // namespace redkube

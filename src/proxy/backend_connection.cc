@@ -1,0 +1,234 @@
+#include "proxy/backend_connection.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "proxy/pending_reply.h"
+
+namespace redkube::proxy {
+
+BackendConnection::BackendConnection(EventLoop* loop, HostPort address,
+                                     const BackendOptions* options, ReplySink* sink)
+    : loop_(loop),
+      address_(std::move(address)),
+      name_(address_.ToString()),
+      options_(options),
+      sink_(sink) {}
+
+BackendConnection::~BackendConnection() {
+  if (fd_ >= 0) {
+    loop_->Remove(fd_);
+    close(fd_);
+  }
+}
+
+Buffer* BackendConnection::StartRequest(PendingReply* pending, uint32_t part) {
+  if (state_ == State::kDown && loop_->now_ms() >= retry_at_ms_) Connect();
+  in_flight_.push_back({pending, part, loop_->now_ms()});
+  if (!dirty_) {
+    dirty_ = true;
+    sink_->MarkBackendDirty(this);
+  }
+  return &out_;
+}
+
+void BackendConnection::Connect() {
+  // Whatever was queued while down is failed now, so that AUTH goes first.
+  if (!in_flight_.empty()) Fail(last_error_);
+
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(address_.port);
+  if (inet_pton(AF_INET, address_.host.c_str(), &addr.sin_addr) != 1) {
+    // A host name: resolve it (blocking, but only on (re)connect).
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(address_.host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
+      Fail("cannot resolve host " + address_.host);
+      return;
+    }
+    addr.sin_addr = reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr;
+    freeaddrinfo(res);
+  }
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    Fail(std::string("socket: ") + strerror(errno));
+    return;
+  }
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  int rc = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  if (rc != 0 && errno != EINPROGRESS) {
+    Fail(strerror(errno));
+    return;
+  }
+  state_ = State::kConnecting;
+  connect_started_ms_ = loop_->now_ms();
+  want_write_ = true;
+  loop_->Add(fd_, EPOLLIN | EPOLLOUT, this);
+  if (!options_->password.empty()) {
+    // The proxy's own request: its reply is checked, not forwarded.
+    in_flight_.push_back({nullptr, 0, loop_->now_ms()});
+    AppendArrayHeader(&out_, 2);
+    AppendBulk(&out_, "AUTH");
+    AppendBulk(&out_, options_->password);
+  }
+}
+
+void BackendConnection::OnConnected() {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) {
+    Fail(strerror(err));
+    return;
+  }
+  state_ = State::kConnected;
+  if (retry_delay_ms_ > 0) spdlog::info("backend {} is up", name_);
+  retry_delay_ms_ = 0;
+}
+
+void BackendConnection::OnEvent(uint32_t events) {
+  if (state_ == State::kConnecting) {
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) OnConnected();
+    if (state_ != State::kConnected) return;
+  }
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+    ReadReplies();
+    if (state_ != State::kConnected) return;
+  }
+  if (events & EPOLLOUT) WriteOut();
+}
+
+void BackendConnection::ReadReplies() {
+  for (int round = 0; round < 4; ++round) {
+    in_.Reserve(16 * 1024);
+    ssize_t n = read(fd_, in_.write_ptr(), in_.writable());
+    if (n == 0) {
+      Fail("connection closed by the server");
+      return;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      Fail(strerror(errno));
+      return;
+    }
+    in_.Commit(static_cast<size_t>(n));
+    while (!in_.empty()) {
+      int64_t len = scanner_.Scan(in_.data(), in_.size());
+      if (len == 0) break;
+      if (len < 0 || in_flight_.empty()) {
+        Fail(len < 0 ? "malformed reply from the server" : "unexpected reply from the server");
+        return;
+      }
+      InFlight owed = in_flight_.front();
+      in_flight_.pop_front();
+      std::string_view reply(in_.data(), static_cast<size_t>(len));
+      if (owed.pending != nullptr) {
+        sink_->OnBackendReply(owed.pending, owed.part, reply);
+      } else if (IsErrorReply(reply)) {
+        spdlog::error("backend {} refused the proxy's AUTH: {}", name_,
+                      reply.substr(1, reply.size() - 3));
+      }
+      in_.Consume(static_cast<size_t>(len));
+    }
+    if (static_cast<size_t>(n) < 16 * 1024) return;
+  }
+}
+
+void BackendConnection::Flush() {
+  dirty_ = false;
+  if (state_ == State::kDown) {
+    if (!in_flight_.empty()) Fail(last_error_);
+    return;
+  }
+  if (state_ == State::kConnected) WriteOut();
+}
+
+void BackendConnection::WriteOut() {
+  while (!out_.empty()) {
+    ssize_t n = write(fd_, out_.data(), out_.size());
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      Fail(strerror(errno));
+      return;
+    }
+    out_.Consume(static_cast<size_t>(n));
+  }
+  out_.ShrinkIfIdle(1024 * 1024);
+  bool want = !out_.empty();
+  if (want != want_write_) {
+    want_write_ = want;
+    UpdateInterest();
+  }
+}
+
+void BackendConnection::UpdateInterest() {
+  loop_->Modify(fd_, EPOLLIN | (want_write_ ? EPOLLOUT : 0), this);
+}
+
+void BackendConnection::Tick() {
+  int64_t now = loop_->now_ms();
+  switch (state_) {
+    case State::kConnecting:
+      if (now - connect_started_ms_ > options_->connect_timeout_ms) {
+        Fail("connect timed out after " + std::to_string(options_->connect_timeout_ms) + " ms");
+      }
+      break;
+    case State::kConnected:
+      if (!in_flight_.empty() && now - in_flight_.front().sent_ms > options_->reply_timeout_ms) {
+        Fail("no reply within " + std::to_string(options_->reply_timeout_ms) + " ms");
+      }
+      break;
+    case State::kDown:
+      // Reconnect in the background so the first request after a recovery
+      // does not pay for it.
+      if (now >= retry_at_ms_) Connect();
+      break;
+  }
+}
+
+void BackendConnection::Fail(const std::string& reason) {
+  bool was_up = state_ == State::kConnected;
+  if (fd_ >= 0) {
+    loop_->Remove(fd_);
+    close(fd_);
+    fd_ = -1;
+  }
+  if (was_up || (state_ == State::kConnecting && retry_delay_ms_ == 0)) {
+    spdlog::warn("backend {} is down: {}", name_, reason);
+  }
+  state_ = State::kDown;
+  last_error_ = reason;
+  want_write_ = false;
+  retry_delay_ms_ = retry_delay_ms_ == 0
+                        ? options_->retry_min_ms
+                        : std::min(retry_delay_ms_ * 2, options_->retry_max_ms);
+  retry_at_ms_ = loop_->now_ms() + retry_delay_ms_;
+  out_.Clear();
+  in_.Clear();
+  scanner_ = ReplyScanner();
+  std::string error = "-TRYAGAIN backend " + name_ + " unavailable: " + reason + "\r\n";
+  // Replies delivered below may queue new requests on this connection; take
+  // the current list first.
+  std::deque<InFlight> owed;
+  owed.swap(in_flight_);
+  for (const InFlight& f : owed) {
+    if (f.pending != nullptr) sink_->OnBackendReply(f.pending, f.part, error);
+  }
+}
+
+}  // namespace redkube::proxy

@@ -1,0 +1,105 @@
+// One pipelined connection from a worker thread to one redis-server. Requests
+// of every client of the worker are multiplexed on it in order; replies come
+// back in the same order and are handed to the ReplySink with the
+// PendingReply (and part) they answer.
+//
+// A backend that refuses connections, or owes a reply longer than the reply
+// timeout, is marked down: everything it owed is answered with a -TRYAGAIN
+// error naming it, new requests are failed at once while it is down, and the
+// connection is retried in the background with backoff. Other backends are
+// not affected. Owned and used by one worker thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "core/buffer.h"
+#include "core/reply_scanner.h"
+#include "core/topology.h"
+#include "proxy/event_loop.h"
+
+namespace redkube::proxy {
+
+struct PendingReply;
+
+class ReplySink {
+ public:
+  virtual ~ReplySink() = default;
+  // `reply` is one complete RESP reply (or an error the proxy made up).
+  virtual void OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) = 0;
+  // The connection has output to write: flush it before the loop sleeps.
+  virtual void MarkBackendDirty(class BackendConnection* backend) = 0;
+};
+
+struct BackendOptions {
+  std::string password;        // sent with AUTH on connect when not empty
+  int connect_timeout_ms = 1000;
+  int reply_timeout_ms = 2000;
+  int retry_min_ms = 50;
+  int retry_max_ms = 1000;
+};
+
+class BackendConnection : public EventHandler {
+ public:
+  BackendConnection(EventLoop* loop, HostPort address, const BackendOptions* options,
+                    ReplySink* sink);
+  ~BackendConnection() override;
+
+  const HostPort& address() const { return address_; }
+  const std::string& name() const { return name_; }
+
+  // Starts a request whose reply goes to (pending, part): the caller appends
+  // the request's RESP bytes to the returned buffer right away.
+  Buffer* StartRequest(PendingReply* pending, uint32_t part);
+
+  // Writes queued requests (or fails them if the backend is down).
+  void Flush();
+  // Periodic: reply and connect timeouts, background reconnects.
+  void Tick();
+
+  size_t in_flight() const { return in_flight_.size(); }
+  bool connected() const { return state_ == State::kConnected; }
+  bool idle() const { return in_flight_.empty() && out_.empty(); }
+
+  void OnEvent(uint32_t events) override;
+
+ private:
+  enum class State { kDown, kConnecting, kConnected };
+  struct InFlight {
+    PendingReply* pending;  // nullptr: the proxy's own request (AUTH)
+    uint32_t part;
+    int64_t sent_ms;
+  };
+
+  void Connect();
+  void OnConnected();
+  void ReadReplies();
+  void WriteOut();
+  // Answers everything owed with an error, closes the socket, schedules a retry.
+  void Fail(const std::string& reason);
+  void UpdateInterest();
+
+  EventLoop* loop_;
+  HostPort address_;
+  std::string name_;
+  const BackendOptions* options_;
+  ReplySink* sink_;
+
+  State state_ = State::kDown;
+  int fd_ = -1;
+  int64_t connect_started_ms_ = 0;
+  int64_t retry_at_ms_ = 0;
+  int retry_delay_ms_ = 0;
+  std::string last_error_ = "not connected yet";
+  bool want_write_ = false;
+  bool dirty_ = false;
+
+  Buffer out_;
+  Buffer in_;
+  ReplyScanner scanner_;
+  std::deque<InFlight> in_flight_;
+};
+
+}  // namespace redkube::proxy

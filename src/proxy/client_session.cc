@@ -1,0 +1,253 @@
+#include "proxy/client_session.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "proxy/command_dispatcher.h"
+#include "proxy/worker.h"
+
+namespace redkube::proxy {
+namespace {
+
+// A client that has this many replies outstanding is not read from until
+// half of them are written: memory stays bounded whatever it pipelines.
+constexpr uint32_t kMaxQueuedReplies = 16 * 1024;
+// Output beyond this pauses reading too (a pipeliner that does not read).
+constexpr size_t kMaxOutputBeforePause = 64 * 1024 * 1024;
+constexpr size_t kReadChunk = 16 * 1024;
+// Buffers kept by an idle connection; larger ones are freed.
+constexpr size_t kIdleBufferKeep = 16 * 1024;
+
+}  // namespace
+
+ClientSession::ClientSession(Worker* worker, int fd, uint64_t id, std::string peer,
+                             std::string local)
+    : worker_(worker),
+      fd_(fd),
+      id_(id),
+      peer_(std::move(peer)),
+      local_(std::move(local)),
+      created_ms_(worker->loop()->now_ms()) {
+  authenticated_ = worker->options().password.empty();
+  worker_->loop()->Add(fd_, EPOLLIN, this);
+}
+
+ClientSession::~ClientSession() {
+  if (fd_ >= 0) Close();
+}
+
+void ClientSession::OnEvent(uint32_t events) {
+  if (closed()) return;
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ReadInput();
+  if (!closed() && (events & EPOLLOUT)) FlushOutput();
+}
+
+void ClientSession::ReadInput() {
+  if (stop_reading_ || paused_) return;
+  ssize_t n;
+  if (input_.empty()) {
+    // The common case: no partial request pending. Read into the worker's
+    // scratch buffer and keep only an incomplete tail, so idle connections
+    // hold no buffer at all.
+    Buffer* scratch = worker_->read_scratch();
+    scratch->Clear();
+    scratch->Reserve(kReadChunk * 4);
+    n = read(fd_, scratch->write_ptr(), scratch->writable());
+    if (n > 0) {
+      size_t consumed = ProcessInput(scratch->write_ptr(), static_cast<size_t>(n));
+      if (!closed() && consumed < static_cast<size_t>(n)) {
+        input_.Append(scratch->write_ptr() + consumed, static_cast<size_t>(n) - consumed);
+      }
+      return;
+    }
+  } else {
+    size_t want = parser_.pending_bulk_bytes();
+    input_.Reserve(want > kReadChunk ? want : kReadChunk);
+    n = read(fd_, input_.write_ptr(), input_.writable());
+    if (n > 0) {
+      input_.Commit(static_cast<size_t>(n));
+      size_t consumed = ProcessInput(input_.data(), input_.size());
+      if (!closed()) {
+        input_.Consume(consumed);
+        input_.ShrinkIfIdle(kIdleBufferKeep);
+      }
+      return;
+    }
+  }
+  if (n == 0 || (errno != EAGAIN && errno != EINTR)) Close();
+}
+
+size_t ClientSession::ProcessInput(const char* data, size_t size) {
+  size_t offset = 0;
+  CommandDispatcher* dispatcher = worker_->dispatcher();
+  uint64_t commands = 0;
+  while (offset < size && !closed() && !stop_reading_) {
+    if (queued_ >= kMaxQueuedReplies || output_.size() >= kMaxOutputBeforePause) {
+      paused_ = true;
+      SetReading(false);
+      break;
+    }
+    size_t consumed = 0;
+    auto result = parser_.Parse(data + offset, size - offset, &consumed);
+    if (result == RequestParser::Result::kNeedMore) break;
+    if (result == RequestParser::Result::kError) {
+      ProtocolError(parser_.error());
+      break;
+    }
+    if (result == RequestParser::Result::kComplete) {
+      std::string_view raw =
+          parser_.multibulk() ? std::string_view(data + offset, consumed) : std::string_view();
+      dispatcher->Dispatch(this, parser_.args(), raw);
+      ++commands;
+    }
+    offset += consumed;
+  }
+  if (commands) worker_->stats()->total_commands.fetch_add(commands, std::memory_order_relaxed);
+  MarkDirty();
+  return offset;
+}
+
+void ClientSession::ProtocolError(const std::string& message) {
+  worker_->stats()->protocol_errors.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("client {} ({}) closed: {}", id_, peer_, message);
+  ReplyAndClose("-ERR " + message + "\r\n");
+}
+
+PendingReply* ClientSession::NewPending() {
+  PendingReply* p = worker_->pending_pool()->Get();
+  p->client = this;
+  if (tail_) {
+    tail_->next = p;
+  } else {
+    head_ = p;
+  }
+  tail_ = p;
+  ++queued_;
+  return p;
+}
+
+void ClientSession::Reply(std::string_view resp) {
+  if (head_ == nullptr) {
+    output_.Append(resp);
+    return;
+  }
+  PendingReply* p = NewPending();
+  p->data.assign(resp);
+  p->done = true;
+}
+
+void ClientSession::ReplyAndClose(std::string_view resp) {
+  stop_reading_ = true;
+  if (head_ == nullptr) {
+    output_.Append(resp);
+    close_after_flush_ = true;
+  } else {
+    PendingReply* p = NewPending();
+    p->data.assign(resp);
+    p->done = true;
+    p->close_after = true;
+  }
+  MarkDirty();
+}
+
+void ClientSession::AppendOutput(std::string_view bytes) {
+  output_.Append(bytes);
+  MarkDirty();
+}
+
+void ClientSession::DrainDoneReplies() {
+  PendingReplyPool* pool = worker_->pending_pool();
+  while (head_ != nullptr && head_->done) {
+    PendingReply* p = head_;
+    output_.Append(p->data);
+    if (p->close_after) close_after_flush_ = true;
+    head_ = p->next;
+    if (head_ == nullptr) tail_ = nullptr;
+    --queued_;
+    pool->Put(p);
+  }
+  if (paused_ && queued_ < kMaxQueuedReplies / 2) worker_->MarkClientResumable(this);
+  MarkDirty();
+}
+
+void ClientSession::MarkDirty() {
+  if (!dirty_ && !closed()) {
+    dirty_ = true;
+    worker_->MarkClientDirty(this);
+  }
+}
+
+void ClientSession::FlushOutput() {
+  dirty_ = false;
+  if (closed()) return;
+  while (!output_.empty()) {
+    ssize_t n = write(fd_, output_.data(), output_.size());
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      Close();
+      return;
+    }
+    output_.Consume(static_cast<size_t>(n));
+  }
+  if (output_.empty()) {
+    output_.ShrinkIfIdle(kIdleBufferKeep);
+    if (close_after_flush_) {
+      Close();
+      return;
+    }
+    if (paused_ && queued_ < kMaxQueuedReplies / 2) worker_->MarkClientResumable(this);
+  }
+  bool want = !output_.empty();
+  if (want != want_write_) {
+    want_write_ = want;
+    SetReading(reading_);
+  }
+}
+
+void ClientSession::ResumeInput() {
+  if (closed() || !paused_ || stop_reading_) return;
+  if (queued_ >= kMaxQueuedReplies / 2 || output_.size() >= kMaxOutputBeforePause / 2) return;
+  paused_ = false;
+  SetReading(true);
+  if (!input_.empty()) {
+    size_t consumed = ProcessInput(input_.data(), input_.size());
+    if (!closed()) input_.Consume(consumed);
+  }
+}
+
+void ClientSession::StopReading() {
+  stop_reading_ = true;
+  SetReading(false);
+}
+
+void ClientSession::SetReading(bool reading) {
+  if (closed()) return;
+  reading_ = reading;
+  uint32_t events = (reading_ ? EPOLLIN : 0) | (want_write_ ? EPOLLOUT : 0);
+  worker_->loop()->Modify(fd_, events, this);
+}
+
+void ClientSession::Close() {
+  if (closed()) return;
+  worker_->loop()->Remove(fd_);
+  close(fd_);
+  fd_ = -1;
+  // Replies still owed by backends stay alive until they arrive, orphaned.
+  PendingReplyPool* pool = worker_->pending_pool();
+  for (PendingReply* p = head_; p != nullptr;) {
+    PendingReply* next = p->next;
+    p->client = nullptr;
+    p->next = nullptr;
+    if (p->outstanding == 0) pool->Put(p);
+    p = next;
+  }
+  head_ = tail_ = nullptr;
+  queued_ = 0;
+  worker_->OnClientClosed(this);
+}
+
+}  // namespace redkube::proxy

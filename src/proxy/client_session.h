@@ -1,0 +1,99 @@
+// One client connection: reads and parses its requests, hands each to the
+// CommandDispatcher, and writes the replies back in request order however
+// many backends answer them and in whatever order they do. Owned by the
+// worker thread that accepted it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/buffer.h"
+#include "core/resp_parser.h"
+#include "proxy/event_loop.h"
+#include "proxy/pending_reply.h"
+
+namespace redkube::proxy {
+
+class Worker;
+
+class ClientSession : public EventHandler {
+ public:
+  ClientSession(Worker* worker, int fd, uint64_t id, std::string peer, std::string local);
+  ~ClientSession() override;
+
+  void OnEvent(uint32_t events) override;
+
+  // A reply slot at the end of the queue, for a request sent to backends.
+  PendingReply* NewPending();
+  // A reply the proxy makes itself, placed after every earlier reply.
+  void Reply(std::string_view resp);
+  // QUIT: reply, then close once everything before it has been written.
+  void ReplyAndClose(std::string_view resp);
+
+  // Called by the worker when a backend reply for `pending` arrives and
+  // `pending` waits for no other part: the bytes go straight out if it is
+  // next in line.
+  bool IsNextReply(const PendingReply* pending) const { return head_ == pending; }
+  void AppendOutput(std::string_view bytes);
+  // Writes every reply that is done and next in line to the output buffer.
+  void DrainDoneReplies();
+
+  // Before the loop sleeps: write the output, resume a paused reader.
+  void FlushOutput();
+  void ResumeInput();
+
+  // Closes the socket now; replies still owed by backends are dropped when
+  // they arrive. The worker frees the object later.
+  void Close();
+  bool closed() const { return fd_ < 0; }
+  bool Idle() const { return head_ == nullptr && output_.empty(); }
+  // Stops reading requests (shutdown drain).
+  void StopReading();
+
+  // Connection state the local commands use.
+  uint64_t id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+  const std::string& local() const { return local_; }
+  int fd() const { return fd_; }
+  bool authenticated() const { return authenticated_; }
+  void set_authenticated(bool v) { authenticated_ = v; }
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  int64_t created_ms() const { return created_ms_; }
+  Worker* worker() const { return worker_; }
+
+ private:
+  void ReadInput();
+  // Parses and dispatches complete requests in [data, data+size); returns the
+  // bytes consumed. Stops early when too many replies are owed.
+  size_t ProcessInput(const char* data, size_t size);
+  void ProtocolError(const std::string& message);
+  void SetReading(bool reading);
+  void MarkDirty();
+
+  Worker* worker_;
+  int fd_;
+  uint64_t id_;
+  std::string peer_;
+  std::string local_;
+  int64_t created_ms_;
+
+  Buffer input_;
+  Buffer output_;
+  RequestParser parser_;
+  PendingReply* head_ = nullptr;
+  PendingReply* tail_ = nullptr;
+  uint32_t queued_ = 0;
+
+  bool authenticated_ = false;
+  std::string name_;
+  bool reading_ = true;          // EPOLLIN registered
+  bool want_write_ = false;      // EPOLLOUT registered
+  bool paused_ = false;          // too many replies owed: input waits
+  bool stop_reading_ = false;    // QUIT seen or shutting down
+  bool close_after_flush_ = false;
+  bool dirty_ = false;
+};
+
+}  // namespace redkube::proxy

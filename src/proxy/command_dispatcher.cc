@@ -1,0 +1,364 @@
+#include "proxy/command_dispatcher.h"
+
+#include <charconv>
+#include <string>
+#include <unordered_map>
+
+#include "core/reply_scanner.h"
+#include "core/slot.h"
+#include "proxy/client_session.h"
+#include "proxy/local_commands.h"
+#include "proxy/pending_reply.h"
+#include "proxy/worker.h"
+
+namespace redkube::proxy {
+namespace {
+
+enum class Route {
+  kSlot,        // to the shard owning the keys' slot (the default for keyed commands)
+  kLocal,       // answered by the proxy
+  kSplitMget,   // MGET
+  kSplitMset,   // MSET
+  kSplitSum,    // DEL, UNLINK, EXISTS, TOUCH
+  kFanOut,      // every master, merged by `merge`
+  kScan,
+  kInfo,
+  kAnyShard,    // any one master answers for all (COMMAND ...)
+  kRefuse,      // an error naming `reason`
+};
+
+struct Policy {
+  Route route = Route::kSlot;
+  ReplyMerger::Kind merge = ReplyMerger::Kind::kAllOk;
+  std::string_view reason;
+  LocalCommand local = nullptr;
+};
+
+constexpr std::string_view kNoTransactions =
+    "transactions (MULTI/EXEC/WATCH) are not supported by this redkube version yet";
+constexpr std::string_view kNoPubsub = "pub/sub is not supported by this redkube version yet";
+constexpr std::string_view kNoBlocking =
+    "blocking commands are not supported by this redkube version yet";
+constexpr std::string_view kReplication =
+    "replication is managed by redkube's ConfigServer, not through the proxy";
+constexpr std::string_view kServerAdmin =
+    "it administers one server; run it on the servers directly";
+constexpr std::string_view kOneDatabase = "redkube serves database 0 only";
+constexpr std::string_view kNoCluster = "redkube is not a Redis Cluster; the proxy routes for you";
+
+// The proxy's routing policy, by full command name. Commands not listed are
+// routed by slot when they have keys, and refused (server-level) otherwise.
+const std::unordered_map<std::string_view, Policy>& PolicyByName() {
+  using K = ReplyMerger::Kind;
+  static const auto* table = new std::unordered_map<std::string_view, Policy>{
+      {"mget", {Route::kSplitMget, K::kMgetByPosition}},
+      {"mset", {Route::kSplitMset, K::kAllOk}},
+      {"del", {Route::kSplitSum, K::kSumIntegers}},
+      {"unlink", {Route::kSplitSum, K::kSumIntegers}},
+      {"exists", {Route::kSplitSum, K::kSumIntegers}},
+      {"touch", {Route::kSplitSum, K::kSumIntegers}},
+      {"dbsize", {Route::kFanOut, K::kSumIntegers}},
+      {"keys", {Route::kFanOut, K::kConcatArrays}},
+      {"flushall", {Route::kFanOut, K::kAllOk}},
+      {"flushdb", {Route::kFanOut, K::kAllOk}},
+      {"randomkey", {Route::kFanOut, K::kRandomNonNil}},
+      {"script|load", {Route::kFanOut, K::kFirstReply}},
+      {"script|exists", {Route::kFanOut, K::kAndArrays}},
+      {"script|flush", {Route::kFanOut, K::kAllOk}},
+      {"function|load", {Route::kFanOut, K::kFirstReply}},
+      {"function|delete", {Route::kFanOut, K::kAllOk}},
+      {"function|flush", {Route::kFanOut, K::kAllOk}},
+      {"function|list", {Route::kFanOut, K::kFirstReply}},
+      {"scan", {Route::kScan}},
+      {"info", {Route::kInfo}},
+      {"command", {Route::kAnyShard}},
+      {"command|count", {Route::kAnyShard}},
+      {"command|info", {Route::kAnyShard}},
+      {"command|docs", {Route::kAnyShard}},
+      {"command|list", {Route::kAnyShard}},
+      {"command|getkeys", {Route::kAnyShard}},
+      {"command|getkeysandflags", {Route::kAnyShard}},
+      {"command|help", {Route::kAnyShard}},
+      {"script|help", {Route::kAnyShard}},
+      {"function|help", {Route::kAnyShard}},
+      {"object|help", {Route::kAnyShard}},
+      {"xinfo|help", {Route::kAnyShard}},
+      {"lolwut", {Route::kAnyShard}},
+      {"multi", {Route::kRefuse, {}, kNoTransactions}},
+      {"exec", {Route::kRefuse, {}, kNoTransactions}},
+      {"discard", {Route::kRefuse, {}, kNoTransactions}},
+      {"watch", {Route::kRefuse, {}, kNoTransactions}},
+      {"unwatch", {Route::kRefuse, {}, kNoTransactions}},
+      {"subscribe", {Route::kRefuse, {}, kNoPubsub}},
+      {"unsubscribe", {Route::kRefuse, {}, kNoPubsub}},
+      {"psubscribe", {Route::kRefuse, {}, kNoPubsub}},
+      {"punsubscribe", {Route::kRefuse, {}, kNoPubsub}},
+      {"ssubscribe", {Route::kRefuse, {}, kNoPubsub}},
+      {"sunsubscribe", {Route::kRefuse, {}, kNoPubsub}},
+      {"publish", {Route::kRefuse, {}, kNoPubsub}},
+      {"spublish", {Route::kRefuse, {}, kNoPubsub}},
+      {"monitor", {Route::kRefuse, {}, "monitor a server directly"}},
+      {"sync", {Route::kRefuse, {}, kReplication}},
+      {"psync", {Route::kRefuse, {}, kReplication}},
+      {"replconf", {Route::kRefuse, {}, kReplication}},
+      {"replicaof", {Route::kRefuse, {}, kReplication}},
+      {"slaveof", {Route::kRefuse, {}, kReplication}},
+      {"failover", {Route::kRefuse, {}, kReplication}},
+      {"move", {Route::kRefuse, {}, kOneDatabase}},
+      {"swapdb", {Route::kRefuse, {}, kOneDatabase}},
+      {"migrate", {Route::kRefuse, {}, "redkube migrates slots itself"}},
+      {"asking", {Route::kRefuse, {}, kNoCluster}},
+      {"readonly", {Route::kRefuse, {}, kNoCluster}},
+      {"readwrite", {Route::kRefuse, {}, kNoCluster}},
+  };
+  return *table;
+}
+
+// Blocking commands: all of them block, except XREAD/XREADGROUP without BLOCK.
+bool Blocks(const CommandSpec& spec, std::span<const std::string_view> argv) {
+  if (!spec.Has(kFlagBlocking)) return false;
+  if (spec.name != "xread" && spec.name != "xreadgroup") return true;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    if (argv[i].size() == 7 && strncasecmp(argv[i].data(), "streams", 7) == 0) return false;
+    if (argv[i].size() == 5 && strncasecmp(argv[i].data(), "block", 5) == 0) return true;
+  }
+  return false;
+}
+
+const Policy& PolicyFor(const CommandSpec& spec) {
+  // Resolved once per command spec, so a request costs one pointer lookup.
+  static const auto* by_spec = [] {
+    auto* m = new std::unordered_map<const CommandSpec*, Policy>();
+    const auto& names = PolicyByName();
+    auto add = [&](const CommandSpec& s) {
+      Policy p;
+      if (auto it = names.find(s.name); it != names.end()) {
+        p = it->second;
+      } else if (LocalCommand local = FindLocalCommand(s.name)) {
+        p.route = Route::kLocal;
+        p.local = local;
+      } else if (s.key_specs.empty() && !s.Has(kFlagMovableKeys)) {
+        p.route = Route::kRefuse;
+        p.reason = s.Has(kFlagPubsub) ? kNoPubsub : kServerAdmin;
+      }
+      (*m)[&s] = p;
+    };
+    for (const auto& c : CommandTable::Instance().commands()) {
+      add(c);
+      for (const auto& sub : c.subcommands) add(sub);
+    }
+    return m;
+  }();
+  static const Policy kAny{Route::kAnyShard};
+  auto it = by_spec->find(&spec);
+  return it == by_spec->end() ? kAny : it->second;
+}
+
+std::string Refusal(const CommandSpec& spec, std::string_view reason) {
+  std::string name(spec.name);
+  for (auto& c : name) {
+    c = (c == '|') ? ' ' : static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  }
+  return "-ERR " + name + " is not supported through the redkube proxy: " + std::string(reason) +
+         "\r\n";
+}
+
+// A reply slot whose parts are combined by a merger of `kind`.
+PendingReply* NewMergedReply(ClientSession* client, ReplyMerger::Kind kind, size_t parts) {
+  PendingReply* p = client->NewPending();
+  if (!p->merger) p->merger = std::make_unique<ReplyMerger>();
+  p->merging = true;
+  p->merger->Reset(kind, static_cast<uint32_t>(parts));
+  p->outstanding = static_cast<uint32_t>(parts);
+  return p;
+}
+
+}  // namespace
+
+void AppendRequest(Buffer* out, std::span<const std::string_view> argv, std::string_view raw) {
+  if (!raw.empty()) {
+    out->Append(raw);
+    return;
+  }
+  AppendArrayHeader(out, static_cast<int64_t>(argv.size()));
+  for (auto a : argv) AppendBulk(out, a);
+}
+
+void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::string_view> argv,
+                                 std::string_view raw) {
+  const CommandSpec* spec = CommandTable::Instance().Resolve(argv);
+  if (!client->authenticated()) {
+    // Only what lets a client authenticate (or leave) is allowed before AUTH.
+    bool allowed = spec != nullptr && (spec->name == "auth" || spec->name == "hello" ||
+                                       spec->name == "quit" || spec->name == "reset");
+    if (!allowed) {
+      client->Reply("-NOAUTH Authentication required.\r\n");
+      return;
+    }
+  }
+  if (spec == nullptr) {
+    client->Reply(UnknownCommandError(argv));
+    return;
+  }
+  if (!ArityOk(*spec, argv.size())) {
+    if (spec->name.find('|') == std::string_view::npos && spec->IsContainer() && argv.size() > 1) {
+      Forward(client, 0, argv, raw);  // an unknown subcommand: Redis's own error
+      return;
+    }
+    client->Reply("-ERR wrong number of arguments for '" + std::string(spec->name) +
+                  "' command\r\n");
+    return;
+  }
+  const Policy& policy = PolicyFor(*spec);
+  switch (policy.route) {
+    case Route::kSlot:
+      if (Blocks(*spec, argv)) {
+        client->Reply(Refusal(*spec, kNoBlocking));
+        return;
+      }
+      RouteBySlot(client, *spec, argv, raw);
+      return;
+    case Route::kLocal:
+      policy.local(client, argv);
+      return;
+    case Route::kSplitMget:
+      Split(client, argv, raw, 1, policy.merge);
+      return;
+    case Route::kSplitMset:
+      Split(client, argv, raw, 2, policy.merge);
+      return;
+    case Route::kSplitSum:
+      Split(client, argv, raw, 1, policy.merge);
+      return;
+    case Route::kFanOut:
+      FanOut(client, argv, raw, policy.merge);
+      return;
+    case Route::kScan:
+      Scan(client, argv);
+      return;
+    case Route::kInfo:
+      Info(client);
+      return;
+    case Route::kAnyShard:
+      Forward(client, 0, argv, raw);
+      return;
+    case Route::kRefuse:
+      client->Reply(Refusal(*spec, policy.reason));
+      return;
+  }
+}
+
+void CommandDispatcher::Forward(ClientSession* client, int shard,
+                                std::span<const std::string_view> argv, std::string_view raw) {
+  PendingReply* p = client->NewPending();
+  p->outstanding = 1;
+  AppendRequest(worker_->BackendForShard(shard)->StartRequest(p, 0), argv, raw);
+}
+
+void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& spec,
+                                    std::span<const std::string_view> argv, std::string_view raw) {
+  if (ExtractKeys(spec, argv, &keys_) == KeyExtraction::kMalformed || keys_.empty()) {
+    // Malformed: any server answers with Redis's exact error. No keys (EVAL
+    // with numkeys 0): any server can run it.
+    Forward(client, 0, argv, raw);
+    return;
+  }
+  uint16_t slot = KeySlot(argv[keys_[0]]);
+  for (size_t i = 1; i < keys_.size(); ++i) {
+    if (KeySlot(argv[keys_[i]]) != slot) {
+      client->Reply("-CROSSSLOT Keys in request don't hash to the same slot\r\n");
+      return;
+    }
+  }
+  Forward(client, worker_->topology().ShardIndexForSlot(slot), argv, raw);
+}
+
+void CommandDispatcher::Split(ClientSession* client, std::span<const std::string_view> argv,
+                              std::string_view raw, int stride, ReplyMerger::Kind kind) {
+  if ((argv.size() - 1) % stride != 0) {
+    // MSET with an odd count: Redis's own error.
+    Forward(client, 0, argv, raw);
+    return;
+  }
+  const Topology& topology = worker_->topology();
+  size_t shard_count = topology.shards().size();
+  part_of_shard_.assign(shard_count, -1);
+  part_shard_.clear();
+  size_t key_count = (argv.size() - 1) / stride;
+  for (size_t k = 0; k < key_count; ++k) {
+    int shard = topology.ShardIndexForSlot(KeySlot(argv[1 + k * stride]));
+    if (part_of_shard_[shard] < 0) {
+      part_of_shard_[shard] = static_cast<int>(part_shard_.size());
+      part_shard_.push_back(shard);
+    }
+  }
+  if (part_shard_.size() == 1) {
+    Forward(client, part_shard_[0], argv, raw);
+    return;
+  }
+  size_t parts = part_shard_.size();
+  if (part_keys_.size() < parts) part_keys_.resize(parts);
+  for (size_t i = 0; i < parts; ++i) part_keys_[i].clear();
+
+  PendingReply* p = NewMergedReply(client, kind, parts);
+  ReplyMerger* merger = p->merger.get();
+  for (size_t k = 0; k < key_count; ++k) {
+    uint32_t arg = static_cast<uint32_t>(1 + k * stride);
+    int part = part_of_shard_[topology.ShardIndexForSlot(KeySlot(argv[arg]))];
+    if (kind == ReplyMerger::Kind::kMgetByPosition) {
+      merger->positions.emplace_back(part, static_cast<uint32_t>(part_keys_[part].size()));
+    }
+    part_keys_[part].push_back(arg);
+  }
+  for (size_t i = 0; i < parts; ++i) {
+    Buffer* out = worker_->BackendForShard(part_shard_[i])->StartRequest(p, static_cast<uint32_t>(i));
+    AppendArrayHeader(out, static_cast<int64_t>(1 + part_keys_[i].size() * stride));
+    AppendBulk(out, argv[0]);
+    for (uint32_t arg : part_keys_[i]) {
+      for (int s = 0; s < stride; ++s) AppendBulk(out, argv[arg + s]);
+    }
+  }
+}
+
+void CommandDispatcher::FanOut(ClientSession* client, std::span<const std::string_view> argv,
+                               std::string_view raw, ReplyMerger::Kind kind) {
+  size_t shards = worker_->topology().shards().size();
+  PendingReply* p = NewMergedReply(client, kind, shards);
+  for (size_t i = 0; i < shards; ++i) {
+    AppendRequest(worker_->BackendForShard(static_cast<int>(i))->StartRequest(p, static_cast<uint32_t>(i)),
+                  argv, raw);
+  }
+}
+
+void CommandDispatcher::Scan(ClientSession* client, std::span<const std::string_view> argv) {
+  uint64_t cursor = 0;
+  auto r = std::from_chars(argv[1].data(), argv[1].data() + argv[1].size(), cursor);
+  size_t shards = worker_->topology().shards().size();
+  if (r.ec != std::errc() || r.ptr != argv[1].data() + argv[1].size() ||
+      cursor % kScanShardSlots >= shards) {
+    client->Reply("-ERR invalid cursor\r\n");
+    return;
+  }
+  uint32_t shard = static_cast<uint32_t>(cursor % kScanShardSlots);
+  PendingReply* p = NewMergedReply(client, ReplyMerger::Kind::kScanCursor, 1);
+  p->merger->scan_shard = shard;
+  p->merger->scan_shard_count = static_cast<uint32_t>(shards);
+  Buffer* out = worker_->BackendForShard(static_cast<int>(shard))->StartRequest(p, 0);
+  AppendArrayHeader(out, static_cast<int64_t>(argv.size()));
+  AppendBulk(out, argv[0]);
+  AppendBulk(out, std::to_string(cursor / kScanShardSlots));
+  for (size_t i = 2; i < argv.size(); ++i) AppendBulk(out, argv[i]);
+}
+
+void CommandDispatcher::Info(ClientSession* client) {
+  size_t shards = worker_->topology().shards().size();
+  PendingReply* p = NewMergedReply(client, ReplyMerger::Kind::kInfo, shards);
+  p->merger->info_prefix = worker_->InfoSections();
+  static constexpr std::string_view kInfoKeyspace[] = {"INFO", "keyspace"};
+  for (size_t i = 0; i < shards; ++i) {
+    AppendRequest(worker_->BackendForShard(static_cast<int>(i))->StartRequest(p, static_cast<uint32_t>(i)),
+                  kInfoKeyspace, {});
+  }
+}
+
+}  // namespace redkube::proxy

@@ -1,0 +1,57 @@
+// Decides what happens to each client request, from the command table and
+// the proxy's routing policy table: answer it locally, send it to the shard
+// owning its keys' slot, split it per shard and merge the replies (MGET,
+// MSET, DEL...), fan it out to every master (DBSIZE, KEYS, SCAN...), or
+// refuse it with an error that says why. One per worker thread; its scratch
+// vectors are reused so that routing allocates nothing once warm.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/command_table.h"
+#include "proxy/reply_merger.h"
+
+namespace redkube::proxy {
+
+class ClientSession;
+class Worker;
+
+class CommandDispatcher {
+ public:
+  explicit CommandDispatcher(Worker* worker) : worker_(worker) {}
+
+  // argv: the request; raw: its bytes as received when it was multibulk
+  // (forwarded as they are), empty for inline requests.
+  void Dispatch(ClientSession* client, std::span<const std::string_view> argv,
+                std::string_view raw);
+
+ private:
+  void RouteBySlot(ClientSession* client, const CommandSpec& spec,
+                   std::span<const std::string_view> argv, std::string_view raw);
+  // MGET / MSET / DEL-like: keys start at argv[1], `stride` args per key.
+  void Split(ClientSession* client, std::span<const std::string_view> argv, std::string_view raw,
+             int stride, ReplyMerger::Kind kind);
+  void FanOut(ClientSession* client, std::span<const std::string_view> argv, std::string_view raw,
+              ReplyMerger::Kind kind);
+  void Scan(ClientSession* client, std::span<const std::string_view> argv);
+  void Info(ClientSession* client);
+  // Sends the request as it is to one shard.
+  void Forward(ClientSession* client, int shard, std::span<const std::string_view> argv,
+               std::string_view raw);
+
+  Worker* worker_;
+  std::vector<uint32_t> keys_;
+  std::vector<int> part_of_shard_;
+  std::vector<std::vector<uint32_t>> part_keys_;
+  std::vector<int> part_shard_;
+};
+
+// RESP for a request: raw bytes when it came as multibulk, else encoded.
+void AppendRequest(class Buffer* out, std::span<const std::string_view> argv,
+                   std::string_view raw);
+
+}  // namespace redkube::proxy

@@ -1,0 +1,63 @@
+// A single-threaded epoll event loop, the pattern of Redis's ae.c: file
+// events dispatched to handlers, a periodic tick for timeouts, and a hook
+// that runs before each sleep so that output produced by a whole batch of
+// events is written with one system call per socket. Only Wakeup() may be
+// called from other threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace redkube::proxy {
+
+class EventHandler {
+ public:
+  virtual ~EventHandler() = default;
+  // events: EPOLLIN / EPOLLOUT / EPOLLERR / EPOLLHUP bits.
+  virtual void OnEvent(uint32_t events) = 0;
+};
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  void Add(int fd, uint32_t events, EventHandler* handler);
+  void Modify(int fd, uint32_t events, EventHandler* handler);
+  void Remove(int fd);
+
+  // Runs until Stop(); calls before_sleep after each batch of events and tick
+  // about every tick_ms.
+  void Run();
+  void Stop() { stopping_ = true; }
+  void SetBeforeSleep(std::function<void()> fn) { before_sleep_ = std::move(fn); }
+  void SetTick(int tick_ms, std::function<void()> fn) {
+    tick_ms_ = tick_ms;
+    tick_ = std::move(fn);
+  }
+  // Wakes the loop from another thread; on_wakeup then runs in the loop.
+  void Wakeup();
+  void SetOnWakeup(std::function<void()> fn) { on_wakeup_ = std::move(fn); }
+
+  // Monotonic milliseconds, refreshed once per batch of events.
+  int64_t now_ms() const { return now_ms_; }
+  static int64_t MonotonicMs();
+
+ private:
+  class WakeupHandler;
+
+  int epoll_fd_;
+  int wakeup_fd_;
+  bool stopping_ = false;
+  int64_t now_ms_;
+  int tick_ms_ = 100;
+  int64_t next_tick_ms_ = 0;
+  std::function<void()> before_sleep_;
+  std::function<void()> tick_;
+  std::function<void()> on_wakeup_;
+  EventHandler* wakeup_handler_;
+};
+
+}  // namespace redkube::proxy

@@ -1,0 +1,151 @@
+// redkube-proxy: the RESP proxy in front of a sharded set of redis-servers.
+#include <signal.h>
+#include <spdlog/sinks/stderr_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "core/topology.h"
+#include "proxy/admin_server.h"
+#include "proxy/proxy_server.h"
+
+namespace {
+
+using redkube::Result;
+using redkube::Status;
+using redkube::Topology;
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<std::shared_ptr<const Topology>> LoadTopology(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  auto topology = Topology::FromJson(text.value());
+  if (!topology.ok()) return Status::Error(path + ": " + topology.error());
+  return topology;
+}
+
+// Room for --max-clients connections plus backends and the process's own.
+void RaiseFileLimit(int max_clients) {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = static_cast<rlim_t>(max_clients) + 1024;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = std::min(want, rl.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"redkube-proxy: routes Redis commands by slot to the shards of a redkube cluster"};
+  redkube::proxy::ProxyOptions options;
+  std::string topology_path, password_file;
+  app.add_option("--port", options.port, "client port")->required();
+  app.add_option("--bind", options.bind, "address to listen on")->capture_default_str();
+  app.add_option("--topology", topology_path, "topology JSON file (SIGHUP reloads it)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--threads", options.threads, "event-loop threads (default: one per core)");
+  app.add_option("--password-file", password_file,
+                 "file holding the cluster password: clients must AUTH, backends get AUTH")
+      ->check(CLI::ExistingFile);
+  app.add_option("--admin-port", options.admin_port, "HTTP port for /metrics and /healthz");
+  app.add_option("--max-clients", options.max_clients, "maximum client connections")
+      ->capture_default_str();
+  app.add_option("--backend-timeout-ms", options.backend.reply_timeout_ms,
+                 "a backend owing a reply this long is marked down")
+      ->capture_default_str();
+  app.add_option("--connect-timeout-ms", options.backend.connect_timeout_ms,
+                 "backend connect timeout")
+      ->capture_default_str();
+  app.add_option("--shutdown-grace-ms", options.shutdown_grace_ms,
+                 "on SIGTERM, how long in-flight requests may take")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("proxy"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ redkube-proxy: %v");
+
+  auto topology = LoadTopology(topology_path);
+  if (!topology.ok()) {
+    spdlog::error("invalid topology: {}", topology.error());
+    return 2;
+  }
+  if (!password_file.empty()) {
+    auto password = ReadFile(password_file);
+    if (!password.ok()) {
+      spdlog::error("{}", password.error());
+      return 2;
+    }
+    std::string& p = password.value();
+    while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
+    if (p.empty()) {
+      spdlog::error("password file {} is empty", password_file);
+      return 2;
+    }
+    options.password = p;
+    options.backend.password = p;
+  }
+  RaiseFileLimit(options.max_clients);
+
+  // Signals are taken by the main thread with sigwait; workers never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  redkube::proxy::ProxyServer server(options, topology.value());
+  Status started = server.Start();
+  if (!started.ok()) {
+    spdlog::error("{}", started.message());
+    return 1;
+  }
+  std::unique_ptr<redkube::proxy::AdminServer> admin;
+  if (options.admin_port > 0) {
+    admin = std::make_unique<redkube::proxy::AdminServer>(&server, options.bind,
+                                                          static_cast<uint16_t>(options.admin_port));
+    Status s = admin->Start();
+    if (!s.ok()) {
+      spdlog::error("{}", s.message());
+      server.Shutdown();
+      return 1;
+    }
+  }
+  spdlog::info("listening on {}:{} with {} threads, cluster {} epoch {}, {} shards", options.bind,
+               options.port, server.options().threads, topology.value()->cluster(),
+               topology.value()->epoch(), topology.value()->shards().size());
+
+  while (true) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      auto reloaded = LoadTopology(topology_path);
+      if (!reloaded.ok()) {
+        spdlog::error("SIGHUP: topology not reloaded: {}", reloaded.error());
+        continue;
+      }
+      server.UpdateTopology(reloaded.value());
+      continue;
+    }
+    spdlog::info("{}: finishing in-flight requests, then exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  if (admin) admin->Stop();
+  server.Shutdown();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,68 @@
+// A reply a client is owed, in request order. Requests answered by one
+// backend reply pass its bytes straight to the client when they are next in
+// line; split and fan-out requests collect their parts in a ReplyMerger.
+// Owned by the worker's PendingReplyPool; shared by the client's reply queue
+// and the backend connections that still owe parts of it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/reply_merger.h"
+
+namespace redkube::proxy {
+
+class ClientSession;
+
+struct PendingReply {
+  PendingReply* next = nullptr;      // next in the client's reply queue
+  ClientSession* client = nullptr;   // nullptr once the client has gone
+  std::string data;                  // the reply, when it had to wait its turn
+  std::unique_ptr<ReplyMerger> merger;  // set for split and fan-out requests
+  bool merging = false;              // whether merger is in use for this reply
+  uint32_t outstanding = 0;          // backend replies still expected
+  bool done = false;
+  bool close_after = false;          // QUIT: close the client once this is sent
+};
+
+// A free list of PendingReply objects, so the request path allocates nothing
+// once warm. One per worker thread.
+class PendingReplyPool {
+ public:
+  ~PendingReplyPool() {
+    for (PendingReply* p : free_) delete p;
+  }
+  PendingReply* Get() {
+    if (free_.empty()) return new PendingReply();
+    PendingReply* p = free_.back();
+    free_.pop_back();
+    return p;
+  }
+  void Put(PendingReply* p) {
+    p->next = nullptr;
+    p->client = nullptr;
+    p->outstanding = 0;
+    p->done = false;
+    p->close_after = false;
+    p->merging = false;
+    // Keep small buffers for reuse, free big ones.
+    if (p->data.capacity() > 64 * 1024) {
+      std::string().swap(p->data);
+    } else {
+      p->data.clear();
+    }
+    if (free_.size() >= kMaxFree) {
+      delete p;
+      return;
+    }
+    free_.push_back(p);
+  }
+
+ private:
+  static constexpr size_t kMaxFree = 64 * 1024;
+  std::vector<PendingReply*> free_;
+};
+
+}  // namespace redkube::proxy

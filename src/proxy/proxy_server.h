@@ -1,0 +1,51 @@
+// The proxy process: its worker threads, the current topology snapshot they
+// route by, and process-wide stats. Topology changes (SIGHUP, later the
+// ConfigServer) are published by swapping an immutable snapshot and bumping
+// a generation counter that each worker checks once per loop iteration.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/status.h"
+#include "core/topology.h"
+#include "proxy/proxy_options.h"
+#include "proxy/proxy_stats.h"
+
+namespace redkube::proxy {
+
+class Worker;
+
+class ProxyServer {
+ public:
+  ProxyServer(ProxyOptions options, std::shared_ptr<const Topology> topology);
+  ~ProxyServer();
+
+  // Binds the port and starts the workers. Fails if the port is taken.
+  Status Start();
+  // Applies the topology if its epoch is newer than the current one. Returns
+  // false (and logs why) when it is not.
+  bool UpdateTopology(std::shared_ptr<const Topology> topology);
+  // Stops accepting, lets in-flight requests finish (bounded by the grace
+  // period), and joins the workers.
+  void Shutdown();
+
+  const ProxyOptions& options() const { return options_; }
+  ProxyStats* stats() { return &stats_; }
+  std::shared_ptr<const Topology> topology() const;
+  uint64_t topology_generation() const { return generation_.load(std::memory_order_acquire); }
+  int64_t start_time_ms() const { return start_time_ms_; }
+
+ private:
+  ProxyOptions options_;
+  ProxyStats stats_;
+  mutable std::mutex topology_mu_;
+  std::shared_ptr<const Topology> topology_;
+  std::atomic<uint64_t> generation_{1};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  int64_t start_time_ms_;
+};
+
+}  // namespace redkube::proxy

@@ -1,0 +1,19 @@
+// Process-wide counters, updated with relaxed atomics (once per connection or
+// per batch, not per request) and read by INFO and /metrics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace redkube::proxy {
+
+struct ProxyStats {
+  std::atomic<int64_t> connected_clients{0};
+  std::atomic<uint64_t> total_connections{0};
+  std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> total_commands{0};
+  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> next_client_id{1};
+};
+
+}  // namespace redkube::proxy

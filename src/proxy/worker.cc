@@ -1,0 +1,231 @@
+#include "proxy/worker.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "proxy/client_session.h"
+#include "proxy/proxy_server.h"
+
+namespace redkube::proxy {
+namespace {
+
+std::string AddressOf(const sockaddr_in& addr) {
+  char ip[INET_ADDRSTRLEN] = "?";
+  inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof(ip));
+  return fmt::format("{}:{}", ip, ntohs(addr.sin_port));
+}
+
+}  // namespace
+
+class Worker::Listener : public EventHandler {
+ public:
+  explicit Listener(Worker* worker) : worker_(worker) {}
+  void OnEvent(uint32_t) override { worker_->Accept(); }
+
+ private:
+  Worker* worker_;
+};
+
+Worker::Worker(int index, ProxyServer* server, int listen_fd)
+    : index_(index),
+      server_(server),
+      listen_fd_(listen_fd),
+      listener_(std::make_unique<Listener>(this)),
+      dispatcher_(this) {
+  loop_.Add(listen_fd_, EPOLLIN, listener_.get());
+  loop_.SetBeforeSleep([this] { BeforeSleep(); });
+  loop_.SetTick(50, [this] { Tick(); });
+  loop_.SetOnWakeup([] {});  // the work happens in BeforeSleep
+  ApplyTopologyIfChanged();  // generation 0 is never current: builds the shard table
+}
+
+Worker::~Worker() {
+  clients_.clear();
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+const ProxyOptions& Worker::options() const { return server_->options(); }
+ProxyStats* Worker::stats() { return server_->stats(); }
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::RequestShutdown() {
+  shutdown_requested_.store(true, std::memory_order_release);
+  loop_.Wakeup();
+}
+
+void Worker::Run() {
+  pthread_setname_np(pthread_self(), fmt::format("proxy-w{}", index_).c_str());
+  loop_.Run();
+  // Whatever is left after the drain is closed.
+  for (auto& [ptr, client] : clients_) client->Close();
+  closed_clients_.clear();
+  clients_.clear();
+  backends_.clear();
+}
+
+void Worker::Accept() {
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+        spdlog::warn("accept failed: {}", strerror(errno));
+      }
+      return;
+    }
+    ProxyStats* s = stats();
+    s->total_connections.fetch_add(1, std::memory_order_relaxed);
+    if (s->connected_clients.fetch_add(1, std::memory_order_relaxed) >= options().max_clients) {
+      s->connected_clients.fetch_sub(1, std::memory_order_relaxed);
+      s->rejected_connections.fetch_add(1, std::memory_order_relaxed);
+      static constexpr char kMaxClients[] = "-ERR max number of clients reached\r\n";
+      ssize_t ignored = write(fd, kMaxClients, sizeof(kMaxClients) - 1);
+      (void)ignored;
+      close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sockaddr_in local{};
+    socklen_t local_len = sizeof(local);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
+    uint64_t id = s->next_client_id.fetch_add(1, std::memory_order_relaxed);
+    auto client = std::make_unique<ClientSession>(this, fd, id, AddressOf(peer), AddressOf(local));
+    ClientSession* raw = client.get();
+    clients_.emplace(raw, std::move(client));
+  }
+}
+
+void Worker::OnClientClosed(ClientSession* client) {
+  stats()->connected_clients.fetch_sub(1, std::memory_order_relaxed);
+  closed_clients_.push_back(client);
+}
+
+void Worker::OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) {
+  ClientSession* client = pending->client;
+  if (pending->merging) {
+    pending->merger->SetPart(part, reply);
+  } else if (client != nullptr && client->IsNextReply(pending)) {
+    // The common case: the reply is next in line, so it goes straight to the
+    // client's output, one copy.
+    // Its (empty) data is popped without writing anything more.
+    client->AppendOutput(reply);
+    pending->done = true;
+    pending->outstanding = 0;
+    client->DrainDoneReplies();
+    return;
+  } else if (client != nullptr) {
+    pending->data.assign(reply);
+  }
+  if (--pending->outstanding > 0) return;
+  if (pending->merging && client != nullptr) pending->merger->Finish(&pending->data);
+  pending->done = true;
+  if (client == nullptr) {
+    pending_pool_.Put(pending);
+  } else {
+    client->DrainDoneReplies();
+  }
+}
+
+void Worker::ApplyTopologyIfChanged() {
+  uint64_t generation = server_->topology_generation();
+  if (generation == topology_generation_) return;
+  topology_generation_ = generation;
+  topology_ = server_->topology();
+  shard_backends_.clear();
+  for (const auto& shard : topology_->shards()) {
+    std::string key = shard.master.ToString();
+    auto it = backends_.find(key);
+    if (it == backends_.end()) {
+      it = backends_
+               .emplace(key, std::make_unique<BackendConnection>(&loop_, shard.master,
+                                                                 &options().backend, this))
+               .first;
+    }
+    shard_backends_.push_back(it->second.get());
+  }
+}
+
+void Worker::BeforeSleep() {
+  ApplyTopologyIfChanged();
+  if (shutdown_requested_.load(std::memory_order_acquire) && !draining_) {
+    draining_ = true;
+    drain_deadline_ms_ = loop_.now_ms() + options().shutdown_grace_ms;
+    loop_.Remove(listen_fd_);
+    close(listen_fd_);
+    listen_fd_ = -1;
+    for (auto& [ptr, client] : clients_) client->StopReading();
+  }
+  // Resuming a paused client may dispatch requests: do it before flushing.
+  for (size_t i = 0; i < resumable_clients_.size(); ++i) {
+    ClientSession* c = resumable_clients_[i];
+    if (!c->closed()) c->ResumeInput();
+  }
+  resumable_clients_.clear();
+  for (size_t i = 0; i < dirty_backends_.size(); ++i) dirty_backends_[i]->Flush();
+  dirty_backends_.clear();
+  for (size_t i = 0; i < dirty_clients_.size(); ++i) dirty_clients_[i]->FlushOutput();
+  dirty_clients_.clear();
+  for (ClientSession* c : closed_clients_) clients_.erase(c);
+  closed_clients_.clear();
+  if (draining_) DrainForShutdown();
+}
+
+void Worker::DrainForShutdown() {
+  bool idle = true;
+  for (auto& [ptr, client] : clients_) {
+    if (!client->Idle()) {
+      idle = false;
+      break;
+    }
+  }
+  if (idle || loop_.now_ms() >= drain_deadline_ms_) loop_.Stop();
+}
+
+void Worker::Tick() {
+  for (auto& [name, backend] : backends_) backend->Tick();
+  // Connections to servers that left the topology go once they owe nothing.
+  for (auto it = backends_.begin(); it != backends_.end();) {
+    bool used = false;
+    for (BackendConnection* b : shard_backends_) used |= (b == it->second.get());
+    if (!used && it->second->idle()) {
+      it = backends_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::string Worker::InfoSections() const {
+  const ProxyStats& s = *server_->stats();
+  int64_t uptime_s = (EventLoop::MonotonicMs() - server_->start_time_ms()) / 1000;
+  return fmt::format(
+      "# Proxy\r\nredkube_version:0.1.0\r\nprocess_id:{}\r\ntcp_port:{}\r\nthreads:{}\r\n"
+      "uptime_in_seconds:{}\r\ncluster:{}\r\ntopology_epoch:{}\r\nshards:{}\r\n\r\n"
+      "# Clients\r\nconnected_clients:{}\r\n\r\n"
+      "# Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\n"
+      "total_commands_processed:{}\r\nprotocol_errors:{}\r\n\r\n",
+      getpid(), options().port, options().threads, uptime_s, topology_->cluster(),
+      topology_->epoch(), topology_->shards().size(), s.connected_clients.load(),
+      s.total_connections.load(), s.rejected_connections.load(), s.total_commands.load(),
+      s.protocol_errors.load());
+}
+
+}  // namespace redkube::proxy

@@ -1,0 +1,98 @@
+// One event-loop thread of the proxy. It accepts its share of client
+// connections (SO_REUSEPORT spreads them), owns them and its own pipelined
+// connections to every backend, so no request ever takes a lock or crosses
+// threads. The topology is read from ProxyServer as an immutable snapshot
+// when its generation changes, checked once per loop iteration.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/topology.h"
+#include "proxy/backend_connection.h"
+#include "proxy/command_dispatcher.h"
+#include "proxy/event_loop.h"
+#include "proxy/pending_reply.h"
+#include "proxy/proxy_options.h"
+#include "proxy/proxy_stats.h"
+
+namespace redkube::proxy {
+
+class ClientSession;
+class ProxyServer;
+
+class Worker : public ReplySink {
+ public:
+  Worker(int index, ProxyServer* server, int listen_fd);
+  ~Worker() override;
+
+  void Start();
+  void Join();
+  // From another thread: stop accepting, finish in-flight requests, exit.
+  void RequestShutdown();
+  // From another thread: a new topology is available.
+  void NotifyTopology() { loop_.Wakeup(); }
+
+  // For client sessions and the dispatcher (worker thread only).
+  EventLoop* loop() { return &loop_; }
+  PendingReplyPool* pending_pool() { return &pending_pool_; }
+  const ProxyOptions& options() const;
+  ProxyStats* stats();
+  ProxyServer* server() { return server_; }
+  const Topology& topology() const { return *topology_; }
+  BackendConnection* BackendForShard(int shard_index) { return shard_backends_[shard_index]; }
+  CommandDispatcher* dispatcher() { return &dispatcher_; }
+  // INFO's proxy sections (server, clients, stats).
+  std::string InfoSections() const;
+  // A buffer for socket reads of clients that have no partial request.
+  Buffer* read_scratch() { return &read_scratch_; }
+
+  void MarkClientDirty(ClientSession* client) { dirty_clients_.push_back(client); }
+  void MarkClientResumable(ClientSession* client) { resumable_clients_.push_back(client); }
+  void OnClientClosed(ClientSession* client);
+
+  // ReplySink
+  void OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) override;
+  void MarkBackendDirty(BackendConnection* backend) override { dirty_backends_.push_back(backend); }
+
+ private:
+  class Listener;
+
+  void Run();
+  void Accept();
+  void BeforeSleep();
+  void Tick();
+  void ApplyTopologyIfChanged();
+  void DrainForShutdown();
+
+  int index_;
+  ProxyServer* server_;
+  int listen_fd_;
+  EventLoop loop_;
+  std::unique_ptr<Listener> listener_;
+  std::thread thread_;
+  std::atomic<bool> shutdown_requested_{false};
+  bool draining_ = false;
+  int64_t drain_deadline_ms_ = 0;
+
+  std::shared_ptr<const Topology> topology_;
+  uint64_t topology_generation_ = 0;
+  std::unordered_map<std::string, std::unique_ptr<BackendConnection>> backends_;
+  std::vector<BackendConnection*> shard_backends_;
+
+  PendingReplyPool pending_pool_;
+  CommandDispatcher dispatcher_;
+  Buffer read_scratch_;
+  std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> clients_;
+  std::vector<ClientSession*> dirty_clients_;
+  std::vector<ClientSession*> resumable_clients_;
+  std::vector<ClientSession*> closed_clients_;
+  std::vector<BackendConnection*> dirty_backends_;
+};
+
+}  // namespace redkube::proxy

@@ -1,0 +1,74 @@
+#include "core/topology.h"
+
+#include <gtest/gtest.h>
+
+namespace redkube {
+namespace {
+
+std::string Doc(const std::string& shards, const std::string& migrations = "[]") {
+  return R"({"cluster": "t", "epoch": 3, "shards": )" + shards + R"(, "migrations": )" +
+         migrations + "}";
+}
+
+const char kTwoShards[] =
+    R"([{"id": "a", "master": "127.0.0.1:7001", "replicas": ["127.0.0.1:7101"], "slots": [[0, 8191]]},
+        {"id": "b", "master": "127.0.0.1:7002", "slots": [[8192, 16000], [16001, 16383]]}])";
+
+TEST(TopologyTest, ParsesAValidDocument) {
+  auto t = Topology::FromJson(Doc(kTwoShards, R"([{"slots": [[10, 20]], "from": "a", "to": "b"}])"));
+  ASSERT_TRUE(t.ok()) << t.error();
+  const Topology& topology = *t.value();
+  EXPECT_EQ(topology.cluster(), "t");
+  EXPECT_EQ(topology.epoch(), 3u);
+  ASSERT_EQ(topology.shards().size(), 2u);
+  EXPECT_EQ(topology.shards()[0].replicas[0].port, 7101);
+  EXPECT_EQ(topology.ShardIndexForSlot(0), 0);
+  EXPECT_EQ(topology.ShardIndexForSlot(8191), 0);
+  EXPECT_EQ(topology.ShardIndexForSlot(8192), 1);
+  EXPECT_EQ(topology.ShardIndexForSlot(16383), 1);
+  ASSERT_EQ(topology.migrations().size(), 1u);
+  // Round trip.
+  auto again = Topology::FromJson(topology.ToJson());
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again.value()->ToJson(), topology.ToJson());
+}
+
+void ExpectError(const std::string& json, const std::string& fragment) {
+  auto t = Topology::FromJson(json);
+  ASSERT_FALSE(t.ok()) << json;
+  EXPECT_NE(t.error().find(fragment), std::string::npos) << t.error();
+}
+
+TEST(TopologyTest, NamesTheProblem) {
+  ExpectError("{", "not valid JSON");
+  ExpectError(Doc("[]"), "non-empty array");
+  ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1:7001", "slots": [[0, 100]]}])"),
+              "slots 101..16383 are not assigned");
+  ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1:7001", "slots": [[0, 16383]]},
+                      {"id": "b", "master": "127.0.0.1:7002", "slots": [[5, 5]]}])"),
+              "slot 5 is assigned twice: to shard a and to shard b");
+  ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1", "slots": [[0, 16383]]}])"),
+              "not host:port");
+  ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1:99999", "slots": [[0, 16383]]}])"),
+              "valid port");
+  ExpectError(Doc(R"([{"id": "a", "master": "h:1", "slots": [[0, 16384]]}])"), "outside 0..16383");
+  ExpectError(Doc(R"([{"id": "a", "master": "h:1", "slots": [[0, 16383]]},
+                      {"id": "a", "master": "h:2", "slots": []}])"),
+              "duplicate shard id");
+  ExpectError(Doc(kTwoShards, R"([{"slots": [[9000, 9001]], "from": "a", "to": "b"}])"),
+              "slot 9000 is not owned by a");
+  ExpectError(R"({"cluster": "t", "epoch": -1, "shards": []})", "epoch");
+}
+
+TEST(TopologyTest, ParsesHostPort) {
+  auto hp = ParseHostPort("redis-0.redis:6379");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "redis-0.redis");
+  EXPECT_EQ(hp->port, 6379);
+  EXPECT_FALSE(ParseHostPort(":1").ok());
+  EXPECT_FALSE(ParseHostPort("h:0").ok());
+  EXPECT_FALSE(ParseHostPort("h:x").ok());
+}
+
+}  // namespace
+}  // namespace redkube
