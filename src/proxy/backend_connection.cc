@@ -177,7 +177,7 @@ void BackendConnection::WriteOut() {
 }
 
 void BackendConnection::UpdateInterest() {
-  loop_->Modify(fd_, EPOLLIN | (want_write_ ? EPOLLOUT : 0), this);
+  loop_->Modify(fd_, EPOLLIN | (want_write_ ? uint32_t{EPOLLOUT} : 0u), this);
 }
 
 void BackendConnection::Tick() {
@@ -189,7 +189,8 @@ void BackendConnection::Tick() {
       }
       break;
     case State::kConnected:
-      if (!in_flight_.empty() && now - in_flight_.front().sent_ms > options_->reply_timeout_ms) {
+      if (options_->reply_timeout_ms > 0 && !in_flight_.empty() &&
+          now - in_flight_.front().sent_ms > options_->reply_timeout_ms) {
         Fail("no reply within " + std::to_string(options_->reply_timeout_ms) + " ms");
       }
       break;
@@ -199,6 +200,12 @@ void BackendConnection::Tick() {
       if (now >= retry_at_ms_) Connect();
       break;
   }
+}
+
+void BackendConnection::Abandon() {
+  retry_delay_ms_ = options_->retry_min_ms;  // keeps Fail() from logging
+  state_ = State::kDown;
+  Fail("the client disconnected");
 }
 
 void BackendConnection::Fail(const std::string& reason) {

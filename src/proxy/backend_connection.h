@@ -36,7 +36,7 @@ class ReplySink {
 struct BackendOptions {
   std::string password;        // sent with AUTH on connect when not empty
   int connect_timeout_ms = 1000;
-  int reply_timeout_ms = 2000;
+  int reply_timeout_ms = 2000;  // 0: none (connections of blocking commands)
   int retry_min_ms = 50;
   int retry_max_ms = 1000;
 };
@@ -58,6 +58,10 @@ class BackendConnection : public EventHandler {
   void Flush();
   // Periodic: reply and connect timeouts, background reconnects.
   void Tick();
+
+  // Fails everything owed without logging: for a connection being dropped
+  // on purpose (its client left).
+  void Abandon();
 
   size_t in_flight() const { return in_flight_.size(); }
   bool connected() const { return state_ == State::kConnected; }

@@ -227,8 +227,19 @@ void ClientSession::StopReading() {
 void ClientSession::SetReading(bool reading) {
   if (closed()) return;
   reading_ = reading;
-  uint32_t events = (reading_ ? EPOLLIN : 0) | (want_write_ ? EPOLLOUT : 0);
+  uint32_t events = (reading_ ? uint32_t{EPOLLIN} : 0u) | (want_write_ ? uint32_t{EPOLLOUT} : 0u);
   worker_->loop()->Modify(fd_, events, this);
+}
+
+BackendConnection* ClientSession::BlockingBackend(int shard) {
+  const HostPort& master = worker_->topology().shards()[shard].master;
+  for (auto& b : blocking_backends_) {
+    if (b->address() == master) return b.get();
+  }
+  if (blocking_backends_.empty()) worker_->TrackBlockingClient(this);
+  blocking_backends_.push_back(std::make_unique<BackendConnection>(
+      worker_->loop(), master, worker_->blocking_backend_options(), worker_));
+  return blocking_backends_.back().get();
 }
 
 void ClientSession::Close() {
@@ -247,6 +258,12 @@ void ClientSession::Close() {
   }
   head_ = tail_ = nullptr;
   queued_ = 0;
+  // Closing its blocking connections unblocks the server side too.
+  for (auto& b : blocking_backends_) {
+    b->Abandon();
+    worker_->Retire(std::move(b));
+  }
+  blocking_backends_.clear();
   worker_->OnClientClosed(this);
 }
 

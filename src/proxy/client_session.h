@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <memory>
+#include <vector>
 
 #include "core/buffer.h"
 #include "core/resp_parser.h"
+#include "proxy/backend_connection.h"
 #include "proxy/event_loop.h"
 #include "proxy/pending_reply.h"
 
@@ -50,6 +53,14 @@ class ClientSession : public EventHandler {
   bool Idle() const { return head_ == nullptr && output_.empty(); }
   // Stops reading requests (shutdown drain).
   void StopReading();
+
+  // The client's own connection to `shard`'s master for blocking commands
+  // (BLPOP, XREAD BLOCK...), so that a blocked client delays no one else.
+  // Created on first use, closed with the client.
+  BackendConnection* BlockingBackend(int shard);
+  void TickBlockingBackends() {
+    for (auto& b : blocking_backends_) b->Tick();
+  }
 
   // Connection state the local commands use.
   uint64_t id() const { return id_; }
@@ -94,6 +105,7 @@ class ClientSession : public EventHandler {
   bool stop_reading_ = false;    // QUIT seen or shutting down
   bool close_after_flush_ = false;
   bool dirty_ = false;
+  std::vector<std::unique_ptr<BackendConnection>> blocking_backends_;
 };
 
 }  // namespace redkube::proxy

@@ -28,6 +28,10 @@ enum class Route {
 };
 
 struct Policy {
+  Policy() = default;
+  Policy(Route r, ReplyMerger::Kind m = ReplyMerger::Kind::kAllOk, std::string_view why = {})
+      : route(r), merge(m), reason(why) {}
+
   Route route = Route::kSlot;
   ReplyMerger::Kind merge = ReplyMerger::Kind::kAllOk;
   std::string_view reason;
@@ -37,8 +41,6 @@ struct Policy {
 constexpr std::string_view kNoTransactions =
     "transactions (MULTI/EXEC/WATCH) are not supported by this redkube version yet";
 constexpr std::string_view kNoPubsub = "pub/sub is not supported by this redkube version yet";
-constexpr std::string_view kNoBlocking =
-    "blocking commands are not supported by this redkube version yet";
 constexpr std::string_view kReplication =
     "replication is managed by redkube's ConfigServer, not through the proxy";
 constexpr std::string_view kServerAdmin =
@@ -212,10 +214,6 @@ void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::str
   const Policy& policy = PolicyFor(*spec);
   switch (policy.route) {
     case Route::kSlot:
-      if (Blocks(*spec, argv)) {
-        client->Reply(Refusal(*spec, kNoBlocking));
-        return;
-      }
       RouteBySlot(client, *spec, argv, raw);
       return;
     case Route::kLocal:
@@ -270,7 +268,14 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
       return;
     }
   }
-  Forward(client, worker_->topology().ShardIndexForSlot(slot), argv, raw);
+  int shard = worker_->topology().ShardIndexForSlot(slot);
+  if (Blocks(spec, argv)) {
+    PendingReply* p = client->NewPending();
+    p->outstanding = 1;
+    AppendRequest(client->BlockingBackend(shard)->StartRequest(p, 0), argv, raw);
+    return;
+  }
+  Forward(client, shard, argv, raw);
 }
 
 void CommandDispatcher::Split(ClientSession* client, std::span<const std::string_view> argv,

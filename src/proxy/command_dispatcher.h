@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/buffer.h"
 #include "proxy/command_table.h"
 #include "proxy/reply_merger.h"
 
@@ -51,7 +52,7 @@ class CommandDispatcher {
 };
 
 // RESP for a request: raw bytes when it came as multibulk, else encoded.
-void AppendRequest(class Buffer* out, std::span<const std::string_view> argv,
+void AppendRequest(Buffer* out, std::span<const std::string_view> argv,
                    std::string_view raw);
 
 }  // namespace redkube::proxy

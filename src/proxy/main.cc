@@ -1,6 +1,6 @@
 // redkube-proxy: the RESP proxy in front of a sharded set of redis-servers.
 #include <signal.h>
-#include <spdlog/sinks/stderr_color_sinks.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 

@@ -40,6 +40,8 @@ Worker::Worker(int index, ProxyServer* server, int listen_fd)
       listen_fd_(listen_fd),
       listener_(std::make_unique<Listener>(this)),
       dispatcher_(this) {
+  blocking_options_ = server_->options().backend;
+  blocking_options_.reply_timeout_ms = 0;  // a blocked command owes its reply for as long as it blocks
   loop_.Add(listen_fd_, EPOLLIN, listener_.get());
   loop_.SetBeforeSleep([this] { BeforeSleep(); });
   loop_.SetTick(50, [this] { Tick(); });
@@ -114,6 +116,7 @@ void Worker::Accept() {
 }
 
 void Worker::OnClientClosed(ClientSession* client) {
+  clients_with_blocking_.erase(client);
   stats()->connected_clients.fetch_sub(1, std::memory_order_relaxed);
   closed_clients_.push_back(client);
 }
@@ -185,6 +188,7 @@ void Worker::BeforeSleep() {
   dirty_clients_.clear();
   for (ClientSession* c : closed_clients_) clients_.erase(c);
   closed_clients_.clear();
+  retired_backends_.clear();
   if (draining_) DrainForShutdown();
 }
 
@@ -201,6 +205,7 @@ void Worker::DrainForShutdown() {
 
 void Worker::Tick() {
   for (auto& [name, backend] : backends_) backend->Tick();
+  for (ClientSession* client : clients_with_blocking_) client->TickBlockingBackends();
   // Connections to servers that left the topology go once they owe nothing.
   for (auto it = backends_.begin(); it != backends_.end();) {
     bool used = false;

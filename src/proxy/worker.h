@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/topology.h"
@@ -55,6 +56,14 @@ class Worker : public ReplySink {
   void MarkClientDirty(ClientSession* client) { dirty_clients_.push_back(client); }
   void MarkClientResumable(ClientSession* client) { resumable_clients_.push_back(client); }
   void OnClientClosed(ClientSession* client);
+  // Keeps a backend connection alive until the end of this loop iteration
+  // (it may still be on the dirty list), then frees it.
+  void Retire(std::unique_ptr<BackendConnection> backend) {
+    retired_backends_.push_back(std::move(backend));
+  }
+  const BackendOptions* blocking_backend_options() const { return &blocking_options_; }
+  // Clients with connections of their own, whose timeouts Tick() checks.
+  void TrackBlockingClient(ClientSession* client) { clients_with_blocking_.insert(client); }
 
   // ReplySink
   void OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) override;
@@ -93,6 +102,9 @@ class Worker : public ReplySink {
   std::vector<ClientSession*> resumable_clients_;
   std::vector<ClientSession*> closed_clients_;
   std::vector<BackendConnection*> dirty_backends_;
+  std::vector<std::unique_ptr<BackendConnection>> retired_backends_;
+  BackendOptions blocking_options_;
+  std::unordered_set<ClientSession*> clients_with_blocking_;
 };
 
 }  // namespace redkube::proxy
