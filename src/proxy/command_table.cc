@@ -1,0 +1,167 @@
+#include "proxy/command_table.h"
+
+#include <strings.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace redkube::proxy {
+namespace {
+
+#include "proxy/command_table_data.inc"
+
+// Longest command name Redis 7.0 has is well under this; longer input cannot
+// name a command.
+constexpr size_t kMaxNameLength = 64;
+
+bool LowerInto(std::string_view in, char* out, size_t* len) {
+  if (in.size() > kMaxNameLength) return false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    out[i] = static_cast<char>(tolower(static_cast<unsigned char>(in[i])));
+  }
+  *len = in.size();
+  return true;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool ParseCount(std::string_view s, long long* out) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// SORT's STORE destination: its key spec is "unknown" because the options
+// must be parsed. Mirrors Redis's sortGetKeys: the last STORE wins.
+void AppendSortStoreKey(std::span<const std::string_view> argv, std::vector<uint32_t>* keys) {
+  int store = -1;
+  for (size_t i = 2; i < argv.size(); ++i) {
+    std::string_view a = argv[i];
+    if (EqualsIgnoreCase(a, "limit")) {
+      i += 2;
+    } else if (EqualsIgnoreCase(a, "get") || EqualsIgnoreCase(a, "by")) {
+      i += 1;
+    } else if (EqualsIgnoreCase(a, "store") && i + 1 < argv.size()) {
+      store = static_cast<int>(i + 1);
+      i += 1;
+    }
+  }
+  if (store >= 0) keys->push_back(static_cast<uint32_t>(store));
+}
+
+}  // namespace
+
+const CommandTable& CommandTable::Instance() {
+  static const CommandTable table;
+  return table;
+}
+
+std::span<const CommandSpec> CommandTable::commands() const { return kAllCommands; }
+
+const CommandSpec* CommandTable::Find(std::string_view name) const {
+  char lower[kMaxNameLength];
+  size_t len = 0;
+  if (!LowerInto(name, lower, &len)) return nullptr;
+  std::string_view key(lower, len);
+  // kAllCommands is sorted by name (the generator sorts it).
+  auto it = std::lower_bound(std::begin(kAllCommands), std::end(kAllCommands), key,
+                             [](const CommandSpec& c, std::string_view k) { return c.name < k; });
+  if (it == std::end(kAllCommands) || it->name != key) return nullptr;
+  return &*it;
+}
+
+const CommandSpec* CommandTable::FindSubcommand(const CommandSpec& container,
+                                                std::string_view sub) const {
+  for (const CommandSpec& s : container.subcommands) {
+    std::string_view suffix = s.name.substr(s.name.find('|') + 1);
+    if (EqualsIgnoreCase(suffix, sub)) return &s;
+  }
+  return nullptr;
+}
+
+const CommandSpec* CommandTable::Resolve(std::span<const std::string_view> argv) const {
+  if (argv.empty()) return nullptr;
+  const CommandSpec* spec = Find(argv[0]);
+  if (spec == nullptr || !spec->IsContainer() || argv.size() < 2) return spec;
+  const CommandSpec* sub = FindSubcommand(*spec, argv[1]);
+  return sub != nullptr ? sub : spec;
+}
+
+bool ArityOk(const CommandSpec& spec, size_t argc) {
+  if (spec.arity >= 0) return argc == static_cast<size_t>(spec.arity);
+  return argc >= static_cast<size_t>(-spec.arity);
+}
+
+// Follows Redis's getKeysUsingKeySpecs (db.c): for each spec, find where the
+// keys begin, then which arguments are keys. Where Redis would let the command
+// itself report a syntax error, we report kMalformed.
+KeyExtraction ExtractKeys(const CommandSpec& spec, std::span<const std::string_view> argv,
+                          std::vector<uint32_t>* keys) {
+  keys->clear();
+  const long long argc = static_cast<long long>(argv.size());
+  for (const KeySpec& ks : spec.key_specs) {
+    long long first = 0;
+    switch (ks.begin) {
+      case KeySpec::Begin::kIndex:
+        first = ks.index;
+        break;
+      case KeySpec::Begin::kKeyword: {
+        long long start = ks.startfrom > 0 ? ks.startfrom : argc + ks.startfrom;
+        long long end = ks.startfrom > 0 ? argc - 1 : 0;
+        for (long long i = start; i != end; i = start <= end ? i + 1 : i - 1) {
+          if (i >= argc || i < 1) break;
+          if (EqualsIgnoreCase(argv[i], ks.keyword)) {
+            first = i + 1;
+            break;
+          }
+        }
+        if (first == 0) continue;  // keyword absent: this spec has no keys
+        break;
+      }
+      case KeySpec::Begin::kUnknown:
+        continue;
+    }
+
+    long long last = 0;
+    long long step = 1;
+    switch (ks.find) {
+      case KeySpec::Find::kRange:
+        if (ks.lastkey >= 0) {
+          last = first + ks.lastkey;
+        } else if (ks.limit == 0) {
+          last = argc + ks.lastkey;
+        } else {
+          last = first + ((argc - first) / ks.limit + ks.lastkey);
+        }
+        step = ks.keystep;
+        break;
+      case KeySpec::Find::kKeynum: {
+        long long count_at = first + ks.keynumidx;
+        long long numkeys = 0;
+        if (count_at >= argc || !ParseCount(argv[count_at], &numkeys) || numkeys < 0 ||
+            numkeys > argc) {
+          return KeyExtraction::kMalformed;
+        }
+        first += ks.firstkey;
+        last = first + numkeys - 1;
+        step = ks.step;
+        break;
+      }
+      case KeySpec::Find::kUnknown:
+        continue;
+    }
+    if (step <= 0) return KeyExtraction::kMalformed;
+    for (long long i = first; i <= last; i += step) {
+      if (i >= argc || i < 1) return KeyExtraction::kMalformed;
+      keys->push_back(static_cast<uint32_t>(i));
+    }
+  }
+  if (spec.name == "sort") AppendSortStoreKey(argv, keys);
+  std::sort(keys->begin(), keys->end());
+  keys->erase(std::unique(keys->begin(), keys->end()), keys->end());
+  return KeyExtraction::kOk;
+}
+
+}  // namespace redkube::proxy
