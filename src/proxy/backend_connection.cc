@@ -45,7 +45,7 @@ Buffer* BackendConnection::StartRequest(PendingReply* pending, uint32_t part) {
 
 void BackendConnection::Connect() {
   // Whatever was queued while down is failed now, so that AUTH goes first.
-  if (!in_flight_.empty()) Fail(last_error_);
+  FailOwed(last_error_);
 
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -152,7 +152,7 @@ void BackendConnection::ReadReplies() {
 void BackendConnection::Flush() {
   dirty_ = false;
   if (state_ == State::kDown) {
-    if (!in_flight_.empty()) Fail(last_error_);
+    FailOwed(last_error_);
     return;
   }
   if (state_ == State::kConnected) WriteOut();
@@ -225,9 +225,17 @@ void BackendConnection::Fail(const std::string& reason) {
                         ? options_->retry_min_ms
                         : std::min(retry_delay_ms_ * 2, options_->retry_max_ms);
   retry_at_ms_ = loop_->now_ms() + retry_delay_ms_;
-  out_.Clear();
   in_.Clear();
   scanner_ = ReplyScanner();
+  FailOwed(reason);
+}
+
+// Answers everything owed with an error, without touching the connection or
+// its reconnect schedule: requests that arrive while the backend is down fail
+// fast and must not push the next reconnect attempt further out.
+void BackendConnection::FailOwed(const std::string& reason) {
+  out_.Clear();
+  if (in_flight_.empty()) return;
   std::string error = "-TRYAGAIN backend " + name_ + " unavailable: " + reason + "\r\n";
   // Replies delivered below may queue new requests on this connection; take
   // the current list first.

@@ -83,6 +83,7 @@ class BackendConnection : public EventHandler {
   void WriteOut();
   // Answers everything owed with an error, closes the socket, schedules a retry.
   void Fail(const std::string& reason);
+  void FailOwed(const std::string& reason);
   void UpdateInterest();
 
   EventLoop* loop_;

@@ -1,0 +1,308 @@
+"""Fixtures for integration tests: real redis-servers and a real redkube-proxy.
+
+Every process is started on 127.0.0.1 with a free port, waited for by an
+actual PING (never a sleep), and stopped by its PID.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROXY_BIN = os.path.join(REPO, "build", "bin", "redkube-proxy")
+SLOT_RANGES = ([[0, 5460]], [[5461, 10922]], [[10923, 16383]])
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RespError(Exception):
+    """An error reply. Returned (not raised) by RespConnection.command."""
+
+    def __eq__(self, other):
+        return isinstance(other, RespError) and str(self) == str(other)
+
+    def __hash__(self):
+        return hash(str(self))
+
+    def __repr__(self):
+        return "RespError(%r)" % str(self)
+
+
+class RespConnection:
+    """A minimal RESP2 client that keeps error replies as values, so that a
+    test can compare the exact replies of two servers."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.file = self.sock.makefile("rb")
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    @staticmethod
+    def encode(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if not isinstance(a, bytes):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def command(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.read()
+
+    def pipeline(self, commands):
+        self.sock.sendall(b"".join(self.encode(*c) for c in commands))
+        return [self.read() for _ in commands]
+
+    def read(self):
+        line = self.file.readline()
+        if not line:
+            raise ConnectionError("connection closed")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            return RespError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.file.read(n + 2)
+            return data[:-2]
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise AssertionError("unexpected reply line %r" % line)
+
+    def closed_by_peer(self):
+        """True if the server closed the connection (reads EOF)."""
+        try:
+            return self.file.read(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+
+def wait_for_ping(port, password=None, deadline_s=10.0):
+    deadline = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            c = RespConnection(port, timeout=1.0)
+            try:
+                if password is not None:
+                    c.command("AUTH", password)
+                last = c.command("PING")
+                if last == b"PONG":
+                    return
+            finally:
+                c.close()
+        except OSError as e:
+            last = e
+        time.sleep(0.02)
+    raise AssertionError("nothing answered PING on port %d: %r" % (port, last))
+
+
+class RedisServer:
+    def __init__(self, workdir, password=None):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(dir=workdir, prefix="redis-%d-" % self.port)
+        self.password = password
+        self.proc = None
+        self.start()
+
+    def start(self):
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.dir,
+                "--logfile", os.path.join(self.dir, "redis.log")]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        wait_for_ping(self.port, self.password)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+
+def topology_doc(servers, epoch=1, cluster="test"):
+    return {
+        "cluster": cluster,
+        "epoch": epoch,
+        "shards": [
+            {"id": "shard-%d" % i, "master": s.address, "replicas": [], "slots": SLOT_RANGES[i]}
+            for i, s in enumerate(servers)
+        ],
+        "migrations": [],
+    }
+
+
+class Proxy:
+    def __init__(self, workdir, servers, extra_args=(), password=None, wait=True):
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.workdir = workdir
+        self.topology_path = os.path.join(workdir, "topology-%d.json" % self.port)
+        self.write_topology(topology_doc(servers))
+        self.password = password
+        args = [PROXY_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--topology", self.topology_path, "--threads", "2",
+                "--admin-port", str(self.admin_port)]
+        if password:
+            pw_path = os.path.join(workdir, "password-%d" % self.port)
+            with open(pw_path, "w") as f:
+                f.write(password + "\n")
+            args += ["--password-file", pw_path]
+        self.log_path = os.path.join(workdir, "proxy-%d.log" % self.port)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(list(args) + list(extra_args), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        if wait:
+            wait_for_ping(self.port, password)
+
+    def write_topology(self, doc):
+        tmp = self.topology_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, self.topology_path)
+
+    def connect(self):
+        return RespConnection(self.port)
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="redkube-it-") as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def shards(workdir):
+    servers = [RedisServer(workdir) for _ in range(3)]
+    yield servers
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def reference(workdir):
+    """One plain redis-server: what the proxy's answers are compared with."""
+    server = RedisServer(workdir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(workdir, shards):
+    p = Proxy(workdir, shards)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def flushed(proxy, shards, reference):
+    """Empties every server before a test."""
+    for s in list(shards) + [reference]:
+        c = RespConnection(s.port)
+        c.command("FLUSHALL")
+        c.command("SCRIPT", "FLUSH")
+        c.command("FUNCTION", "FLUSH")
+        c.close()
+    return proxy
+
+
+@pytest.fixture
+def pc(flushed):
+    """A raw connection through the proxy, on emptied servers."""
+    c = flushed.connect()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def rc(reference, flushed):
+    """A raw connection to the reference redis-server, emptied."""
+    c = RespConnection(reference.port)
+    yield c
+    c.close()
+
+
+def crc16(data):
+    """CRC16-CCITT (XMODEM), as Redis Cluster uses for key slots."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def key_slot(key):
+    if isinstance(key, str):
+        key = key.encode()
+    start = key.find(b"{")
+    if start >= 0:
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            key = key[start + 1:end]
+    return crc16(key) % 16384
+
+
+def shard_of(key):
+    slot = key_slot(key)
+    return next(i for i, r in enumerate(SLOT_RANGES) if r[0][0] <= slot <= r[0][1])
+
+
+def keys_on_shard(shard, count, prefix="k"):
+    """`count` distinct key names that live on `shard` (0..2)."""
+    out, i = [], 0
+    while len(out) < count:
+        k = "%s%d" % (prefix, i)
+        if shard_of(k) == shard:
+            out.append(k)
+        i += 1
+    return out
