@@ -14,6 +14,7 @@ bool ParseInt(const char* p, const char* end, int64_t* out) {
     negative = true;
     if (++p == end) return false;
   }
+  if (*p == '0' && end - p > 1) return false;  // "01" is not a number to Redis
   int64_t v = 0;
   for (; p != end; ++p) {
     if (*p < '0' || *p > '9') return false;
@@ -30,6 +31,23 @@ const char* FindCrlf(const char* p, const char* end) {
     cr = static_cast<const char*>(std::memchr(cr + 1, '\r', end - cr - 1));
   }
   return (cr != nullptr && cr + 1 < end) ? cr : nullptr;
+}
+
+// The fast path for the "<digits>\r\n" line that follows '*' or '$' in almost
+// every request: parses and finds the line end in one pass. Returns the
+// pointer past "\r\n", or nullptr for anything else (the caller then takes
+// the general path, which waits for more data or names the error).
+inline const char* ParsePlainLength(const char* p, const char* end, int64_t* out) {
+  const char* q = p;
+  int64_t v = 0;
+  while (q < end && *q >= '0' && *q <= '9' && q - p < 18) {
+    v = v * 10 + (*q - '0');
+    ++q;
+  }
+  if (q == p || end - q < 2 || q[0] != '\r' || q[1] != '\n') return nullptr;
+  if (*p == '0' && q - p > 1) return nullptr;
+  *out = v;
+  return q + 2;
 }
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
@@ -155,22 +173,25 @@ RequestParser::Result RequestParser::ParseMultibulk(const char* data, size_t siz
                                                     size_t* consumed) {
   const char* end = data + size;
   if (!in_progress_) {
-    const char* cr = FindCrlf(data, end);
-    if (cr == nullptr) {
-      if (size > kMaxInlineSize) return Fail("too big mbulk count string");
-      return Result::kNeedMore;
-    }
     int64_t count;
-    if (!ParseInt(data + 1, cr, &count) || count > kMaxMultibulkLength) {
-      return Fail("invalid multibulk length");
+    const char* line_end = ParsePlainLength(data + 1, end, &count);
+    if (line_end == nullptr) {
+      const char* cr = FindCrlf(data, end);
+      if (cr == nullptr) {
+        if (size > kMaxInlineSize) return Fail("too big mbulk count string");
+        return Result::kNeedMore;
+      }
+      if (!ParseInt(data + 1, cr, &count)) return Fail("invalid multibulk length");
+      line_end = cr + 2;
     }
+    if (count > kMaxMultibulkLength) return Fail("invalid multibulk length");
     if (count <= 0) {
-      *consumed = cr + 2 - data;
+      *consumed = line_end - data;
       return Result::kEmpty;
     }
     in_progress_ = true;
     expected_args_ = count;
-    pos_ = cr + 2 - data;
+    pos_ = line_end - data;
     arg_offsets_.clear();
     // Reserve up front only what a small request needs; a huge count grows
     // with the data actually received.
@@ -188,16 +209,19 @@ RequestParser::Result RequestParser::ParseMultibulk(const char* data, size_t siz
       }
       return Fail("expected '$', got '" + got + "'");
     }
-    const char* cr = FindCrlf(p, end);
-    if (cr == nullptr) {
-      if (static_cast<size_t>(end - p) > kMaxInlineSize) return Fail("too big bulk count string");
-      return Result::kNeedMore;
-    }
     int64_t len;
-    if (!ParseInt(p + 1, cr, &len) || len < 0 || len > kMaxBulkLength) {
-      return Fail("invalid bulk length");
+    const char* line_end = ParsePlainLength(p + 1, end, &len);
+    if (line_end == nullptr) {
+      const char* cr = FindCrlf(p, end);
+      if (cr == nullptr) {
+        if (static_cast<size_t>(end - p) > kMaxInlineSize) return Fail("too big bulk count string");
+        return Result::kNeedMore;
+      }
+      if (!ParseInt(p + 1, cr, &len) || len < 0) return Fail("invalid bulk length");
+      line_end = cr + 2;
     }
-    size_t start = cr + 2 - data;
+    if (len > kMaxBulkLength) return Fail("invalid bulk length");
+    size_t start = line_end - data;
     size_t need = start + static_cast<size_t>(len) + 2;
     if (need > size) {
       pending_bulk_bytes_ = need - size;

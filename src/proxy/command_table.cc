@@ -3,8 +3,8 @@
 #include <strings.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
+#include <cstring>
 
 namespace redkube::proxy {
 namespace {
@@ -15,12 +15,18 @@ namespace {
 // name a command.
 constexpr size_t kMaxNameLength = 64;
 
-bool LowerInto(std::string_view in, char* out, size_t* len) {
+// FNV-1a over the lower-cased name; *lower receives the lower-cased bytes.
+// Returns false if the name is too long to be a command.
+bool HashLower(std::string_view in, char* lower, uint32_t* hash) {
   if (in.size() > kMaxNameLength) return false;
+  uint32_t h = 2166136261u;
   for (size_t i = 0; i < in.size(); ++i) {
-    out[i] = static_cast<char>(tolower(static_cast<unsigned char>(in[i])));
+    char c = in[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    lower[i] = c;
+    h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
   }
-  *len = in.size();
+  *hash = h;
   return true;
 }
 
@@ -58,18 +64,30 @@ const CommandTable& CommandTable::Instance() {
   return table;
 }
 
+CommandTable::CommandTable() {
+  char lower[kMaxNameLength];
+  for (const CommandSpec& spec : kAllCommands) {
+    uint32_t hash = 0;
+    HashLower(spec.name, lower, &hash);
+    size_t i = hash & (kIndexSize - 1);
+    while (index_[i] != nullptr) i = (i + 1) & (kIndexSize - 1);
+    index_[i] = &spec;
+  }
+}
+
 std::span<const CommandSpec> CommandTable::commands() const { return kAllCommands; }
 
 const CommandSpec* CommandTable::Find(std::string_view name) const {
   char lower[kMaxNameLength];
-  size_t len = 0;
-  if (!LowerInto(name, lower, &len)) return nullptr;
-  std::string_view key(lower, len);
-  // kAllCommands is sorted by name (the generator sorts it).
-  auto it = std::lower_bound(std::begin(kAllCommands), std::end(kAllCommands), key,
-                             [](const CommandSpec& c, std::string_view k) { return c.name < k; });
-  if (it == std::end(kAllCommands) || it->name != key) return nullptr;
-  return &*it;
+  uint32_t hash = 0;
+  if (!HashLower(name, lower, &hash)) return nullptr;
+  for (size_t i = hash & (kIndexSize - 1);; i = (i + 1) & (kIndexSize - 1)) {
+    const CommandSpec* spec = index_[i];
+    if (spec == nullptr) return nullptr;
+    if (spec->name.size() == name.size() && memcmp(spec->name.data(), lower, name.size()) == 0) {
+      return spec;
+    }
+  }
 }
 
 const CommandSpec* CommandTable::FindSubcommand(const CommandSpec& container,

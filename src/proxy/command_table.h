@@ -80,6 +80,14 @@ class CommandTable {
   const CommandSpec* Resolve(std::span<const std::string_view> argv) const;
 
   std::span<const CommandSpec> commands() const;
+
+ private:
+  CommandTable();
+
+  // Open-addressing hash index over the lower-case names of commands(): a
+  // lookup lower-cases and hashes the name in one pass, then compares once.
+  static constexpr size_t kIndexSize = 1024;  // a power of two, > 4x the commands
+  const CommandSpec* index_[kIndexSize] = {};
 };
 
 // Whether argv's length satisfies spec.arity.
