@@ -85,6 +85,8 @@ const std::unordered_map<std::string_view, Policy>& PolicyByName() {
       {"function|help", {Route::kAnyShard}},
       {"object|help", {Route::kAnyShard}},
       {"xinfo|help", {Route::kAnyShard}},
+      {"xgroup|help", {Route::kAnyShard}},
+      {"memory|help", {Route::kAnyShard}},
       {"lolwut", {Route::kAnyShard}},
       {"multi", {Route::kRefuse, {}, kNoTransactions}},
       {"exec", {Route::kRefuse, {}, kNoTransactions}},
@@ -202,11 +204,13 @@ void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::str
     client->Reply(UnknownCommandError(argv));
     return;
   }
+  if (spec->IsContainer() && argv.size() > 1) {
+    // Resolve() returns the container itself only for an unknown subcommand:
+    // any server answers with Redis's own error.
+    Forward(client, 0, argv, raw);
+    return;
+  }
   if (!ArityOk(*spec, argv.size())) {
-    if (spec->name.find('|') == std::string_view::npos && spec->IsContainer() && argv.size() > 1) {
-      Forward(client, 0, argv, raw);  // an unknown subcommand: Redis's own error
-      return;
-    }
     client->Reply("-ERR wrong number of arguments for '" + std::string(spec->name) +
                   "' command\r\n");
     return;
@@ -235,7 +239,7 @@ void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::str
       Scan(client, argv);
       return;
     case Route::kInfo:
-      Info(client);
+      Info(client, argv);
       return;
     case Route::kAnyShard:
       Forward(client, 0, argv, raw);
@@ -355,14 +359,58 @@ void CommandDispatcher::Scan(ClientSession* client, std::span<const std::string_
   for (size_t i = 2; i < argv.size(); ++i) AppendBulk(out, argv[i]);
 }
 
-void CommandDispatcher::Info(ClientSession* client) {
+namespace {
+
+// Keeps the "# Name" sections of `text` whose lower-cased name `wanted` accepts.
+template <typename Pred>
+std::string FilterInfoSections(std::string_view text, Pred wanted) {
+  std::string out;
+  bool keep = false;
+  while (!text.empty()) {
+    size_t eol = text.find("\r\n");
+    std::string_view line = text.substr(0, eol == std::string_view::npos ? text.size() : eol + 2);
+    if (line.starts_with("# ")) {
+      std::string name(line.substr(2, line.find('\r') - 2));
+      for (auto& c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+      keep = wanted(name);
+    }
+    if (keep) out.append(line);
+    if (eol == std::string_view::npos) break;
+    text = text.substr(eol + 2);
+  }
+  return out;
+}
+
+}  // namespace
+
+// INFO [section ...]: the proxy's own sections (proxy, clients, stats), the
+// Server section of the first shard (so clients can read redis_version), and
+// the keyspace summed over every shard. Sections that describe one server
+// (memory, replication, ...) are left to the servers themselves.
+void CommandDispatcher::Info(ClientSession* client, std::span<const std::string_view> argv) {
+  std::vector<std::string> asked;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    std::string a(argv[i]);
+    for (auto& c : a) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    asked.push_back(std::move(a));
+  }
+  if (asked.empty()) asked.push_back("default");
+  auto wants = [&](std::string_view section) {
+    for (const auto& a : asked) {
+      if (a == section || a == "default" || a == "all" || a == "everything") return true;
+    }
+    return false;
+  };
   size_t shards = worker_->topology().shards().size();
   PendingReply* p = NewMergedReply(client, ReplyMerger::Kind::kInfo, shards);
-  p->merger->info_prefix = worker_->InfoSections();
-  static constexpr std::string_view kInfoKeyspace[] = {"INFO", "keyspace"};
+  p->merger->info_prefix = FilterInfoSections(worker_->InfoSections(), wants);
+  p->merger->info_server = wants("server");
+  p->merger->info_keyspace = wants("keyspace");
+  static constexpr std::string_view kInfoServerKeyspace[] = {"INFO", "server", "keyspace"};
   for (size_t i = 0; i < shards; ++i) {
-    AppendRequest(worker_->BackendForShard(static_cast<int>(i))->StartRequest(p, static_cast<uint32_t>(i)),
-                  kInfoKeyspace, {});
+    AppendRequest(worker_->BackendForShard(static_cast<int>(i))
+                      ->StartRequest(p, static_cast<uint32_t>(i)),
+                  kInfoServerKeyspace, {});
   }
 }
 

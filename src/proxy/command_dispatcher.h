@@ -39,7 +39,7 @@ class CommandDispatcher {
   void FanOut(ClientSession* client, std::span<const std::string_view> argv, std::string_view raw,
               ReplyMerger::Kind kind);
   void Scan(ClientSession* client, std::span<const std::string_view> argv);
-  void Info(ClientSession* client);
+  void Info(ClientSession* client, std::span<const std::string_view> argv);
   // Sends the request as it is to one shard.
   void Forward(ClientSession* client, int shard, std::span<const std::string_view> argv,
                std::string_view raw);

@@ -45,6 +45,8 @@ void ReplyMerger::Reset(Kind kind, uint32_t parts) {
   parts_.resize(parts);
   positions.clear();
   info_prefix.clear();
+  info_server = false;
+  info_keyspace = false;
 }
 
 void ReplyMerger::SetPart(uint32_t part, std::string_view reply) {
@@ -173,27 +175,39 @@ void ReplyMerger::FinishScan(std::string* out) {
 void ReplyMerger::FinishInfo(std::string* out) {
   std::map<std::string, std::map<std::string, int64_t>> dbs;
   std::vector<std::string> order;
-  for (const auto& p : parts_) {
+  std::string server_section;
+  for (size_t i = 0; i < parts_.size(); ++i) {
     std::string_view text;
-    if (!ParseStringReply(p, &text)) continue;
+    if (!ParseStringReply(parts_[i], &text)) continue;
+    bool in_server = false;
     while (!text.empty()) {
       size_t eol = text.find("\r\n");
       std::string_view line = text.substr(0, eol);
-      if (line.starts_with("db")) AddKeyspaceLine(line, &dbs, &order);
+      if (line.starts_with("# ")) in_server = line == "# Server";
+      if (in_server && i == 0 && !line.empty()) {
+        server_section.append(line).append("\r\n");
+      } else if (line.starts_with("db")) {
+        AddKeyspaceLine(line, &dbs, &order);
+      }
       if (eol == std::string_view::npos) break;
       text = text.substr(eol + 2);
     }
   }
   std::string body = info_prefix;
-  body += "# Keyspace\r\n";
-  for (const auto& db : order) {
-    const auto& f = dbs[db];
-    int64_t keys = f.count("keys") ? f.at("keys") : 0;
-    int64_t expires = f.count("expires") ? f.at("expires") : 0;
-    // avg_ttl is an average: the sum over shards means nothing, report the mean.
-    int64_t avg_ttl = f.count("avg_ttl") ? f.at("avg_ttl") / static_cast<int64_t>(parts_.size()) : 0;
-    body += fmt::format("{}:keys={},expires={},avg_ttl={}\r\n", db, keys, expires, avg_ttl);
+  if (info_server && !server_section.empty()) body += server_section + "\r\n";
+  if (info_keyspace) {
+    body += "# Keyspace\r\n";
+    for (const auto& db : order) {
+      const auto& f = dbs[db];
+      int64_t keys = f.count("keys") ? f.at("keys") : 0;
+      int64_t expires = f.count("expires") ? f.at("expires") : 0;
+      // avg_ttl is an average: the sum over shards means nothing, report the mean.
+      int64_t avg_ttl =
+          f.count("avg_ttl") ? f.at("avg_ttl") / static_cast<int64_t>(parts_.size()) : 0;
+      body += fmt::format("{}:keys={},expires={},avg_ttl={}\r\n", db, keys, expires, avg_ttl);
+    }
   }
+  while (body.ends_with("\r\n\r\n")) body.resize(body.size() - 2);
   AppendBulk(out, body);
 }
 

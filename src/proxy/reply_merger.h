@@ -21,7 +21,7 @@ class ReplyMerger {
     kAndArrays,       // SCRIPT EXISTS: element-wise AND of 0/1 arrays
     kRandomNonNil,    // RANDOMKEY: any non-nil part
     kScanCursor,      // SCAN: one part; its cursor is mapped to the proxy's
-    kInfo,            // INFO: prefix text + keyspace lines summed over parts
+    kInfo,            // INFO: proxy sections, shard 0's Server section, summed keyspace
   };
 
   // Prepares for a request of `parts` backend replies.
@@ -38,8 +38,12 @@ class ReplyMerger {
   // kScanCursor: the shard the part came from and how many shards there are.
   uint32_t scan_shard = 0;
   uint32_t scan_shard_count = 0;
-  // kInfo: the proxy's own sections, placed before the keyspace.
+  // kInfo: the proxy's own sections, placed first; then part 0's "# Server"
+  // section if info_server, then the keyspace summed over parts if
+  // info_keyspace.
   std::string info_prefix;
+  bool info_server = false;
+  bool info_keyspace = false;
 
  private:
   void FinishScan(std::string* out);

@@ -992,14 +992,6 @@ def test_errors_are_identical(pc, rc, error_setup, cmd):
     assert pc.command("PING") == b"PONG"  # the connection stays usable
 
 
-UNKNOWN_SUBCOMMAND_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="proxy bug: an unknown subcommand of a container command (OBJECT, XINFO, "
-           "XGROUP, SCRIPT, FUNCTION, CLIENT) is refused with 'ERR <CMD> is not supported "
-           "through the redkube proxy: it administers one server...' instead of Redis's "
-           "\"ERR unknown subcommand 'FOO'. Try <CMD> HELP.\"")
-
-
 @pytest.mark.parametrize("cmd", [
     ("OBJECT", "HELP"),
     ("XINFO", "HELP"),
@@ -1009,17 +1001,15 @@ UNKNOWN_SUBCOMMAND_BUG = pytest.mark.xfail(
     ("XGROUP",),
     ("OBJECT", "ENCODING", "wt:str", "extra"),
     ("XINFO", "STREAM", "wt:str", "BOGUS"),
-    pytest.param(("OBJECT", "FOO"), marks=UNKNOWN_SUBCOMMAND_BUG),
-    pytest.param(("OBJECT", "foo", "k"), marks=UNKNOWN_SUBCOMMAND_BUG),
-    pytest.param(("XINFO", "FOO", "k"), marks=UNKNOWN_SUBCOMMAND_BUG),
-    pytest.param(("XGROUP", "FOO", "k"), marks=UNKNOWN_SUBCOMMAND_BUG),
-    pytest.param(("SCRIPT", "FOO"), marks=UNKNOWN_SUBCOMMAND_BUG),
-    pytest.param(("FUNCTION", "FOO"), marks=UNKNOWN_SUBCOMMAND_BUG),
-    pytest.param(("CLIENT", "FOO"), marks=UNKNOWN_SUBCOMMAND_BUG),
-    pytest.param(("XGROUP", "HELP"), marks=pytest.mark.xfail(
-        strict=True,
-        reason="proxy bug: XGROUP HELP is refused ('ERR XGROUP HELP is not supported through "
-               "the redkube proxy...') while OBJECT/XINFO/SCRIPT/FUNCTION HELP are forwarded")),
+    ("OBJECT", "FOO"),
+    ("OBJECT", "foo", "k"),
+    ("XINFO", "FOO", "k"),
+    ("XGROUP", "FOO", "k"),
+    ("SCRIPT", "FOO"),
+    ("FUNCTION", "FOO"),
+    ("CLIENT", "FOO"),
+    ("XGROUP", "HELP"),
+    ("CONFIG", "FOO"),
 ], ids=lambda c: " ".join(c))
 def test_subcommand_errors_and_help(pc, rc, error_setup, cmd):
     same(pc, rc, *cmd)

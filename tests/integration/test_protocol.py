@@ -138,3 +138,19 @@ def test_max_clients_is_enforced_with_redis_error(workdir, shards):
             time.sleep(0.02)
     finally:
         p.stop()
+
+
+def test_info_sections(pc):
+    pc.pipeline([("SET", "sec%d" % i, i) for i in range(12)])
+    everything = pc.command("INFO").decode()
+    for header in ("# Proxy", "# Clients", "# Stats", "# Server", "# Keyspace"):
+        assert header in everything
+    assert "redis_version:" in everything
+    server = pc.command("INFO", "server").decode()
+    assert server.startswith("# Server") and "redis_version:" in server
+    assert "# Keyspace" not in server and "# Proxy" not in server
+    keyspace = pc.command("INFO", "KEYSPACE").decode()
+    assert keyspace.startswith("# Keyspace") and "db0:keys=12," in keyspace
+    assert "# Server" not in keyspace
+    proxy_only = pc.command("INFO", "proxy").decode()
+    assert proxy_only.startswith("# Proxy") and "topology_epoch:" in proxy_only
