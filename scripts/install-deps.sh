@@ -7,9 +7,9 @@ PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config
   # libraries
-  nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev libgtest-dev
+  nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev libgtest-dev libcpp-httplib-dev libssl-dev
   # servers and tools the tests and benchmarks run for real
-  redis-server redis-tools nutcracker
+  redis-server redis-tools nutcracker etcd-server
   # integration tests
   python3 python3-pytest python3-redis
 )

@@ -1,0 +1,255 @@
+#include "configserver/api_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+namespace redkube::configserver {
+namespace {
+
+using nlohmann::json;
+
+// Long-polls hold a server thread each: room for many proxies per instance.
+constexpr int kServerThreads = 128;
+constexpr int64_t kMaxWaitMs = 60000;
+
+void Reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump() + "\n", "application/json");
+}
+
+void ReplyError(httplib::Response& res, const StoreError& e) {
+  Reply(res, e.code, json{{"error", e.message}});
+}
+
+void ReplyResult(httplib::Response& res, const OperationResult& result) {
+  if (auto* e = std::get_if<StoreError>(&result)) return ReplyError(res, *e);
+  Reply(res, 200, json::parse(std::get<ClusterRecord>(result).ToJson()));
+}
+
+// The JSON object body, or nullopt after answering 400.
+std::optional<json> Body(const httplib::Request& req, httplib::Response& res) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    Reply(res, 400, json{{"error", "the request body must be a JSON object"}});
+    return std::nullopt;
+  }
+  return body;
+}
+
+json HealthJson(const NodeHealth& h) {
+  return {{"reachable", h.reachable}, {"role", h.role},     {"replicating_from", h.replicating_from},
+          {"link_up", h.link_up},     {"offset", h.offset}, {"failing_since_ms", h.failing_since_ms}};
+}
+
+}  // namespace
+
+ApiServer::ApiServer(ClusterStore* store, ClusterOperations* operations, const LeaderLease* lease,
+                     const Prober* prober, std::string token)
+    : store_(store),
+      operations_(operations),
+      lease_(lease),
+      prober_(prober),
+      token_(std::move(token)),
+      server_(std::make_unique<httplib::Server>()) {}
+
+ApiServer::~ApiServer() { Stop(); }
+
+Status ApiServer::Start(const std::string& host, int port) {
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+  Routes();
+  if (!server_->bind_to_port(host.c_str(), port)) {
+    return Status::Error("cannot listen on " + host + ":" + std::to_string(port));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void ApiServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ApiServer::Routes() {
+  httplib::Server& s = *server_;
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    requests_.fetch_add(1);
+    if (token_.empty() || req.path == "/healthz" || req.path == "/metrics") {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (req.get_header_value("Authorization") != "Bearer " + token_) {
+      Reply(res, 401, json{{"error", "missing or wrong bearer token"}});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (res.status >= 400) {
+      errors_.fetch_add(1);
+      if (res.body.empty()) Reply(res, res.status, json{{"error", "no such endpoint: " + req.method + " " + req.path}});
+    }
+  });
+
+  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    bool fresh = store_->CacheFresh();
+    Reply(res, fresh ? 200 : 503,
+          json{{"etcd", fresh ? "reachable" : "unreachable"}, {"leader", lease_->IsLeader()}});
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RenderMetrics(), "text/plain; version=0.0.4");
+  });
+
+  s.Post("/v1/clusters", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = Body(req, res);
+    if (!body) return;
+    std::string name = body->value("name", "");
+    if (!ValidName(name)) {
+      return Reply(res, 400, json{{"error", "\"name\" must be 1-63 characters of a-z, 0-9 and -"}});
+    }
+    if (!body->contains("shards") || !(*body)["shards"].is_number_integer()) {
+      return Reply(res, 400, json{{"error", "\"shards\" must be an integer"}});
+    }
+    int64_t shards = (*body)["shards"].get<int64_t>();
+    if (shards < 1 || shards > 1024) {
+      return Reply(res, 400, json{{"error", "\"shards\" must be between 1 and 1024"}});
+    }
+    ClusterRecord record = NewCluster(name, static_cast<int>(shards));
+    if (auto e = store_->Create(record)) return ReplyError(res, *e);
+    spdlog::info("cluster {} created with {} shards", name, shards);
+    Reply(res, 201, json::parse(record.ToJson()));
+  });
+  s.Get("/v1/clusters", [this](const httplib::Request&, httplib::Response& res) {
+    json names = json::array();
+    for (const auto& r : store_->CachedAll()) names.push_back(r.name);
+    Reply(res, 200, json{{"clusters", names}});
+  });
+  s.Get(R"(/v1/clusters/([a-z0-9-]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto record = store_->Cached(req.matches[1]);
+    if (!record) return Reply(res, 404, json{{"error", "no cluster named " + std::string(req.matches[1])}});
+    json doc = json::parse(record->ToJson());
+    doc["complete"] = record->Complete();
+    doc["leader"] = lease_->LeaderIdentity();
+    auto health = prober_->HealthSnapshot();
+    if (!health.empty()) {
+      json h = json::object();
+      for (const auto& s : record->shards) {
+        for (const auto& n : s.nodes) {
+          if (health.count(n)) h[n] = HealthJson(health[n]);
+        }
+      }
+      doc["health"] = h;
+    }
+    Reply(res, 200, doc);
+  });
+  s.Delete(R"(/v1/clusters/([a-z0-9-]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (auto e = store_->Delete(req.matches[1])) return ReplyError(res, *e);
+    spdlog::info("cluster {} deleted", std::string(req.matches[1]));
+    Reply(res, 200, json{{"deleted", std::string(req.matches[1])}});
+  });
+  s.Put(R"(/v1/clusters/([a-z0-9-]+)/shards/([a-z0-9-]+))",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          auto body = Body(req, res);
+          if (!body) return;
+          std::vector<std::string> nodes;
+          if (!body->contains("nodes") || !(*body)["nodes"].is_array()) {
+            return Reply(res, 400, json{{"error", "\"nodes\" must be an array of \"host:port\""}});
+          }
+          for (const auto& n : (*body)["nodes"]) {
+            if (!n.is_string()) return Reply(res, 400, json{{"error", "\"nodes\" must hold strings"}});
+            nodes.push_back(n.get<std::string>());
+          }
+          ReplyResult(res, operations_->RegisterShard(req.matches[1], req.matches[2], nodes));
+        });
+  s.Post(R"(/v1/clusters/([a-z0-9-]+)/shards/([a-z0-9-]+)/nodes)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           auto body = Body(req, res);
+           if (!body) return;
+           if (!body->contains("node") || !(*body)["node"].is_string()) {
+             return Reply(res, 400, json{{"error", "\"node\" must be \"host:port\""}});
+           }
+           ReplyResult(res, operations_->AddNode(req.matches[1], req.matches[2],
+                                                 (*body)["node"].get<std::string>()));
+         });
+  s.Delete(R"(/v1/clusters/([a-z0-9-]+)/shards/([a-z0-9-]+)/nodes/([^/]+))",
+           [this](const httplib::Request& req, httplib::Response& res) {
+             ReplyResult(res, operations_->RemoveNode(req.matches[1], req.matches[2], req.matches[3]));
+           });
+  s.Post(R"(/v1/clusters/([a-z0-9-]+)/shards/([a-z0-9-]+)/switchover)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           std::string to;
+           if (!req.body.empty()) {
+             auto body = Body(req, res);
+             if (!body) return;
+             if (body->contains("to") && !(*body)["to"].is_string()) {
+               return Reply(res, 400, json{{"error", "\"to\" must be \"host:port\""}});
+             }
+             to = body->value("to", "");
+           }
+           ReplyResult(res, operations_->Switchover(req.matches[1], req.matches[2], to));
+         });
+  s.Get(R"(/v1/clusters/([a-z0-9-]+)/topology)", [this](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    std::string name = req.matches[1];
+    auto record = store_->Cached(name);
+    if (!record) return Reply(res, 404, json{{"error", "no cluster named " + name}});
+    if (!req.has_param("after")) {
+      if (!record->Complete()) {
+        return Reply(res, 503, json{{"error", "cluster " + name + " is not complete: a shard has no registered master yet"}});
+      }
+      res.set_content(PublishedTopology(*record), "application/json");
+      return;
+    }
+    uint64_t after = 0;
+    int64_t wait_ms = 0;
+    try {
+      after = std::stoull(req.get_param_value("after"));
+      if (req.has_param("wait_ms")) wait_ms = std::stoll(req.get_param_value("wait_ms"));
+    } catch (const std::exception&) {
+      return Reply(res, 400, json{{"error", "\"after\" and \"wait_ms\" must be integers"}});
+    }
+    wait_ms = std::clamp<int64_t>(wait_ms, 0, kMaxWaitMs);
+    watches_.fetch_add(1);
+    auto newer = store_->WaitForEpoch(name, after, std::chrono::milliseconds(wait_ms));
+    if (!newer) {
+      res.status = 204;
+      return;
+    }
+    res.set_content(PublishedTopology(*newer), "application/json");
+  });
+}
+
+std::string ApiServer::RenderMetrics() const {
+  const ProberStats& p = prober_->stats();
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help, double value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+  };
+  metric("redkube_configserver_leader", "gauge", "1 while this instance leads", lease_->IsLeader());
+  metric("redkube_configserver_leader_terms_total", "counter", "times this instance became leader",
+         static_cast<double>(lease_->terms_won()));
+  metric("redkube_configserver_etcd_reachable", "gauge", "1 while the last etcd refresh succeeded",
+         store_->CacheFresh());
+  metric("redkube_configserver_http_requests_total", "counter", "API requests", requests_.load());
+  metric("redkube_configserver_http_errors_total", "counter", "API answers with status >= 400",
+         errors_.load());
+  metric("redkube_configserver_topology_watches_total", "counter", "topology long-polls served",
+         watches_.load());
+  metric("redkube_configserver_probe_rounds_total", "counter", "probe rounds (leader only)",
+         p.rounds.load());
+  metric("redkube_configserver_probes_total", "counter", "node probes", p.probes.load());
+  metric("redkube_configserver_probe_failures_total", "counter", "failed node probes",
+         p.probe_failures.load());
+  metric("redkube_configserver_failovers_total", "counter", "automatic master failovers",
+         p.failovers.load());
+  metric("redkube_configserver_repoints_total", "counter", "REPLICAOF commands sent to re-point nodes",
+         p.repoints.load());
+  out += "# HELP redkube_configserver_cluster_epoch topology epoch per cluster\n"
+         "# TYPE redkube_configserver_cluster_epoch gauge\n";
+  for (const auto& r : store_->CachedAll()) {
+    out += fmt::format("redkube_configserver_cluster_epoch{{cluster=\"{}\"}} {}\n", r.name, r.epoch);
+  }
+  return out;
+}
+
+}  // namespace redkube::configserver

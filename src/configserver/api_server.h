@@ -1,0 +1,61 @@
+// The ConfigServer's HTTP/JSON API (cpp-httplib):
+//
+//   POST   /v1/clusters                               {"name": "demo", "shards": 3}
+//   GET    /v1/clusters                               names
+//   GET    /v1/clusters/NAME                          the record, with the leader's health view
+//   DELETE /v1/clusters/NAME
+//   PUT    /v1/clusters/NAME/shards/ID                {"nodes": ["host:port", ...]}
+//   POST   /v1/clusters/NAME/shards/ID/nodes          {"node": "host:port"}
+//   DELETE /v1/clusters/NAME/shards/ID/nodes/ADDR
+//   POST   /v1/clusters/NAME/shards/ID/switchover     {"to": "host:port"} (optional)
+//   GET    /v1/clusters/NAME/topology[?after=E&wait_ms=W]
+//          the proxies' document; with `after`, a long-poll answering as soon
+//          as the epoch passes E (204 when W passes first)
+//   GET    /healthz, /metrics                         (no token needed)
+//
+// Errors are {"error": "..."} with 400 (bad request), 401 (token), 404,
+// 409 (conflicts with the current state), 503 (etcd unreachable).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "configserver/cluster_operations.h"
+#include "configserver/cluster_store.h"
+#include "configserver/leader_lease.h"
+#include "configserver/prober.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace redkube::configserver {
+
+class ApiServer {
+ public:
+  ApiServer(ClusterStore* store, ClusterOperations* operations, const LeaderLease* lease,
+            const Prober* prober, std::string token);
+  ~ApiServer();
+
+  // Binds host:port and serves on a thread of its own.
+  Status Start(const std::string& host, int port);
+  void Stop();
+
+ private:
+  void Routes();
+  std::string RenderMetrics() const;
+
+  ClusterStore* store_;
+  ClusterOperations* operations_;
+  const LeaderLease* lease_;
+  const Prober* prober_;
+  std::string token_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> watches_{0};
+};
+
+}  // namespace redkube::configserver

@@ -1,0 +1,225 @@
+#include "configserver/cluster_operations.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+namespace redkube::configserver {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<StoreError> CheckAddress(const std::string& node) {
+  auto address = ParseHostPort(node);
+  if (!address.ok()) return StoreError{400, address.error()};
+  return std::nullopt;
+}
+
+// The cached record, or the error to answer with.
+std::variant<ClusterRecord, StoreError> Current(ClusterStore* store, const std::string& cluster) {
+  if (Status s = store->Refresh(); !s.ok()) return StoreError{503, s.message()};
+  auto record = store->Cached(cluster);
+  if (!record) return StoreError{404, "no cluster named " + cluster};
+  return *record;
+}
+
+}  // namespace
+
+ClusterOperations::ClusterOperations(ClusterStore* store, const ReplicationControl* control,
+                                     std::chrono::milliseconds switchover_timeout)
+    : store_(store), control_(control), switchover_timeout_(switchover_timeout) {}
+
+OperationResult ClusterOperations::RegisterShard(const std::string& cluster,
+                                                 const std::string& shard_id,
+                                                 const std::vector<std::string>& nodes) {
+  if (nodes.empty()) return StoreError{400, "\"nodes\" must list at least one host:port"};
+  std::set<std::string> unique;
+  for (const auto& n : nodes) {
+    if (auto bad = CheckAddress(n)) return *bad;
+    if (!unique.insert(n).second) return StoreError{400, "node " + n + " is listed twice"};
+  }
+  auto current = Current(store_, cluster);
+  if (auto* e = std::get_if<StoreError>(&current)) return *e;
+  const auto& record = std::get<ClusterRecord>(current);
+  const ShardRecord* shard = record.FindShard(shard_id);
+  if (shard == nullptr) return StoreError{404, "cluster " + cluster + " has no shard " + shard_id};
+  for (const auto& other : record.shards) {
+    if (other.id == shard_id) continue;
+    for (const auto& n : nodes) {
+      if (other.HasNode(n)) return StoreError{409, n + " already belongs to shard " + other.id};
+    }
+  }
+  std::string master = shard->master.empty() ? nodes.front() : shard->master;
+  if (!unique.count(master)) {
+    return StoreError{409, "shard " + shard_id + "'s master " + master +
+                               " is not in the list; switch over or remove it first"};
+  }
+  for (const auto& n : nodes) {
+    if (Status s = control_->Ping(n); !s.ok()) return StoreError{400, "cannot reach " + n + ": " + s.message()};
+  }
+  if (shard->master.empty()) {
+    auto health = control_->Probe(master);
+    if (health.ok() && health->role != "master") {
+      if (Status s = control_->Promote(master); !s.ok()) return StoreError{502, s.message()};
+    }
+  }
+  std::vector<std::string> joining;
+  for (const auto& n : nodes) {
+    if (n == master) continue;
+    auto health = control_->Probe(n);
+    if (health.ok() && health->role == "slave" && health->replicating_from == master) {
+      if (!shard->HasNode(n) && !health->link_up) joining.push_back(n);
+      continue;
+    }
+    if (Status s = control_->Follow(n, master); !s.ok()) return StoreError{502, s.message()};
+    joining.push_back(n);
+  }
+  return store_->Update(cluster, [&](ClusterRecord* r) -> std::optional<StoreError> {
+    ShardRecord* s = r->FindShard(shard_id);
+    if (s == nullptr) return StoreError{404, "shard " + shard_id + " disappeared"};
+    if (s->master != shard->master) return StoreError{409, "shard " + shard_id + " changed meanwhile; retry"};
+    std::vector<std::string> down;
+    for (const auto& n : s->down) {
+      if (unique.count(n)) down.push_back(n);
+    }
+    for (const auto& n : joining) {
+      if (std::find(down.begin(), down.end(), n) == down.end()) down.push_back(n);
+    }
+    s->master = master;
+    s->nodes = nodes;
+    s->down = down;
+    return std::nullopt;
+  });
+}
+
+OperationResult ClusterOperations::AddNode(const std::string& cluster, const std::string& shard_id,
+                                           const std::string& node) {
+  if (auto bad = CheckAddress(node)) return *bad;
+  auto current = Current(store_, cluster);
+  if (auto* e = std::get_if<StoreError>(&current)) return *e;
+  const ShardRecord* shard = std::get<ClusterRecord>(current).FindShard(shard_id);
+  if (shard == nullptr) return StoreError{404, "cluster " + cluster + " has no shard " + shard_id};
+  if (shard->master.empty()) return StoreError{409, "shard " + shard_id + " has no nodes yet; register it first"};
+  std::vector<std::string> nodes = shard->nodes;
+  if (!shard->HasNode(node)) nodes.push_back(node);
+  return RegisterShard(cluster, shard_id, nodes);
+}
+
+OperationResult ClusterOperations::RemoveNode(const std::string& cluster,
+                                              const std::string& shard_id,
+                                              const std::string& node) {
+  auto current = Current(store_, cluster);
+  if (auto* e = std::get_if<StoreError>(&current)) return *e;
+  const ShardRecord* shard = std::get<ClusterRecord>(current).FindShard(shard_id);
+  if (shard == nullptr) return StoreError{404, "cluster " + cluster + " has no shard " + shard_id};
+  if (!shard->HasNode(node)) return StoreError{404, node + " is not a node of shard " + shard_id};
+  if (shard->nodes.size() == 1) {
+    return StoreError{409, node + " is the only node of shard " + shard_id + "; it cannot be removed"};
+  }
+  if (shard->master == node) {
+    auto switched = Switchover(cluster, shard_id, "");
+    if (std::holds_alternative<StoreError>(switched)) return switched;
+  }
+  return store_->Update(cluster, [&](ClusterRecord* r) -> std::optional<StoreError> {
+    ShardRecord* s = r->FindShard(shard_id);
+    if (s == nullptr) return StoreError{404, "shard " + shard_id + " disappeared"};
+    if (s->master == node) return StoreError{409, node + " became master again meanwhile; retry"};
+    s->nodes.erase(std::remove(s->nodes.begin(), s->nodes.end(), node), s->nodes.end());
+    s->down.erase(std::remove(s->down.begin(), s->down.end(), node), s->down.end());
+    return std::nullopt;
+  });
+}
+
+std::variant<std::string, StoreError> ClusterOperations::ChooseTarget(
+    const ShardRecord& shard, const std::string& requested) const {
+  if (!requested.empty()) {
+    if (!shard.HasNode(requested)) return StoreError{400, requested + " is not a node of shard " + shard.id};
+    if (requested == shard.master) return StoreError{409, requested + " is already the master"};
+    if (shard.IsDown(requested)) return StoreError{409, requested + " is down or not in sync"};
+    return requested;
+  }
+  std::string best;
+  int64_t best_offset = -1;
+  for (const auto& n : shard.nodes) {
+    if (n == shard.master || shard.IsDown(n)) continue;
+    auto h = control_->Probe(n);
+    if (!h.ok() || h->role != "slave" || h->replicating_from != shard.master || !h->link_up) continue;
+    if (h->offset > best_offset) {
+      best = n;
+      best_offset = h->offset;
+    }
+  }
+  if (best.empty()) return StoreError{409, "shard " + shard.id + " has no in-sync replica to switch to"};
+  return best;
+}
+
+OperationResult ClusterOperations::Switchover(const std::string& cluster,
+                                              const std::string& shard_id,
+                                              const std::string& requested) {
+  auto current = Current(store_, cluster);
+  if (auto* e = std::get_if<StoreError>(&current)) return *e;
+  const ShardRecord* found = std::get<ClusterRecord>(current).FindShard(shard_id);
+  if (found == nullptr) return StoreError{404, "cluster " + cluster + " has no shard " + shard_id};
+  ShardRecord shard = *found;
+  if (shard.master.empty()) return StoreError{409, "shard " + shard_id + " has no master yet"};
+  auto chosen = ChooseTarget(shard, requested);
+  if (auto* e = std::get_if<StoreError>(&chosen)) return *e;
+  std::string target = std::get<std::string>(chosen);
+  std::string old_master = shard.master;
+
+  // Hold the shard so the prober leaves the promotion alone.
+  auto held = store_->Update(cluster, [&](ClusterRecord* r) -> std::optional<StoreError> {
+    ShardRecord* s = r->FindShard(shard_id);
+    if (s == nullptr || s->master != old_master) return StoreError{409, "shard " + shard_id + " changed meanwhile; retry"};
+    if (!s->switching_to.empty() && s->switching_until_ms > NowMs()) {
+      return StoreError{409, "a switchover of shard " + shard_id + " is already running"};
+    }
+    s->switching_to = target;
+    s->switching_until_ms = NowMs() + switchover_timeout_.count() + 5000;
+    return std::nullopt;
+  });
+  if (std::holds_alternative<StoreError>(held)) return held;
+  auto release = [&](bool switched) {
+    return store_->Update(cluster, [&](ClusterRecord* r) -> std::optional<StoreError> {
+      ShardRecord* s = r->FindShard(shard_id);
+      if (s == nullptr) return StoreError{404, "shard " + shard_id + " disappeared"};
+      s->switching_to.clear();
+      s->switching_until_ms = 0;
+      if (switched && s->master == old_master) {
+        s->master = target;
+        s->down.erase(std::remove(s->down.begin(), s->down.end(), target), s->down.end());
+      }
+      return std::nullopt;
+    });
+  };
+
+  spdlog::info("cluster {} shard {}: switching over from {} to {}", cluster, shard_id, old_master, target);
+  if (Status s = control_->StartFailover(old_master, target, switchover_timeout_); !s.ok()) {
+    release(false);
+    return StoreError{409, "switchover refused: " + s.message()};
+  }
+  // FAILOVER answers at once; the swap is done when the target is master.
+  auto deadline = std::chrono::steady_clock::now() + switchover_timeout_ + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto h = control_->Probe(target);
+    if (h.ok() && h->role == "master") {
+      auto result = release(true);
+      if (auto* r = std::get_if<ClusterRecord>(&result)) {
+        spdlog::info("cluster {} shard {}: {} is master, epoch {}", cluster, shard_id, target, r->epoch);
+      }
+      return result;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  control_->AbortFailover(old_master);
+  release(false);
+  return StoreError{504, "switchover to " + target + " did not complete in time; aborted"};
+}
+
+}  // namespace redkube::configserver

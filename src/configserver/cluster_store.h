@@ -1,0 +1,79 @@
+// Cluster records in etcd, with compare-and-swap updates and a local cache
+// that long-polling readers wait on.
+//
+// Every change is Update(name, mutate): read the record and its
+// mod_revision, apply `mutate` to a copy, move the epoch if the published
+// topology changed, and write with a transaction that compares the revision
+// (and, for the leader's automatic actions, that we still hold the leader
+// key). A lost race re-reads and re-applies, so two writers never both win
+// and a mutation sees the latest state. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <variant>
+
+#include "configserver/cluster_record.h"
+#include "configserver/etcd_client.h"
+
+namespace redkube::configserver {
+
+// A mutation's own refusal (bad request, conflict with the current state)
+// carries an HTTP-like code so the API can answer 400/404/409 directly.
+struct StoreError {
+  int code = 500;
+  std::string message;
+};
+
+class ClusterStore {
+ public:
+  static constexpr const char* kPrefix = "/redkube/clusters/";
+
+  explicit ClusterStore(const EtcdClient* etcd);
+  ~ClusterStore();
+
+  // Starts the background refresh that keeps the cache current with writes
+  // made by other ConfigServer instances.
+  void Start(std::chrono::milliseconds refresh_every);
+  void Stop();
+
+  // Returns an error (code, message) when the mutation refuses, otherwise
+  // the record as written. `guard` adds a condition to the transaction.
+  using Mutation = std::function<std::optional<StoreError>(ClusterRecord*)>;
+  std::variant<ClusterRecord, StoreError> Update(const std::string& name, const Mutation& mutate,
+                                                  const std::optional<EtcdCompare>& guard = {});
+  std::optional<StoreError> Create(const ClusterRecord& record);
+  std::optional<StoreError> Delete(const std::string& name);
+
+  // From the cache (refreshed every `refresh_every`, and on our own writes).
+  std::optional<ClusterRecord> Cached(const std::string& name) const;
+  std::vector<ClusterRecord> CachedAll() const;
+  bool CacheFresh() const;  // the last refresh reached etcd
+
+  // Waits until the named cluster is complete with an epoch above `after`,
+  // or the timeout passes; returns the record then, nullopt on timeout.
+  std::optional<ClusterRecord> WaitForEpoch(const std::string& name, uint64_t after,
+                                            std::chrono::milliseconds timeout);
+
+  // Re-reads every record from etcd into the cache now.
+  Status Refresh();
+
+ private:
+  void RefreshLoop(std::chrono::milliseconds every);
+  void CacheRecord(const ClusterRecord& record);
+
+  const EtcdClient* etcd_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, ClusterRecord> cache_;
+  bool cache_fresh_ = false;
+  bool stopping_ = false;
+  std::thread refresher_;
+};
+
+}  // namespace redkube::configserver

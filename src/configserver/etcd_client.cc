@@ -1,0 +1,214 @@
+#include "configserver/etcd_client.h"
+
+#include <httplib.h>
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+namespace redkube::configserver {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// The gateway prints int64 fields as JSON strings.
+int64_t Int(const json& j, const char* field) {
+  if (!j.contains(field)) return 0;
+  const json& v = j[field];
+  if (v.is_string()) return std::stoll(v.get<std::string>());
+  if (v.is_number()) return v.get<int64_t>();
+  return 0;
+}
+
+KeyValue ToKeyValue(const json& kv) {
+  KeyValue out;
+  out.key = Base64Decode(kv.value("key", ""));
+  out.value = Base64Decode(kv.value("value", ""));
+  out.create_revision = Int(kv, "create_revision");
+  out.mod_revision = Int(kv, "mod_revision");
+  out.lease = Int(kv, "lease");
+  return out;
+}
+
+// The key range [prefix, prefix+1) as etcd expresses "every key with prefix".
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    unsigned char last = static_cast<unsigned char>(prefix.back());
+    if (last < 0xff) {
+      prefix.back() = static_cast<char>(last + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\0');
+}
+
+}  // namespace
+
+std::string Base64Encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string Base64Decode(std::string_view in) {
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const char* p = std::strchr(kAlphabet, c);
+    if (c == '=' || c == '\0' || p == nullptr) continue;
+    acc = (acc << 6) | static_cast<uint32_t>(p - kAlphabet);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+EtcdClient::EtcdClient(std::string endpoint, std::chrono::milliseconds timeout)
+    : endpoint_(std::move(endpoint)), timeout_(timeout) {}
+
+Result<std::string> EtcdClient::Post(const std::string& path, const std::string& body) const {
+  httplib::Client client(endpoint_);
+  client.set_connection_timeout(timeout_);
+  client.set_read_timeout(timeout_);
+  client.set_write_timeout(timeout_);
+  auto res = client.Post(path.c_str(), body, "application/json");
+  if (!res) {
+    return Status::Error("etcd " + endpoint_ + path + ": " + httplib::to_string(res.error()));
+  }
+  if (res->status != 200) {
+    return Status::Error("etcd " + endpoint_ + path + ": HTTP " + std::to_string(res->status) +
+                         ": " + res->body);
+  }
+  return res->body;
+}
+
+Result<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) const {
+  auto body = Post("/v3/kv/range", json{{"key", Base64Encode(key)}}.dump());
+  if (!body.ok()) return body.status();
+  json j = json::parse(body.value(), nullptr, false);
+  if (j.is_discarded()) return Status::Error("etcd: malformed range reply");
+  if (!j.contains("kvs") || j["kvs"].empty()) return std::optional<KeyValue>();
+  return std::optional<KeyValue>(ToKeyValue(j["kvs"][0]));
+}
+
+Result<std::vector<KeyValue>> EtcdClient::GetPrefix(const std::string& prefix) const {
+  auto body = Post("/v3/kv/range", json{{"key", Base64Encode(prefix)},
+                                        {"range_end", Base64Encode(PrefixEnd(prefix))}}
+                                       .dump());
+  if (!body.ok()) return body.status();
+  json j = json::parse(body.value(), nullptr, false);
+  if (j.is_discarded()) return Status::Error("etcd: malformed range reply");
+  std::vector<KeyValue> out;
+  if (j.contains("kvs")) {
+    for (const auto& kv : j["kvs"]) out.push_back(ToKeyValue(kv));
+  }
+  return out;
+}
+
+Result<bool> EtcdClient::PutIfRevision(const std::string& key, const std::string& value,
+                                       int64_t expected_revision, int64_t lease) const {
+  EtcdCompare compare{EtcdCompare::Kind::kModRevision, key, expected_revision, {}};
+  return WriteIf({compare}, key, value, lease);
+}
+
+Result<bool> EtcdClient::WriteIf(const std::vector<EtcdCompare>& compares, const std::string& key,
+                                 const std::optional<std::string>& value, int64_t lease) const {
+  json conditions = json::array();
+  for (const auto& c : compares) {
+    json j = {{"key", Base64Encode(c.key)}, {"result", "EQUAL"}};
+    if (c.kind == EtcdCompare::Kind::kValue) {
+      j["target"] = "VALUE";
+      j["value"] = Base64Encode(c.value);
+    } else if (c.revision == 0) {
+      // "Does not exist" is a create_revision of 0.
+      j["target"] = "CREATE";
+      j["create_revision"] = "0";
+    } else {
+      j["target"] = "MOD";
+      j["mod_revision"] = std::to_string(c.revision);
+    }
+    conditions.push_back(std::move(j));
+  }
+  json op;
+  if (value) {
+    json put = {{"key", Base64Encode(key)}, {"value", Base64Encode(*value)}};
+    if (lease != 0) put["lease"] = std::to_string(lease);
+    op = {{"request_put", put}};
+  } else {
+    op = {{"request_delete_range", json{{"key", Base64Encode(key)}}}};
+  }
+  json txn = {{"compare", conditions}, {"success", json::array({op})}};
+  auto body = Post("/v3/kv/txn", txn.dump());
+  if (!body.ok()) return body.status();
+  json j = json::parse(body.value(), nullptr, false);
+  if (j.is_discarded()) return Status::Error("etcd: malformed txn reply");
+  return j.value("succeeded", false);
+}
+
+Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) const {
+  json put = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
+  if (lease != 0) put["lease"] = std::to_string(lease);
+  auto body = Post("/v3/kv/put", put.dump());
+  return body.ok() ? Status::Ok() : body.status();
+}
+
+Result<bool> EtcdClient::DeleteIfValue(const std::string& key,
+                                       const std::string& expected_value) const {
+  EtcdCompare compare{EtcdCompare::Kind::kValue, key, 0, expected_value};
+  return WriteIf({compare}, key, std::nullopt);
+}
+
+Result<int64_t> EtcdClient::GrantLease(int ttl_seconds) const {
+  auto body = Post("/v3/lease/grant", json{{"TTL", std::to_string(ttl_seconds)}}.dump());
+  if (!body.ok()) return body.status();
+  json j = json::parse(body.value(), nullptr, false);
+  if (j.is_discarded() || Int(j, "ID") == 0) {
+    return Status::Error("etcd: lease not granted: " + body.value());
+  }
+  return Int(j, "ID");
+}
+
+Result<int64_t> EtcdClient::KeepAlive(int64_t lease) const {
+  auto body = Post("/v3/lease/keepalive", json{{"ID", std::to_string(lease)}}.dump());
+  if (!body.ok()) return body.status();
+  // The gateway streams keep-alive replies; one request gives one
+  // {"result": {...}} object.
+  json j = json::parse(body.value(), nullptr, false);
+  if (j.is_discarded()) return Status::Error("etcd: malformed keepalive reply");
+  const json& r = j.contains("result") ? j["result"] : j;
+  return Int(r, "TTL");
+}
+
+Status EtcdClient::Revoke(int64_t lease) const {
+  auto body = Post("/v3/lease/revoke", json{{"ID", std::to_string(lease)}}.dump());
+  return body.ok() ? Status::Ok() : body.status();
+}
+
+}  // namespace redkube::configserver

@@ -1,0 +1,72 @@
+#include "configserver/failover_planner.h"
+
+namespace redkube::configserver {
+namespace {
+
+bool FailedFor(const NodeHealth* h, int64_t now_ms, int64_t down_after_ms) {
+  // A node never probed yet has not failed: the prober needs one round.
+  if (h == nullptr || h->reachable || h->failing_since_ms == 0) return false;
+  return now_ms - h->failing_since_ms >= down_after_ms;
+}
+
+const NodeHealth* Find(const std::map<std::string, NodeHealth>& health, const std::string& node) {
+  auto it = health.find(node);
+  return it == health.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHealth>& health,
+                    int64_t now_ms, int64_t down_after_ms) {
+  ShardPlan plan;
+  if (shard.master.empty()) return plan;
+  // A planned switchover owns the shard until it ends or times out.
+  if (!shard.switching_to.empty() && now_ms < shard.switching_until_ms) return plan;
+
+  std::string master = shard.master;
+  if (FailedFor(Find(health, master), now_ms, down_after_ms)) {
+    // The replica that has seen the most of the old master's stream loses
+    // the fewest writes. Nodes in the down set are never candidates: they
+    // may be stale old masters or replicas not yet in sync.
+    const NodeHealth* best = nullptr;
+    for (const auto& node : shard.nodes) {
+      const NodeHealth* h = Find(health, node);
+      if (node == master || shard.IsDown(node) || h == nullptr || !h->reachable ||
+          h->role != "slave" || h->replicating_from != master) {
+        continue;
+      }
+      if (best == nullptr || h->offset > best->offset) {
+        best = h;
+        plan.promote = node;
+      }
+    }
+    if (plan.promote.empty()) {
+      plan.stuck = "master " + master + " is down and no in-sync replica is reachable";
+    } else {
+      plan.mark_down.push_back(master);
+      master = plan.promote;
+    }
+  }
+
+  for (const auto& node : shard.nodes) {
+    if (node == master || node == shard.master) continue;
+    const NodeHealth* h = Find(health, node);
+    if (h == nullptr) continue;
+    if (!h->reachable) {
+      if (!shard.IsDown(node) && FailedFor(h, now_ms, down_after_ms)) plan.mark_down.push_back(node);
+      continue;
+    }
+    bool follows = h->role == "slave" && h->replicating_from == master;
+    if (!follows) {
+      plan.follow.push_back(node);
+    } else if (shard.IsDown(node) && h->link_up && plan.promote.empty()) {
+      plan.mark_up.push_back(node);
+    }
+  }
+  // (An old master, once back, is just a node that does not follow: it gets
+  // REPLICAOF and stays in the down set until its link is up, so its stale
+  // keys are never read.)
+  return plan;
+}
+
+}  // namespace redkube::configserver

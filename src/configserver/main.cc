@@ -1,0 +1,127 @@
+// redkube-configserver: holds cluster topologies in etcd, health-checks every
+// registered redis-server, fails masters over, and serves proxies the
+// topology. Stateless: run several; one leads.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "configserver/api_server.h"
+#include "configserver/cluster_operations.h"
+#include "configserver/cluster_store.h"
+#include "configserver/etcd_client.h"
+#include "configserver/leader_lease.h"
+#include "configserver/prober.h"
+#include "configserver/replication_control.h"
+#include "core/topology.h"
+
+namespace {
+
+using redkube::Result;
+using redkube::Status;
+
+// A secret file's content without the trailing newline.
+Result<std::string> ReadSecret(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  if (s.empty()) return Status::Error(path + " is empty");
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace redkube::configserver;
+  CLI::App app{"redkube-configserver: topology, health checks and failover for redkube clusters"};
+  std::string etcd_url, listen, token_file, password_file, identity;
+  int down_after_ms = 1500, probe_interval_ms = 300, lease_ttl_s = 2, switchover_timeout_ms = 5000;
+  app.add_option("--etcd", etcd_url, "etcd client URL, e.g. http://127.0.0.1:2379")->required();
+  app.add_option("--listen", listen, "API address host:port")->required();
+  app.add_option("--token-file", token_file, "API clients must send this bearer token")
+      ->check(CLI::ExistingFile);
+  app.add_option("--password-file", password_file, "the clusters' redis password (masterauth too)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--down-after", down_after_ms, "ms a master may fail probes before failover")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--probe-interval-ms", probe_interval_ms, "ms between probe rounds")
+      ->capture_default_str()
+      ->check(CLI::Range(20, 60000));
+  app.add_option("--lease-ttl", lease_ttl_s, "leader lease TTL in seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 60));
+  app.add_option("--switchover-timeout-ms", switchover_timeout_ms,
+                 "how long a planned switchover may pause writes")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--id", identity, "this instance's name in leader election (default: listen address and pid)");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("configserver"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ redkube-configserver: %v");
+
+  auto address = redkube::ParseHostPort(listen);
+  if (!address.ok()) {
+    spdlog::error("--listen: {}", address.error());
+    return 2;
+  }
+  std::string token, password;
+  if (!token_file.empty()) {
+    auto t = ReadSecret(token_file);
+    if (!t.ok()) return spdlog::error("{}", t.error()), 2;
+    token = t.value();
+  }
+  if (!password_file.empty()) {
+    auto p = ReadSecret(password_file);
+    if (!p.ok()) return spdlog::error("{}", p.error()), 2;
+    password = p.value();
+  }
+  if (identity.empty()) identity = listen + "/" + std::to_string(getpid());
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  EtcdClient etcd(etcd_url);
+  ClusterStore store(&etcd);
+  ReplicationControl control(password, std::chrono::milliseconds(std::min(down_after_ms / 2, 1000)));
+  ClusterOperations operations(&store, &control, std::chrono::milliseconds(switchover_timeout_ms));
+  LeaderLease lease(&etcd, identity, lease_ttl_s);
+  Prober prober(&store, &lease, &control,
+                ProberOptions{std::chrono::milliseconds(probe_interval_ms),
+                              std::chrono::milliseconds(down_after_ms)});
+  ApiServer api(&store, &operations, &lease, &prober, token);
+
+  store.Start(std::chrono::milliseconds(100));
+  Status s = api.Start(address->host, address->port);
+  if (!s.ok()) {
+    spdlog::error("{}", s.message());
+    store.Stop();
+    return 1;
+  }
+  lease.Start();
+  prober.Start();
+  spdlog::info("listening on {} as {}, etcd {}, down-after {} ms", listen, identity, etcd_url,
+               down_after_ms);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  prober.Stop();
+  lease.Stop();  // revokes the lease: a standby leads at once
+  api.Stop();
+  store.Stop();
+  spdlog::info("stopped");
+  return 0;
+}

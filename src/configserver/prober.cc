@@ -1,0 +1,198 @@
+#include "configserver/prober.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+#include <set>
+
+namespace redkube::configserver {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void Remove(std::vector<std::string>* v, const std::string& value) {
+  v->erase(std::remove(v->begin(), v->end(), value), v->end());
+}
+
+void AddOnce(std::vector<std::string>* v, const std::string& value) {
+  if (std::find(v->begin(), v->end(), value) == v->end()) v->push_back(value);
+}
+
+}  // namespace
+
+Prober::Prober(ClusterStore* store, const LeaderLease* lease, const ReplicationControl* control,
+               ProberOptions options)
+    : store_(store), lease_(lease), control_(control), options_(options) {}
+
+Prober::~Prober() { Stop(); }
+
+void Prober::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Prober::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::map<std::string, NodeHealth> Prober::HealthSnapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return health_;
+}
+
+void Prober::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
+    if (stopping_) break;
+    if (!lease_->IsLeader()) {
+      // A new term starts from fresh observations.
+      health_.clear();
+      clients_.clear();
+      continue;
+    }
+    lock.unlock();
+    auto clusters = store_->CachedAll();
+    int64_t now = NowMs();
+    ProbeAll(clusters, now);
+    auto health = HealthSnapshot();
+    for (const auto& cluster : clusters) {
+      for (const auto& shard : cluster.shards) {
+        if (!lease_->IsLeader()) break;
+        ShardPlan plan = PlanShard(shard, health, now, options_.down_after.count());
+        std::string key = cluster.name + "/" + shard.id;
+        if (!plan.stuck.empty() && stuck_[key] != plan.stuck) {
+          spdlog::error("cluster {} shard {}: {}", cluster.name, shard.id, plan.stuck);
+        }
+        stuck_[key] = plan.stuck;
+        if (!plan.Empty()) CarryOut(cluster, shard, plan);
+      }
+    }
+    stats_.rounds.fetch_add(1);
+    lock.lock();
+  }
+}
+
+void Prober::ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms) {
+  std::set<std::string> nodes;
+  for (const auto& c : clusters) {
+    for (const auto& s : c.shards) nodes.insert(s.nodes.begin(), s.nodes.end());
+  }
+  // Forget nodes no longer registered.
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    it = nodes.count(it->first) ? std::next(it) : clients_.erase(it);
+  }
+  std::vector<std::pair<std::string, std::future<Result<NodeHealth>>>> probes;
+  for (const auto& node : nodes) {
+    auto& client = clients_[node];
+    if (!client) client = control_->Connect(node);
+    if (!client) continue;
+    RedisClient* c = client.get();
+    probes.emplace_back(node, std::async(std::launch::async,
+                                         [c] { return ReplicationControl::Probe(c); }));
+  }
+  std::map<std::string, NodeHealth> next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [node, future] : probes) {
+      auto result = future.get();
+      stats_.probes.fetch_add(1);
+      NodeHealth h;
+      auto previous = health_.find(node);
+      if (result.ok()) {
+        h = result.value();
+        if (previous != health_.end() && !previous->second.reachable) {
+          spdlog::info("{} answers again ({})", node, h.role);
+        }
+      } else {
+        stats_.probe_failures.fetch_add(1);
+        if (previous != health_.end()) h = previous->second;
+        if (h.reachable || h.failing_since_ms == 0) {
+          spdlog::warn("{} fails probes: {}", node, result.error());
+          h.failing_since_ms = now_ms;
+        }
+        h.reachable = false;
+      }
+      next[node] = h;
+    }
+    health_ = std::move(next);
+  }
+}
+
+void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
+                      const ShardPlan& plan) {
+  std::string master = shard.master;
+  if (!plan.promote.empty()) {
+    spdlog::warn("cluster {} shard {}: master {} down for {} ms: promoting {}", cluster.name,
+                 shard.id, shard.master, options_.down_after.count(), plan.promote);
+    if (Status s = control_->Promote(plan.promote); !s.ok()) {
+      spdlog::error("cluster {} shard {}: promotion failed: {}", cluster.name, shard.id,
+                    s.message());
+      return;
+    }
+    master = plan.promote;
+  }
+  // Record the change first for a promotion (proxies must switch now), then
+  // re-point the others; a re-pointed node enters the read set only later,
+  // once its link is up (mark_up in a following round).
+  if (!plan.promote.empty() || !plan.mark_down.empty() || !plan.mark_up.empty()) {
+    auto result = store_->Update(
+        cluster.name,
+        [&](ClusterRecord* record) -> std::optional<StoreError> {
+          ShardRecord* s = record->FindShard(shard.id);
+          if (s == nullptr || s->master != shard.master) {
+            return StoreError{409, "shard changed meanwhile"};
+          }
+          if (!plan.promote.empty()) {
+            s->master = plan.promote;
+            Remove(&s->down, plan.promote);
+          }
+          for (const auto& n : plan.mark_down) {
+            if (s->HasNode(n)) AddOnce(&s->down, n);
+          }
+          for (const auto& n : plan.mark_up) Remove(&s->down, n);
+          return std::nullopt;
+        },
+        lease_->Guard());
+    if (auto* error = std::get_if<StoreError>(&result)) {
+      spdlog::warn("cluster {} shard {}: not recorded: {}", cluster.name, shard.id,
+                   error->message);
+      return;
+    }
+    const auto& written = std::get<ClusterRecord>(result);
+    if (!plan.promote.empty()) {
+      stats_.failovers.fetch_add(1);
+      spdlog::warn("cluster {} shard {}: failed over to {}, epoch {}", cluster.name, shard.id,
+                   master, written.epoch);
+    }
+    for (const auto& n : plan.mark_down) {
+      spdlog::warn("cluster {} shard {}: {} leaves the read set, epoch {}", cluster.name,
+                   shard.id, n, written.epoch);
+    }
+    for (const auto& n : plan.mark_up) {
+      spdlog::info("cluster {} shard {}: {} is in sync and back in the read set, epoch {}",
+                   cluster.name, shard.id, n, written.epoch);
+    }
+  }
+  for (const auto& node : plan.follow) {
+    if (Status s = control_->Follow(node, master); !s.ok()) {
+      spdlog::warn("cluster {} shard {}: cannot make {} replicate {}: {}", cluster.name, shard.id,
+                   node, master, s.message());
+      continue;
+    }
+    stats_.repoints.fetch_add(1);
+    spdlog::info("cluster {} shard {}: {} now replicates {}", cluster.name, shard.id, node, master);
+  }
+}
+
+}  // namespace redkube::configserver
+

@@ -1,0 +1,69 @@
+// The leader's health checker: every probe interval it reads INFO
+// replication from every registered node (in parallel, each bounded by a
+// timeout), keeps each node's NodeHealth, and carries out the FailoverPlanner's
+// plan for each shard: promote, re-point, mark down or up. A standby only
+// waits. Every record change is guarded by the leader key, so a leader that
+// lost its lease cannot write.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "configserver/cluster_store.h"
+#include "configserver/failover_planner.h"
+#include "configserver/leader_lease.h"
+#include "configserver/replication_control.h"
+
+namespace redkube::configserver {
+
+struct ProberOptions {
+  std::chrono::milliseconds interval{300};
+  std::chrono::milliseconds down_after{1500};
+};
+
+struct ProberStats {
+  std::atomic<uint64_t> rounds{0};
+  std::atomic<uint64_t> probes{0};
+  std::atomic<uint64_t> probe_failures{0};
+  std::atomic<uint64_t> failovers{0};
+  std::atomic<uint64_t> repoints{0};
+};
+
+class Prober {
+ public:
+  Prober(ClusterStore* store, const LeaderLease* lease, const ReplicationControl* control,
+         ProberOptions options);
+  ~Prober();
+
+  void Start();
+  void Stop();
+
+  // What the last probes saw (empty on a standby).
+  std::map<std::string, NodeHealth> HealthSnapshot() const;
+  const ProberStats& stats() const { return stats_; }
+
+ private:
+  void Run();
+  void ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms);
+  void CarryOut(const ClusterRecord& cluster, const ShardRecord& shard, const ShardPlan& plan);
+
+  ClusterStore* store_;
+  const LeaderLease* lease_;
+  const ReplicationControl* control_;
+  ProberOptions options_;
+  ProberStats stats_;
+  std::map<std::string, std::unique_ptr<RedisClient>> clients_;  // prober thread only
+  mutable std::mutex mu_;
+  std::map<std::string, NodeHealth> health_;
+  std::map<std::string, std::string> stuck_;  // shard key -> last reason logged
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace redkube::configserver

@@ -1,0 +1,93 @@
+#include "configserver/replication_control.h"
+
+namespace redkube::configserver {
+
+ReplicationControl::ReplicationControl(std::string password, std::chrono::milliseconds timeout)
+    : password_(std::move(password)), timeout_(timeout) {}
+
+std::unique_ptr<RedisClient> ReplicationControl::Connect(const std::string& node) const {
+  auto address = ParseHostPort(node);
+  if (!address.ok()) return nullptr;
+  return std::make_unique<RedisClient>(address.value(), password_, timeout_);
+}
+
+Result<RedisReply> ReplicationControl::Run(const std::string& node,
+                                           const std::vector<std::string>& argv) const {
+  auto client = Connect(node);
+  if (!client) return Status::Error("bad address " + node);
+  auto reply = client->Command(argv);
+  if (!reply.ok()) return reply.status();
+  if (reply->IsError()) return Status::Error(node + " answered " + argv[0] + ": " + reply->str);
+  return reply;
+}
+
+Result<NodeHealth> ReplicationControl::Probe(RedisClient* client) {
+  auto reply = client->Command({"INFO", "replication"});
+  if (!reply.ok()) return reply.status();
+  if (reply->type != RedisReply::Type::kBulk) {
+    return Status::Error(client->address().ToString() + ": INFO failed: " + reply->str);
+  }
+  NodeHealth h;
+  h.reachable = true;
+  std::string master_host, master_port;
+  for (const auto& [key, value] : ParseInfoFields(reply->str)) {
+    if (key == "role") {
+      h.role = value;
+    } else if (key == "master_host") {
+      master_host = value;
+    } else if (key == "master_port") {
+      master_port = value;
+    } else if (key == "master_link_status") {
+      h.link_up = value == "up";
+    } else if (key == "master_repl_offset" && h.role == "master") {
+      h.offset = std::atoll(value.c_str());
+    } else if (key == "slave_repl_offset") {
+      h.offset = std::atoll(value.c_str());
+    }
+  }
+  if (h.role == "slave") h.replicating_from = master_host + ":" + master_port;
+  return h;
+}
+
+Result<NodeHealth> ReplicationControl::Probe(const std::string& node) const {
+  auto client = Connect(node);
+  if (!client) return Status::Error("bad address " + node);
+  return Probe(client.get());
+}
+
+Status ReplicationControl::Ping(const std::string& node) const {
+  auto reply = Run(node, {"PING"});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Status ReplicationControl::Follow(const std::string& node, const std::string& master) const {
+  auto address = ParseHostPort(master);
+  if (!address.ok()) return address.status();
+  if (!password_.empty()) {
+    auto set = Run(node, {"CONFIG", "SET", "masterauth", password_});
+    if (!set.ok()) return set.status();
+  }
+  auto reply = Run(node, {"REPLICAOF", address->host, std::to_string(address->port)});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Status ReplicationControl::Promote(const std::string& node) const {
+  auto reply = Run(node, {"REPLICAOF", "NO", "ONE"});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Status ReplicationControl::StartFailover(const std::string& master, const std::string& target,
+                                         std::chrono::milliseconds timeout) const {
+  auto address = ParseHostPort(target);
+  if (!address.ok()) return address.status();
+  auto reply = Run(master, {"FAILOVER", "TO", address->host, std::to_string(address->port),
+                            "TIMEOUT", std::to_string(timeout.count())});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Status ReplicationControl::AbortFailover(const std::string& master) const {
+  auto reply = Run(master, {"FAILOVER", "ABORT"});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+}  // namespace redkube::configserver
