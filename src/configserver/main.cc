@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
   spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   prober.Stop();
   lease.Stop();  // revokes the lease: a standby leads at once
+  store.Stop();  // also ends the topology long-polls in flight
   api.Stop();
-  store.Stop();
   spdlog::info("stopped");
   return 0;
 }

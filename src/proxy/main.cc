@@ -11,6 +11,7 @@
 #include "core/topology.h"
 #include "proxy/admin_server.h"
 #include "proxy/proxy_server.h"
+#include "proxy/topology_watcher.h"
 
 namespace {
 
@@ -24,6 +25,41 @@ Result<std::string> ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string StripNewlines(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::vector<std::string> SplitUrls(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Fetches the first topology from the ConfigServer, retrying until one
+// answers or a stop signal arrives (nullptr then).
+std::shared_ptr<const Topology> FirstTopology(redkube::proxy::TopologyWatcher* watcher,
+                                              const sigset_t& signals) {
+  std::string last_error;
+  while (true) {
+    auto topology = watcher->FetchOnce();
+    if (topology.ok()) return topology.value();
+    if (topology.error() != last_error) {
+      spdlog::warn("waiting for the ConfigServer: {}", topology.error());
+      last_error = topology.error();
+    }
+    timespec wait{0, 500 * 1000 * 1000};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGTERM || sig == SIGINT) return nullptr;
+  }
 }
 
 Result<std::shared_ptr<const Topology>> LoadTopology(const std::string& path) {
@@ -50,11 +86,19 @@ void RaiseFileLimit(int max_clients) {
 int main(int argc, char** argv) {
   CLI::App app{"redkube-proxy: routes Redis commands by slot to the shards of a redkube cluster"};
   redkube::proxy::ProxyOptions options;
-  std::string topology_path, password_file;
+  std::string topology_path, password_file, configserver, cluster, token_file;
   app.add_option("--port", options.port, "client port")->required();
   app.add_option("--bind", options.bind, "address to listen on")->capture_default_str();
-  app.add_option("--topology", topology_path, "topology JSON file (SIGHUP reloads it)")
-      ->required()
+  auto* topology_opt =
+      app.add_option("--topology", topology_path, "topology JSON file (SIGHUP reloads it)")
+          ->check(CLI::ExistingFile);
+  auto* configserver_opt = app.add_option(
+      "--configserver", configserver,
+      "ConfigServer URL(s), comma separated: follow the cluster's topology there");
+  topology_opt->excludes(configserver_opt);
+  app.add_option("--cluster", cluster, "cluster name on the ConfigServer")->needs(configserver_opt);
+  app.add_option("--token-file", token_file, "bearer token for the ConfigServer API")
+      ->needs(configserver_opt)
       ->check(CLI::ExistingFile);
   app.add_option("--threads", options.threads, "event-loop threads (default: one per core)");
   app.add_option("--password-file", password_file,
@@ -77,10 +121,22 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("proxy"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ redkube-proxy: %v");
 
-  auto topology = LoadTopology(topology_path);
-  if (!topology.ok()) {
-    spdlog::error("invalid topology: {}", topology.error());
+  if (topology_path.empty() == configserver.empty()) {
+    spdlog::error("give either --topology FILE or --configserver URL --cluster NAME");
     return 2;
+  }
+  if (!configserver.empty() && cluster.empty()) {
+    spdlog::error("--configserver needs --cluster NAME");
+    return 2;
+  }
+  std::string token;
+  if (!token_file.empty()) {
+    auto t = ReadFile(token_file);
+    if (!t.ok()) {
+      spdlog::error("{}", t.error());
+      return 2;
+    }
+    token = StripNewlines(t.value());
   }
   if (!password_file.empty()) {
     auto password = ReadFile(password_file);
@@ -108,6 +164,22 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  std::unique_ptr<redkube::proxy::TopologyWatcher> watcher;
+  Result<std::shared_ptr<const Topology>> topology = Status::Error("no topology");
+  if (!configserver.empty()) {
+    watcher = std::make_unique<redkube::proxy::TopologyWatcher>(SplitUrls(configserver), cluster,
+                                                                token);
+    auto first = FirstTopology(watcher.get(), signals);
+    if (!first) return 0;
+    topology = first;
+  } else {
+    topology = LoadTopology(topology_path);
+    if (!topology.ok()) {
+      spdlog::error("invalid topology: {}", topology.error());
+      return 2;
+    }
+  }
+
   redkube::proxy::ProxyServer server(options, topology.value());
   Status started = server.Start();
   if (!started.ok()) {
@@ -128,11 +200,13 @@ int main(int argc, char** argv) {
   spdlog::info("listening on {}:{} with {} threads, cluster {} epoch {}, {} shards", options.bind,
                options.port, server.options().threads, topology.value()->cluster(),
                topology.value()->epoch(), topology.value()->shards().size());
+  if (watcher) watcher->Start(&server, topology.value()->epoch());
 
   while (true) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
+      if (watcher) continue;  // the ConfigServer is the source
       auto reloaded = LoadTopology(topology_path);
       if (!reloaded.ok()) {
         spdlog::error("SIGHUP: topology not reloaded: {}", reloaded.error());
@@ -144,6 +218,7 @@ int main(int argc, char** argv) {
     spdlog::info("{}: finishing in-flight requests, then exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
+  if (watcher) watcher->Stop();
   if (admin) admin->Stop();
   server.Shutdown();
   spdlog::info("stopped");

@@ -120,19 +120,29 @@ def wait_for_ping(port, password=None, deadline_s=10.0):
 
 
 class RedisServer:
-    def __init__(self, workdir, password=None):
+    """A redis-server on a free port; start() after kill() reuses port and dir."""
+
+    def __init__(self, workdir, password=None, persistent=False):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(dir=workdir, prefix="redis-%d-" % self.port)
         self.password = password
+        self.persistent = persistent
         self.proc = None
         self.start()
 
     def start(self):
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", self.dir,
+                "--save", "", "--dir", self.dir,
+                # Replicas start syncing at once instead of waiting 5 s for
+                # more replicas to share a diskless transfer.
+                "--repl-diskless-sync-delay", "0",
                 "--logfile", os.path.join(self.dir, "redis.log")]
+        if self.persistent:
+            args += ["--appendonly", "yes", "--appendfsync", "always"]
+        else:
+            args += ["--appendonly", "no"]
         if self.password:
-            args += ["--requirepass", self.password]
+            args += ["--requirepass", self.password, "--masterauth", self.password]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         wait_for_ping(self.port, self.password)
 
@@ -164,16 +174,23 @@ def topology_doc(servers, epoch=1, cluster="test"):
 
 
 class Proxy:
-    def __init__(self, workdir, servers, extra_args=(), password=None, wait=True):
+    """redkube-proxy on a free port, routing by a topology file written from
+    `servers`, or (servers=None) following `configserver` for `cluster`."""
+
+    def __init__(self, workdir, servers, extra_args=(), password=None, wait=True,
+                 configserver=None, cluster=None):
         self.port = free_port()
         self.admin_port = free_port()
         self.workdir = workdir
-        self.topology_path = os.path.join(workdir, "topology-%d.json" % self.port)
-        self.write_topology(topology_doc(servers))
         self.password = password
         args = [PROXY_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--topology", self.topology_path, "--threads", "2",
-                "--admin-port", str(self.admin_port)]
+                "--threads", "2", "--admin-port", str(self.admin_port)]
+        if servers is not None:
+            self.topology_path = os.path.join(workdir, "topology-%d.json" % self.port)
+            self.write_topology(topology_doc(servers))
+            args += ["--topology", self.topology_path]
+        else:
+            args += ["--configserver", configserver, "--cluster", cluster]
         if password:
             pw_path = os.path.join(workdir, "password-%d" % self.port)
             with open(pw_path, "w") as f:
@@ -304,5 +321,179 @@ def keys_on_shard(shard, count, prefix="k"):
         k = "%s%d" % (prefix, i)
         if shard_of(k) == shard:
             out.append(k)
+        i += 1
+    return out
+
+
+# ---------------------------------------------------------------- control plane
+
+CONFIGSERVER_BIN = os.path.join(REPO, "build", "bin", "redkube-configserver")
+
+
+def http(method, url, body=None, token=None, timeout=30.0):
+    """(status, parsed JSON or text) of one HTTP request."""
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, text = resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:
+        return status, json.loads(text) if text else None
+    except ValueError:
+        return status, text
+
+
+def wait_until(predicate, deadline_s, what, step_s=0.02):
+    """Polls `predicate` until it returns something truthy; fails naming `what`."""
+    deadline = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(step_s)
+    raise AssertionError("timed out after %.1f s waiting for %s (last: %r)" % (deadline_s, what, last))
+
+
+class Etcd:
+    """A single-member etcd on loopback with a data dir of its own."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.peer_port = free_port()
+        self.dir = tempfile.mkdtemp(dir=workdir, prefix="etcd-")
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        peer = "http://127.0.0.1:%d" % self.peer_port
+        args = ["etcd", "--name", "test", "--data-dir", os.path.join(self.dir, "data"),
+                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", "test=" + peer]
+        self.log = open(os.path.join(self.dir, "etcd.log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self._healthy(), 20, "etcd health")
+
+    def _healthy(self):
+        try:
+            status, body = http("GET", self.url + "/health", timeout=1)
+            return status == 200 and body.get("health") == "true"
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+        self.log.close()
+
+
+class ConfigServer:
+    def __init__(self, workdir, etcd, extra_args=(), password=None, token=None):
+        self.port = free_port()
+        self.workdir = workdir
+        self.etcd = etcd
+        self.extra_args = list(extra_args)
+        self.password = password
+        self.token = token
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        args = [CONFIGSERVER_BIN, "--etcd", self.etcd.url, "--listen", "127.0.0.1:%d" % self.port]
+        if self.password:
+            path = os.path.join(self.workdir, "cs-password")
+            with open(path, "w") as f:
+                f.write(self.password + "\n")
+            args += ["--password-file", path]
+        if self.token:
+            path = os.path.join(self.workdir, "cs-token")
+            with open(path, "w") as f:
+                f.write(self.token + "\n")
+            args += ["--token-file", path]
+        self.log_path = os.path.join(self.workdir, "configserver-%d.log" % self.port)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args + self.extra_args, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_until(self._healthy, 20, "ConfigServer /healthz")
+
+    def _healthy(self):
+        try:
+            return http("GET", self.url + "/healthz", timeout=1)[0] == 200
+        except OSError:
+            return False
+
+    def call(self, method, path, body=None):
+        return http(method, self.url + path, body, token=self.token)
+
+    def metric(self, name):
+        status, text = http("GET", self.url + "/metrics")
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def is_leader(self):
+        try:
+            return self.metric("redkube_configserver_leader") == 1
+        except OSError:
+            return False
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("ConfigServer did not stop on SIGTERM within 15 s")
+        self.log.close()
+
+
+def slot_owner(topology, key):
+    """The shard (dict) of a published topology document owning the key's slot."""
+    slot = key_slot(key)
+    for shard in topology["shards"]:
+        for first, last in shard["slots"]:
+            if first <= slot <= last:
+                return shard
+    raise AssertionError("slot %d is not covered" % slot)
+
+
+def keys_of_shard(topology, shard_id, count, prefix="k"):
+    out, i = [], 0
+    while len(out) < count:
+        key = "%s%d" % (prefix, i)
+        if slot_owner(topology, key)["id"] == shard_id:
+            out.append(key)
         i += 1
     return out

@@ -1,0 +1,117 @@
+#include "proxy/topology_watcher.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "proxy/proxy_server.h"
+
+namespace redkube::proxy {
+namespace {
+
+constexpr int kWaitMs = 20000;
+constexpr auto kRetryEvery = std::chrono::milliseconds(300);
+
+}  // namespace
+
+TopologyWatcher::TopologyWatcher(std::vector<std::string> urls, std::string cluster,
+                                 std::string token)
+    : urls_(std::move(urls)), cluster_(std::move(cluster)), token_(std::move(token)) {}
+
+TopologyWatcher::~TopologyWatcher() { Stop(); }
+
+Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string& url,
+                                                              uint64_t after, int wait_ms) {
+  httplib::Client client(url);
+  client.set_connection_timeout(std::chrono::seconds(2));
+  client.set_read_timeout(std::chrono::milliseconds(wait_ms + 5000));
+  httplib::Headers headers;
+  if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
+  std::string path = "/v1/clusters/" + cluster_ + "/topology";
+  if (after > 0 || wait_ms > 0) {
+    path += "?after=" + std::to_string(after) + "&wait_ms=" + std::to_string(wait_ms);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Status::Error("stopping");
+    active_ = &client;
+  }
+  auto res = client.Get(path.c_str(), headers);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_ = nullptr;
+  }
+  if (!res) return Status::Error(url + ": " + httplib::to_string(res.error()));
+  if (res->status == 204) return std::shared_ptr<const Topology>();
+  if (res->status != 200) {
+    return Status::Error(url + ": HTTP " + std::to_string(res->status) + ": " + res->body);
+  }
+  auto topology = Topology::FromJson(res->body);
+  if (!topology.ok()) return Status::Error(url + ": invalid topology: " + topology.error());
+  return topology;
+}
+
+Result<std::shared_ptr<const Topology>> TopologyWatcher::FetchOnce() {
+  Status last = Status::Error("no ConfigServer URL");
+  for (size_t i = 0; i < urls_.size(); ++i) {
+    const std::string& url = urls_[(current_ + i) % urls_.size()];
+    auto topology = Poll(url, 0, 0);
+    if (topology.ok() && topology.value()) {
+      current_ = (current_ + i) % urls_.size();
+      return topology;
+    }
+    last = topology.ok() ? Status::Error(url + ": no topology") : topology.status();
+  }
+  return last;
+}
+
+void TopologyWatcher::Start(ProxyServer* server, uint64_t epoch) {
+  thread_ = std::thread([this, server, epoch] { Run(server, epoch); });
+}
+
+void TopologyWatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    // Ends a long-poll in flight now rather than when it times out.
+    if (active_ != nullptr) active_->stop();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void TopologyWatcher::Run(ProxyServer* server, uint64_t epoch) {
+  bool warned = false;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    const std::string& url = urls_[current_];
+    auto topology = Poll(url, epoch, kWaitMs);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    if (topology.ok()) {
+      connected_.store(true);
+      if (warned) spdlog::info("following the ConfigServer at {} again", url);
+      warned = false;
+      if (topology.value()) {
+        epoch = std::max(epoch, topology.value()->epoch());
+        if (server->UpdateTopology(topology.value())) updates_.fetch_add(1);
+      }
+      continue;
+    }
+    connected_.store(false);
+    if (!warned) {
+      spdlog::warn("ConfigServer unreachable, keeping topology epoch {}: {}", epoch,
+                   topology.error());
+      warned = true;
+    }
+    current_ = (current_ + 1) % urls_.size();
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait_for(lock, kRetryEvery, [this] { return stopping_; });
+  }
+}
+
+}  // namespace redkube::proxy
