@@ -464,3 +464,35 @@ def test_etcd_and_configserver_restarts_keep_topology(plane_factory):
         except OSError:
             return False
     wait_until(shard2_writable, 10, "the first proxy to follow a failover")
+
+
+def test_add_node_then_remove_the_master_switches_over_first(plane_factory, workdir):
+    plane = plane_factory(shards=1, replicas=0)
+    proxy = plane.start_proxy()
+    conn = proxy.connect()
+    conn.command("AUTH", PASSWORD)
+    assert conn.command("SET", "kept", "1") == b"OK"
+    cs = plane.configservers[0]
+    master = plane.topology()["shards"][0]["master"]
+    status, body = cs.call("DELETE", "/v1/clusters/demo/shards/shard-0/nodes/" + master)
+    assert status == 409 and "only node" in body["error"]
+
+    extra = RedisServer(workdir, password=PASSWORD)
+    plane.servers["shard-0"].append(extra)
+    status, body = cs.call("POST", "/v1/clusters/demo/shards/shard-0/nodes", {"node": extra.address})
+    assert status == 200, body
+    assert extra.address in body["shards"][0]["down"]  # not readable before it is in sync
+    wait_until(lambda: plane.topology()["shards"][0]["replicas"] == [extra.address], 10,
+               "the added node in sync")
+
+    status, body = cs.call("DELETE", "/v1/clusters/demo/shards/shard-0/nodes/" + master)
+    assert status == 200, body
+    assert body["shards"][0]["master"] == extra.address
+    assert body["shards"][0]["nodes"] == [extra.address]
+
+    def read_after_switch():
+        try:
+            return conn.command("GET", "kept") == b"1" and conn.command("SET", "new", "2") == b"OK"
+        except OSError:
+            return False
+    wait_until(read_after_switch, 5, "the proxy on the new master")
