@@ -11,7 +11,7 @@ PACKAGES=(
   # servers and tools the tests and benchmarks run for real
   redis-server redis-tools nutcracker etcd-server
   # integration tests
-  python3 python3-pytest python3-redis
+  python3 python3-pytest python3-redis curl
 )
 
 missing=()
