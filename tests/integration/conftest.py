@@ -14,7 +14,7 @@ import time
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PROXY_BIN = os.path.join(REPO, "build", "bin", "redkube-proxy")
+PROXY_BIN = os.path.join(os.environ.get("REDKUBE_BUILD_DIR", os.path.join(REPO, "build")), "bin", "redkube-proxy")
 SLOT_RANGES = ([[0, 5460]], [[5461, 10922]], [[10923, 16383]])
 
 
@@ -327,7 +327,7 @@ def keys_on_shard(shard, count, prefix="k"):
 
 # ---------------------------------------------------------------- control plane
 
-CONFIGSERVER_BIN = os.path.join(REPO, "build", "bin", "redkube-configserver")
+CONFIGSERVER_BIN = os.path.join(os.environ.get("REDKUBE_BUILD_DIR", os.path.join(REPO, "build")), "bin", "redkube-configserver")
 
 
 def http(method, url, body=None, token=None, timeout=30.0):
