@@ -1,7 +1,7 @@
 #include "core/redis_client.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
+#include "core/socket_address.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -48,24 +48,13 @@ void RedisClient::Close() {
 }
 
 Status RedisClient::Connect() {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(address_.port);
-  if (inet_pton(AF_INET, address_.host.c_str(), &addr.sin_addr) != 1) {
-    addrinfo hints{}, *res = nullptr;
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(address_.host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
-      return Status::Error("cannot resolve " + address_.host);
-    }
-    addr.sin_addr = reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr;
-    freeaddrinfo(res);
-  }
+  auto addr = ResolveIPv4(address_);
+  if (!addr.ok()) return addr.status();
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return Status::Error(std::string("socket: ") + strerror(errno));
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr.value()), sizeof(sockaddr_in)) != 0) {
     if (errno != EINPROGRESS) {
       std::string why = strerror(errno);
       Close();

@@ -1,8 +1,6 @@
 #include "proxy/backend_connection.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/socket_address.h"
 #include "proxy/pending_reply.h"
 
 namespace redkube::proxy {
@@ -47,20 +46,10 @@ void BackendConnection::Connect() {
   // Whatever was queued while down is failed now, so that AUTH goes first.
   FailOwed(last_error_);
 
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(address_.port);
-  if (inet_pton(AF_INET, address_.host.c_str(), &addr.sin_addr) != 1) {
-    // A host name: resolve it (blocking, but only on (re)connect).
-    addrinfo hints{}, *res = nullptr;
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(address_.host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) {
-      Fail("cannot resolve host " + address_.host);
-      return;
-    }
-    addr.sin_addr = reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr;
-    freeaddrinfo(res);
+  auto addr = ResolveIPv4(address_);
+  if (!addr.ok()) {
+    Fail(addr.error());
+    return;
   }
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
@@ -70,7 +59,7 @@ void BackendConnection::Connect() {
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-  int rc = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int rc = connect(fd_, reinterpret_cast<sockaddr*>(&addr.value()), sizeof(sockaddr_in));
   if (rc != 0 && errno != EINPROGRESS) {
     Fail(strerror(errno));
     return;
