@@ -9,24 +9,10 @@
 namespace redkube::configserver {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::optional<StoreError> CheckAddress(const std::string& node) {
   auto address = ParseHostPort(node);
   if (!address.ok()) return StoreError{400, address.error()};
   return std::nullopt;
-}
-
-// The cached record, or the error to answer with.
-std::variant<ClusterRecord, StoreError> Current(ClusterStore* store, const std::string& cluster) {
-  if (Status s = store->Refresh(); !s.ok()) return StoreError{503, s.message()};
-  auto record = store->Cached(cluster);
-  if (!record) return StoreError{404, "no cluster named " + cluster};
-  return *record;
 }
 
 }  // namespace
@@ -44,7 +30,7 @@ OperationResult ClusterOperations::RegisterShard(const std::string& cluster,
     if (auto bad = CheckAddress(n)) return *bad;
     if (!unique.insert(n).second) return StoreError{400, "node " + n + " is listed twice"};
   }
-  auto current = Current(store_, cluster);
+  auto current = store_->Load(cluster);
   if (auto* e = std::get_if<StoreError>(&current)) return *e;
   const auto& record = std::get<ClusterRecord>(current);
   const ShardRecord* shard = record.FindShard(shard_id);
@@ -84,16 +70,14 @@ OperationResult ClusterOperations::RegisterShard(const std::string& cluster,
     ShardRecord* s = r->FindShard(shard_id);
     if (s == nullptr) return StoreError{404, "shard " + shard_id + " disappeared"};
     if (s->master != shard->master) return StoreError{409, "shard " + shard_id + " changed meanwhile; retry"};
-    std::vector<std::string> down;
-    for (const auto& n : s->down) {
-      if (unique.count(n)) down.push_back(n);
-    }
-    for (const auto& n : joining) {
-      if (std::find(down.begin(), down.end(), n) == down.end()) down.push_back(n);
+    // Nodes no longer listed leave; new replicas stay out of the read set
+    // until their link is up (the prober marks them up).
+    for (const auto& n : std::vector<std::string>(s->nodes)) {
+      if (!unique.count(n)) s->RemoveNode(n);
     }
     s->master = master;
     s->nodes = nodes;
-    s->down = down;
+    for (const auto& n : joining) s->MarkDown(n);
     return std::nullopt;
   });
 }
@@ -101,7 +85,7 @@ OperationResult ClusterOperations::RegisterShard(const std::string& cluster,
 OperationResult ClusterOperations::AddNode(const std::string& cluster, const std::string& shard_id,
                                            const std::string& node) {
   if (auto bad = CheckAddress(node)) return *bad;
-  auto current = Current(store_, cluster);
+  auto current = store_->Load(cluster);
   if (auto* e = std::get_if<StoreError>(&current)) return *e;
   const ShardRecord* shard = std::get<ClusterRecord>(current).FindShard(shard_id);
   if (shard == nullptr) return StoreError{404, "cluster " + cluster + " has no shard " + shard_id};
@@ -114,7 +98,7 @@ OperationResult ClusterOperations::AddNode(const std::string& cluster, const std
 OperationResult ClusterOperations::RemoveNode(const std::string& cluster,
                                               const std::string& shard_id,
                                               const std::string& node) {
-  auto current = Current(store_, cluster);
+  auto current = store_->Load(cluster);
   if (auto* e = std::get_if<StoreError>(&current)) return *e;
   const ShardRecord* shard = std::get<ClusterRecord>(current).FindShard(shard_id);
   if (shard == nullptr) return StoreError{404, "cluster " + cluster + " has no shard " + shard_id};
@@ -130,8 +114,7 @@ OperationResult ClusterOperations::RemoveNode(const std::string& cluster,
     ShardRecord* s = r->FindShard(shard_id);
     if (s == nullptr) return StoreError{404, "shard " + shard_id + " disappeared"};
     if (s->master == node) return StoreError{409, node + " became master again meanwhile; retry"};
-    s->nodes.erase(std::remove(s->nodes.begin(), s->nodes.end(), node), s->nodes.end());
-    s->down.erase(std::remove(s->down.begin(), s->down.end(), node), s->down.end());
+    s->RemoveNode(node);
     return std::nullopt;
   });
 }
@@ -162,7 +145,7 @@ std::variant<std::string, StoreError> ClusterOperations::ChooseTarget(
 OperationResult ClusterOperations::Switchover(const std::string& cluster,
                                               const std::string& shard_id,
                                               const std::string& requested) {
-  auto current = Current(store_, cluster);
+  auto current = store_->Load(cluster);
   if (auto* e = std::get_if<StoreError>(&current)) return *e;
   const ShardRecord* found = std::get<ClusterRecord>(current).FindShard(shard_id);
   if (found == nullptr) return StoreError{404, "cluster " + cluster + " has no shard " + shard_id};
@@ -177,11 +160,11 @@ OperationResult ClusterOperations::Switchover(const std::string& cluster,
   auto held = store_->Update(cluster, [&](ClusterRecord* r) -> std::optional<StoreError> {
     ShardRecord* s = r->FindShard(shard_id);
     if (s == nullptr || s->master != old_master) return StoreError{409, "shard " + shard_id + " changed meanwhile; retry"};
-    if (!s->switching_to.empty() && s->switching_until_ms > NowMs()) {
+    if (!s->switching_to.empty() && s->switching_until_ms > WallClockMs()) {
       return StoreError{409, "a switchover of shard " + shard_id + " is already running"};
     }
     s->switching_to = target;
-    s->switching_until_ms = NowMs() + switchover_timeout_.count() + 5000;
+    s->switching_until_ms = WallClockMs() + switchover_timeout_.count() + 5000;
     return std::nullopt;
   });
   if (std::holds_alternative<StoreError>(held)) return held;
@@ -193,7 +176,7 @@ OperationResult ClusterOperations::Switchover(const std::string& cluster,
       s->switching_until_ms = 0;
       if (switched && s->master == old_master) {
         s->master = target;
-        s->down.erase(std::remove(s->down.begin(), s->down.end(), target), s->down.end());
+        s->MarkUp(target);
       }
       return std::nullopt;
     });

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 namespace redkube::configserver {
@@ -26,6 +27,12 @@ Status ReadStringList(const json& j, const char* field, std::vector<std::string>
   return Status::Ok();
 }
 
+json SlotsJson(const std::vector<SlotRange>& ranges) {
+  json out = json::array();
+  for (const auto& r : ranges) out.push_back({r.first, r.last});
+  return out;
+}
+
 json PublishedShards(const ClusterRecord& record) {
   json shards = json::array();
   for (const auto& s : record.shards) {
@@ -33,9 +40,8 @@ json PublishedShards(const ClusterRecord& record) {
     for (const auto& n : s.nodes) {
       if (n != s.master && !s.IsDown(n)) replicas.push_back(n);
     }
-    json slots = json::array();
-    for (const auto& r : s.slots) slots.push_back({r.first, r.last});
-    shards.push_back({{"id", s.id}, {"master", s.master}, {"replicas", replicas}, {"slots", slots}});
+    shards.push_back(
+        {{"id", s.id}, {"master", s.master}, {"replicas", replicas}, {"slots", SlotsJson(s.slots)}});
   }
   return shards;
 }
@@ -48,6 +54,19 @@ bool ShardRecord::IsDown(const std::string& node) const {
 
 bool ShardRecord::HasNode(const std::string& node) const {
   return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
+}
+
+void ShardRecord::MarkDown(const std::string& node) {
+  if (HasNode(node) && !IsDown(node)) down.push_back(node);
+}
+
+void ShardRecord::MarkUp(const std::string& node) {
+  down.erase(std::remove(down.begin(), down.end(), node), down.end());
+}
+
+void ShardRecord::RemoveNode(const std::string& node) {
+  MarkUp(node);
+  nodes.erase(std::remove(nodes.begin(), nodes.end(), node), nodes.end());
 }
 
 ShardRecord* ClusterRecord::FindShard(const std::string& id) {
@@ -69,10 +88,8 @@ bool ClusterRecord::Complete() const {
 std::string ClusterRecord::ToJson() const {
   json doc = {{"name", name}, {"epoch", epoch}, {"shards", json::array()}};
   for (const auto& s : shards) {
-    json slots = json::array();
-    for (const auto& r : s.slots) slots.push_back({r.first, r.last});
     json shard = {{"id", s.id},
-                  {"slots", slots},
+                  {"slots", SlotsJson(s.slots)},
                   {"master", s.master},
                   {"nodes", StringList(s.nodes)},
                   {"down", StringList(s.down)}};
@@ -150,6 +167,12 @@ std::string PublishedTopology(const ClusterRecord& record) {
 
 bool PublishedTopologyDiffers(const ClusterRecord& a, const ClusterRecord& b) {
   return a.name != b.name || PublishedShards(a) != PublishedShards(b);
+}
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 bool ValidName(const std::string& name) {

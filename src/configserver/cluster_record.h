@@ -29,6 +29,10 @@ struct ShardRecord {
 
   bool IsDown(const std::string& node) const;
   bool HasNode(const std::string& node) const;
+  // Out of / back into the read set (only registered nodes go out).
+  void MarkDown(const std::string& node);
+  void MarkUp(const std::string& node);
+  void RemoveNode(const std::string& node);
 };
 
 struct ClusterRecord {
@@ -61,6 +65,10 @@ std::string PublishedTopology(const ClusterRecord& record);
 // True when the two records publish different topologies (epoch aside): the
 // store moves the epoch exactly then.
 bool PublishedTopologyDiffers(const ClusterRecord& a, const ClusterRecord& b);
+
+// The clock of switching_until_ms: milliseconds since the Unix epoch, so
+// every ConfigServer instance reads a deadline the same way.
+int64_t WallClockMs();
 
 // Cluster and shard names: 1-63 of [a-z0-9-], as Kubernetes object names.
 bool ValidName(const std::string& name);

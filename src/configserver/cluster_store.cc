@@ -75,21 +75,36 @@ void ClusterStore::CacheRecord(const ClusterRecord& record) {
   changed_.notify_all();
 }
 
+std::variant<ClusterStore::Stored, StoreError> ClusterStore::Read(const std::string& name) const {
+  auto current = etcd_->Get(KeyOf(name));
+  if (!current.ok()) return StoreError{503, current.error()};
+  if (!current.value()) return StoreError{404, "no cluster named " + name};
+  auto record = ClusterRecord::FromJson(current.value()->value);
+  if (!record.ok()) return StoreError{500, record.error()};
+  return Stored{std::move(record.value()), current.value()->mod_revision};
+}
+
+std::variant<ClusterRecord, StoreError> ClusterStore::Load(const std::string& name) {
+  auto stored = Read(name);
+  if (auto* e = std::get_if<StoreError>(&stored)) return *e;
+  ClusterRecord& record = std::get<Stored>(stored).record;
+  CacheRecord(record);
+  return std::move(record);
+}
+
 std::variant<ClusterRecord, StoreError> ClusterStore::Update(const std::string& name,
                                                              const Mutation& mutate,
                                                              const std::optional<EtcdCompare>& guard) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    auto current = etcd_->Get(KeyOf(name));
-    if (!current.ok()) return StoreError{503, current.error()};
-    if (!current.value()) return StoreError{404, "no cluster named " + name};
-    auto record = ClusterRecord::FromJson(current.value()->value);
-    if (!record.ok()) return StoreError{500, record.error()};
-    ClusterRecord updated = record.value();
+    auto stored = Read(name);
+    if (auto* e = std::get_if<StoreError>(&stored)) return *e;
+    const auto& [record, revision] = std::get<Stored>(stored);
+    ClusterRecord updated = record;
     if (auto refused = mutate(&updated)) return *refused;
-    if (updated.ToJson() == record->ToJson()) return updated;  // nothing to write
-    if (PublishedTopologyDiffers(record.value(), updated)) updated.epoch = record->epoch + 1;
+    if (updated.ToJson() == record.ToJson()) return updated;  // nothing to write
+    if (PublishedTopologyDiffers(record, updated)) updated.epoch = record.epoch + 1;
     std::vector<EtcdCompare> compares = {
-        {EtcdCompare::Kind::kModRevision, KeyOf(name), current.value()->mod_revision, {}}};
+        {EtcdCompare::Kind::kModRevision, KeyOf(name), revision, {}}};
     if (guard) compares.push_back(*guard);
     auto written = etcd_->WriteIf(compares, KeyOf(name), updated.ToJson());
     if (!written.ok()) return StoreError{503, written.error()};
@@ -152,20 +167,14 @@ bool ClusterStore::CacheFresh() const {
 
 std::optional<ClusterRecord> ClusterStore::WaitForEpoch(const std::string& name, uint64_t after,
                                                         std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
+  auto newer = [&] {
     auto it = cache_.find(name);
-    if (it != cache_.end() && it->second.Complete() && it->second.epoch > after) return it->second;
-    if (stopping_) return std::nullopt;
-    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      it = cache_.find(name);
-      if (it != cache_.end() && it->second.Complete() && it->second.epoch > after) {
-        return it->second;
-      }
-      return std::nullopt;
-    }
-  }
+    return it != cache_.end() && it->second.Complete() && it->second.epoch > after;
+  };
+  changed_.wait_for(lock, timeout, [&] { return stopping_ || newer(); });
+  if (!newer()) return std::nullopt;
+  return cache_.at(name);
 }
 
 }  // namespace redkube::configserver

@@ -50,6 +50,9 @@ class ClusterStore {
   std::optional<StoreError> Create(const ClusterRecord& record);
   std::optional<StoreError> Delete(const std::string& name);
 
+  // The record as etcd holds it now (and the cache with it).
+  std::variant<ClusterRecord, StoreError> Load(const std::string& name);
+
   // From the cache (refreshed every `refresh_every`, and on our own writes).
   std::optional<ClusterRecord> Cached(const std::string& name) const;
   std::vector<ClusterRecord> CachedAll() const;
@@ -66,6 +69,11 @@ class ClusterStore {
  private:
   void RefreshLoop(std::chrono::milliseconds every);
   void CacheRecord(const ClusterRecord& record);
+  struct Stored {
+    ClusterRecord record;
+    int64_t mod_revision = 0;
+  };
+  std::variant<Stored, StoreError> Read(const std::string& name) const;
 
   const EtcdClient* etcd_;
   mutable std::mutex mu_;

@@ -93,12 +93,12 @@ std::string Base64Decode(std::string_view in) {
 EtcdClient::EtcdClient(std::string endpoint, std::chrono::milliseconds timeout)
     : endpoint_(std::move(endpoint)), timeout_(timeout) {}
 
-Result<std::string> EtcdClient::Post(const std::string& path, const std::string& body) const {
+Result<json> EtcdClient::Post(const std::string& path, const json& request) const {
   httplib::Client client(endpoint_);
   client.set_connection_timeout(timeout_);
   client.set_read_timeout(timeout_);
   client.set_write_timeout(timeout_);
-  auto res = client.Post(path.c_str(), body, "application/json");
+  auto res = client.Post(path.c_str(), request.dump(), "application/json");
   if (!res) {
     return Status::Error("etcd " + endpoint_ + path + ": " + httplib::to_string(res.error()));
   }
@@ -106,25 +106,24 @@ Result<std::string> EtcdClient::Post(const std::string& path, const std::string&
     return Status::Error("etcd " + endpoint_ + path + ": HTTP " + std::to_string(res->status) +
                          ": " + res->body);
   }
-  return res->body;
+  json reply = json::parse(res->body, nullptr, false);
+  if (reply.is_discarded()) return Status::Error("etcd " + endpoint_ + path + ": malformed reply");
+  return reply;
 }
 
 Result<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) const {
-  auto body = Post("/v3/kv/range", json{{"key", Base64Encode(key)}}.dump());
+  auto body = Post("/v3/kv/range", json{{"key", Base64Encode(key)}});
   if (!body.ok()) return body.status();
-  json j = json::parse(body.value(), nullptr, false);
-  if (j.is_discarded()) return Status::Error("etcd: malformed range reply");
+  const json& j = body.value();
   if (!j.contains("kvs") || j["kvs"].empty()) return std::optional<KeyValue>();
   return std::optional<KeyValue>(ToKeyValue(j["kvs"][0]));
 }
 
 Result<std::vector<KeyValue>> EtcdClient::GetPrefix(const std::string& prefix) const {
   auto body = Post("/v3/kv/range", json{{"key", Base64Encode(prefix)},
-                                        {"range_end", Base64Encode(PrefixEnd(prefix))}}
-                                       .dump());
+                                        {"range_end", Base64Encode(PrefixEnd(prefix))}});
   if (!body.ok()) return body.status();
-  json j = json::parse(body.value(), nullptr, false);
-  if (j.is_discarded()) return Status::Error("etcd: malformed range reply");
+  const json& j = body.value();
   std::vector<KeyValue> out;
   if (j.contains("kvs")) {
     for (const auto& kv : j["kvs"]) out.push_back(ToKeyValue(kv));
@@ -165,17 +164,15 @@ Result<bool> EtcdClient::WriteIf(const std::vector<EtcdCompare>& compares, const
     op = {{"request_delete_range", json{{"key", Base64Encode(key)}}}};
   }
   json txn = {{"compare", conditions}, {"success", json::array({op})}};
-  auto body = Post("/v3/kv/txn", txn.dump());
+  auto body = Post("/v3/kv/txn", txn);
   if (!body.ok()) return body.status();
-  json j = json::parse(body.value(), nullptr, false);
-  if (j.is_discarded()) return Status::Error("etcd: malformed txn reply");
-  return j.value("succeeded", false);
+  return body->value("succeeded", false);
 }
 
 Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) const {
   json put = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
   if (lease != 0) put["lease"] = std::to_string(lease);
-  auto body = Post("/v3/kv/put", put.dump());
+  auto body = Post("/v3/kv/put", put);
   return body.ok() ? Status::Ok() : body.status();
 }
 
@@ -186,28 +183,27 @@ Result<bool> EtcdClient::DeleteIfValue(const std::string& key,
 }
 
 Result<int64_t> EtcdClient::GrantLease(int ttl_seconds) const {
-  auto body = Post("/v3/lease/grant", json{{"TTL", std::to_string(ttl_seconds)}}.dump());
+  auto body = Post("/v3/lease/grant", json{{"TTL", std::to_string(ttl_seconds)}});
   if (!body.ok()) return body.status();
-  json j = json::parse(body.value(), nullptr, false);
-  if (j.is_discarded() || Int(j, "ID") == 0) {
-    return Status::Error("etcd: lease not granted: " + body.value());
+  const json& j = body.value();
+  if (Int(j, "ID") == 0) {
+    return Status::Error("etcd: lease not granted: " + j.dump());
   }
   return Int(j, "ID");
 }
 
 Result<int64_t> EtcdClient::KeepAlive(int64_t lease) const {
-  auto body = Post("/v3/lease/keepalive", json{{"ID", std::to_string(lease)}}.dump());
+  auto body = Post("/v3/lease/keepalive", json{{"ID", std::to_string(lease)}});
   if (!body.ok()) return body.status();
   // The gateway streams keep-alive replies; one request gives one
   // {"result": {...}} object.
-  json j = json::parse(body.value(), nullptr, false);
-  if (j.is_discarded()) return Status::Error("etcd: malformed keepalive reply");
+  const json& j = body.value();
   const json& r = j.contains("result") ? j["result"] : j;
   return Int(r, "TTL");
 }
 
 Status EtcdClient::Revoke(int64_t lease) const {
-  auto body = Post("/v3/lease/revoke", json{{"ID", std::to_string(lease)}}.dump());
+  auto body = Post("/v3/lease/revoke", json{{"ID", std::to_string(lease)}});
   return body.ok() ? Status::Ok() : body.status();
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -63,7 +64,8 @@ class EtcdClient {
   const std::string& endpoint() const { return endpoint_; }
 
  private:
-  Result<std::string> Post(const std::string& path, const std::string& body) const;
+  // POSTs a JSON request to the gateway and parses its JSON reply.
+  Result<nlohmann::json> Post(const std::string& path, const nlohmann::json& request) const;
 
   std::string endpoint_;
   std::chrono::milliseconds timeout_;

@@ -7,24 +7,6 @@
 #include <set>
 
 namespace redkube::configserver {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void Remove(std::vector<std::string>* v, const std::string& value) {
-  v->erase(std::remove(v->begin(), v->end(), value), v->end());
-}
-
-void AddOnce(std::vector<std::string>* v, const std::string& value) {
-  if (std::find(v->begin(), v->end(), value) == v->end()) v->push_back(value);
-}
-
-}  // namespace
-
 Prober::Prober(ClusterStore* store, const LeaderLease* lease, const ReplicationControl* control,
                ProberOptions options)
     : store_(store), lease_(lease), control_(control), options_(options) {}
@@ -62,7 +44,7 @@ void Prober::Run() {
     }
     lock.unlock();
     auto clusters = store_->CachedAll();
-    int64_t now = NowMs();
+    int64_t now = WallClockMs();
     ProbeAll(clusters, now);
     auto health = HealthSnapshot();
     for (const auto& cluster : clusters) {
@@ -154,12 +136,10 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
           }
           if (!plan.promote.empty()) {
             s->master = plan.promote;
-            Remove(&s->down, plan.promote);
+            s->MarkUp(plan.promote);
           }
-          for (const auto& n : plan.mark_down) {
-            if (s->HasNode(n)) AddOnce(&s->down, n);
-          }
-          for (const auto& n : plan.mark_up) Remove(&s->down, n);
+          for (const auto& n : plan.mark_down) s->MarkDown(n);
+          for (const auto& n : plan.mark_up) s->MarkUp(n);
           return std::nullopt;
         },
         lease_->Guard());
