@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <fstream>
-#include <sstream>
 
 #include "configserver/api_server.h"
 #include "configserver/cluster_operations.h"
@@ -17,26 +15,8 @@
 #include "configserver/leader_lease.h"
 #include "configserver/prober.h"
 #include "configserver/replication_control.h"
+#include "core/secret_file.h"
 #include "core/topology.h"
-
-namespace {
-
-using redkube::Result;
-using redkube::Status;
-
-// A secret file's content without the trailing newline.
-Result<std::string> ReadSecret(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  if (s.empty()) return Status::Error(path + " is empty");
-  return s;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace redkube::configserver;
@@ -75,12 +55,12 @@ int main(int argc, char** argv) {
   }
   std::string token, password;
   if (!token_file.empty()) {
-    auto t = ReadSecret(token_file);
+    auto t = redkube::ReadSecretFile(token_file);
     if (!t.ok()) return spdlog::error("{}", t.error()), 2;
     token = t.value();
   }
   if (!password_file.empty()) {
-    auto p = ReadSecret(password_file);
+    auto p = redkube::ReadSecretFile(password_file);
     if (!p.ok()) return spdlog::error("{}", p.error()), 2;
     password = p.value();
   }
@@ -104,7 +84,7 @@ int main(int argc, char** argv) {
   ApiServer api(&store, &operations, &lease, &prober, token);
 
   store.Start(std::chrono::milliseconds(100));
-  Status s = api.Start(address->host, address->port);
+  redkube::Status s = api.Start(address->host, address->port);
   if (!s.ok()) {
     spdlog::error("{}", s.message());
     store.Stop();

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/secret_file.h"
 #include "core/topology.h"
 #include "proxy/admin_server.h"
 #include "proxy/proxy_server.h"
@@ -25,11 +26,6 @@ Result<std::string> ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string StripNewlines(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
 }
 
 std::vector<std::string> SplitUrls(const std::string& list) {
@@ -131,27 +127,21 @@ int main(int argc, char** argv) {
   }
   std::string token;
   if (!token_file.empty()) {
-    auto t = ReadFile(token_file);
+    auto t = redkube::ReadSecretFile(token_file);
     if (!t.ok()) {
       spdlog::error("{}", t.error());
       return 2;
     }
-    token = StripNewlines(t.value());
+    token = t.value();
   }
   if (!password_file.empty()) {
-    auto password = ReadFile(password_file);
+    auto password = redkube::ReadSecretFile(password_file);
     if (!password.ok()) {
       spdlog::error("{}", password.error());
       return 2;
     }
-    std::string& p = password.value();
-    while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
-    if (p.empty()) {
-      spdlog::error("password file {} is empty", password_file);
-      return 2;
-    }
-    options.password = p;
-    options.backend.password = p;
+    options.password = password.value();
+    options.backend.password = password.value();
   }
   RaiseFileLimit(options.max_clients);
 
