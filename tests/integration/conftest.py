@@ -99,6 +99,28 @@ class RespConnection:
             return False
 
 
+def stop_process(proc, name, timeout_s=15.0, must_stop=True):
+    """SIGTERM and wait; after the timeout SIGKILL, and fail if it had to stop
+    in time (never leaves the process behind)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        if must_stop:
+            raise AssertionError("%s did not stop on SIGTERM within %.0f s" % (name, timeout_s))
+
+
+def write_secret(path, text):
+    """A password or token file, as the binaries take them."""
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    return path
+
+
 def wait_for_ping(port, password=None, deadline_s=10.0):
     deadline = time.monotonic() + deadline_s
     last = None
@@ -152,9 +174,7 @@ class RedisServer:
             self.proc.wait()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        stop_process(self.proc, "redis-server " + self.address, timeout_s=10)
 
     @property
     def address(self):
@@ -192,10 +212,8 @@ class Proxy:
         else:
             args += ["--configserver", configserver, "--cluster", cluster]
         if password:
-            pw_path = os.path.join(workdir, "password-%d" % self.port)
-            with open(pw_path, "w") as f:
-                f.write(password + "\n")
-            args += ["--password-file", pw_path]
+            args += ["--password-file",
+                     write_secret(os.path.join(workdir, "password-%d" % self.port), password)]
         self.log_path = os.path.join(workdir, "proxy-%d.log" % self.port)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(list(args) + list(extra_args), stdout=self.log,
@@ -220,13 +238,7 @@ class Proxy:
         self.proc.send_signal(sig)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, "redkube-proxy", must_stop=False)
         self.log.close()
 
 
@@ -396,9 +408,7 @@ class Etcd:
             return False
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(15)
+        stop_process(self.proc, "etcd")
         self.log.close()
 
 
@@ -420,15 +430,10 @@ class ConfigServer:
     def start(self):
         args = [CONFIGSERVER_BIN, "--etcd", self.etcd.url, "--listen", "127.0.0.1:%d" % self.port]
         if self.password:
-            path = os.path.join(self.workdir, "cs-password")
-            with open(path, "w") as f:
-                f.write(self.password + "\n")
-            args += ["--password-file", path]
+            args += ["--password-file",
+                     write_secret(os.path.join(self.workdir, "cs-password"), self.password)]
         if self.token:
-            path = os.path.join(self.workdir, "cs-token")
-            with open(path, "w") as f:
-                f.write(self.token + "\n")
-            args += ["--token-file", path]
+            args += ["--token-file", write_secret(os.path.join(self.workdir, "cs-token"), self.token)]
         self.log_path = os.path.join(self.workdir, "configserver-%d.log" % self.port)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args + self.extra_args, stdout=self.log,
@@ -468,14 +473,7 @@ class ConfigServer:
         self.log.close()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("ConfigServer did not stop on SIGTERM within 15 s")
+        stop_process(self.proc, "ConfigServer")
         self.log.close()
 
 

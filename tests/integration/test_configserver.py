@@ -13,6 +13,13 @@ from conftest import (ConfigServer, Etcd, Proxy, RedisServer, RespConnection, Re
 PASSWORD = "cs-test-password"
 
 
+def authed(port, timeout=10.0):
+    """A connection to a server or proxy of the cluster, authenticated."""
+    conn = RespConnection(port, timeout=timeout)
+    assert conn.command("AUTH", PASSWORD) == b"OK"
+    return conn
+
+
 class ControlPlane:
     """etcd, two ConfigServers and `shards` x (1 + replicas) redis-servers,
     registered as cluster `name`, with one proxy following it."""
@@ -134,8 +141,7 @@ class Writer(threading.Thread):
             value = "v%d" % i
             try:
                 if conn is None:
-                    conn = RespConnection(self.port, timeout=2.0)
-                    conn.command("AUTH", PASSWORD)
+                    conn = authed(self.port, timeout=2.0)
                 reply = conn.command("SET", key, value)
             except OSError as e:
                 reply = RespError("connection: %s" % e)
@@ -179,8 +185,7 @@ def wait_for_writes(writer, count):
 
 def check_every_key(proxy, acked):
     """Every acknowledged key reads back with its last acknowledged value."""
-    conn = proxy.connect()
-    conn.command("AUTH", PASSWORD)
+    conn = authed(proxy.port)
     keys = sorted(acked)
     missing = []
     for i in range(0, len(keys), 100):
@@ -266,20 +271,17 @@ def test_registration_sets_up_replication_and_publishes_topology(plane_factory):
         assert shard["master"] == group[0].address
         assert sorted(shard["replicas"]) == sorted(s.address for s in group[1:])
         for replica in group[1:]:
-            conn = RespConnection(replica.port)
-            conn.command("AUTH", PASSWORD)
+            conn = authed(replica.port)
             role = conn.command("ROLE")
             assert role[0] == b"slave" and role[2] == group[0].port
             conn.close()
     # The proxy follows: a write lands on the shard's master and replicates.
     proxy = plane.start_proxy()
-    conn = proxy.connect()
-    conn.command("AUTH", PASSWORD)
+    conn = authed(proxy.port)
     assert conn.command("SET", "hello", "world") == b"OK"
     owner = slot_owner(topo, "hello")
     replica = plane.server(owner["replicas"][0])
-    r = RespConnection(replica.port)
-    r.command("AUTH", PASSWORD)
+    r = authed(replica.port)
     wait_until(lambda: r.command("GET", "hello") == b"world", 5, "replicated write")
 
 
@@ -325,15 +327,13 @@ def test_master_killed_under_load_fails_over_within_3s(plane_factory):
 def test_returning_old_master_becomes_replica_and_its_stale_keys_never_reach_clients(plane_factory):
     plane = plane_factory(shards=1, replicas=1, persistent=True)
     proxy = plane.start_proxy()
-    conn = proxy.connect()
-    conn.command("AUTH", PASSWORD)
+    conn = authed(proxy.port)
     topo = plane.topology()
     old = plane.server(topo["shards"][0]["master"])
     replica = plane.server(topo["shards"][0]["replicas"][0])
     # Written on the master directly, so WAIT can confirm both reached the
     # replica (the proxy does not offer WAIT yet).
-    m = RespConnection(old.port)
-    m.command("AUTH", PASSWORD)
+    m = authed(old.port)
     assert m.command("SET", "x", "old") == b"OK"
     assert m.command("SET", "y", "doomed") == b"OK"
     assert m.command("WAIT", "1", "2000") == 1
@@ -357,16 +357,11 @@ def test_returning_old_master_becomes_replica_and_its_stale_keys_never_reach_cli
     for _ in range(50):
         assert conn.command("GET", "x") == b"new"
         assert conn.command("EXISTS", "y") == 0
-    direct = RespConnection(old.port)
-    direct.command("AUTH", PASSWORD)
+    direct = authed(old.port)
     assert direct.command("ROLE")[0] == b"slave"
     assert direct.command("GET", "x") == b"new"
     assert direct.command("EXISTS", "y") == 0
-    roles = [RespConnection(s.port) for s in (old, replica)]
-    masters = 0
-    for r in roles:
-        r.command("AUTH", PASSWORD)
-        masters += r.command("ROLE")[0] == b"master"
+    masters = sum(authed(s.port).command("ROLE")[0] == b"master" for s in (old, replica))
     assert masters == 1
 
 
@@ -399,8 +394,7 @@ def test_planned_switchover_under_load_loses_nothing(plane_factory):
     assert not missing, missing[:5]
     # The old master is now a replica of the new one.
     old = plane.server(topo["shards"][0]["master"])
-    r = RespConnection(old.port)
-    r.command("AUTH", PASSWORD)
+    r = authed(old.port)
     role = r.command("ROLE")
     assert role[0] == b"slave" and role[2] == plane.server(body["shards"][0]["master"]).port
 
@@ -419,8 +413,7 @@ def test_leader_killed_standby_takes_over_and_still_fails_over(plane_factory):
     old.kill()
     wait_until(lambda: plane.topology()["shards"][1]["master"] == topo["shards"][1]["replicas"][0],
                10, "failover by the new leader")
-    conn = proxy.connect()
-    conn.command("AUTH", PASSWORD)
+    conn = authed(proxy.port)
     key = keys_of_shard(topo, "shard-1", 1)[0]
     wait_until(lambda: conn.command("SET", key, "after") == b"OK", 5, "writes on shard-1")
 
@@ -430,8 +423,7 @@ def test_etcd_and_configserver_restarts_keep_topology(plane_factory):
     proxy = plane.start_proxy()
     before = plane.record()
     topo = plane.topology()
-    conn = proxy.connect()
-    conn.command("AUTH", PASSWORD)
+    conn = authed(proxy.port)
     assert conn.command("SET", "survivor", "1") == b"OK"
 
     plane.etcd.stop()
@@ -450,8 +442,7 @@ def test_etcd_and_configserver_restarts_keep_topology(plane_factory):
     assert plane.topology() == topo
     # A proxy started now gets the same topology, and the old one still works.
     fresh = plane.start_proxy()
-    c2 = fresh.connect()
-    c2.command("AUTH", PASSWORD)
+    c2 = authed(fresh.port)
     assert c2.command("MGET", "survivor", "during-outage") == [b"1", b"2"]
     # And the proxy that lived through it follows the next change.
     old = plane.server(topo["shards"][2]["master"])
@@ -469,8 +460,7 @@ def test_etcd_and_configserver_restarts_keep_topology(plane_factory):
 def test_add_node_then_remove_the_master_switches_over_first(plane_factory, workdir):
     plane = plane_factory(shards=1, replicas=0)
     proxy = plane.start_proxy()
-    conn = proxy.connect()
-    conn.command("AUTH", PASSWORD)
+    conn = authed(proxy.port)
     assert conn.command("SET", "kept", "1") == b"OK"
     cs = plane.configservers[0]
     master = plane.topology()["shards"][0]["master"]
