@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -46,21 +47,22 @@ OperationResult ClusterOperations::RegisterShard(const std::string& cluster,
     return StoreError{409, "shard " + shard_id + "'s master " + master +
                                " is not in the list; switch over or remove it first"};
   }
+  // One probe per node: it must answer, and its role decides what to do.
+  std::map<std::string, NodeHealth> health;
   for (const auto& n : nodes) {
-    if (Status s = control_->Ping(n); !s.ok()) return StoreError{400, "cannot reach " + n + ": " + s.message()};
+    auto h = control_->Probe(n);
+    if (!h.ok()) return StoreError{400, "cannot reach " + n + ": " + h.error()};
+    health[n] = h.value();
   }
-  if (shard->master.empty()) {
-    auto health = control_->Probe(master);
-    if (health.ok() && health->role != "master") {
-      if (Status s = control_->Promote(master); !s.ok()) return StoreError{502, s.message()};
-    }
+  if (shard->master.empty() && health[master].role != "master") {
+    if (Status s = control_->Promote(master); !s.ok()) return StoreError{502, s.message()};
   }
   std::vector<std::string> joining;
   for (const auto& n : nodes) {
     if (n == master) continue;
-    auto health = control_->Probe(n);
-    if (health.ok() && health->role == "slave" && health->replicating_from == master) {
-      if (!shard->HasNode(n) && !health->link_up) joining.push_back(n);
+    const NodeHealth& h = health[n];
+    if (h.role == "slave" && h.replicating_from == master) {
+      if (!shard->HasNode(n) && !h.link_up) joining.push_back(n);
       continue;
     }
     if (Status s = control_->Follow(n, master); !s.ok()) return StoreError{502, s.message()};

@@ -55,11 +55,6 @@ Result<NodeHealth> ReplicationControl::Probe(const std::string& node) const {
   return Probe(client.get());
 }
 
-Status ReplicationControl::Ping(const std::string& node) const {
-  auto reply = Run(node, {"PING"});
-  return reply.ok() ? Status::Ok() : reply.status();
-}
-
 Status ReplicationControl::Follow(const std::string& node, const std::string& master) const {
   auto address = ParseHostPort(master);
   if (!address.ok()) return address.status();

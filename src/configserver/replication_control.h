@@ -1,5 +1,5 @@
 // The Redis commands the ConfigServer uses to read and change replication:
-// INFO replication (probe), REPLICAOF host port with the cluster password as
+// INFO replication (probe, which is also the health check), REPLICAOF host port with the cluster password as
 // masterauth, REPLICAOF NO ONE (promote), FAILOVER (planned switchover).
 // Each call opens its own short connection, so it is safe from any thread.
 #pragma once
@@ -22,7 +22,6 @@ class ReplicationControl {
   static Result<NodeHealth> Probe(RedisClient* client);
   Result<NodeHealth> Probe(const std::string& node) const;
 
-  Status Ping(const std::string& node) const;
   Status Follow(const std::string& node, const std::string& master) const;
   Status Promote(const std::string& node) const;
   // FAILOVER TO target: the master pauses writes until the target has its
