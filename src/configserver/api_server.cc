@@ -59,6 +59,12 @@ ApiServer::~ApiServer() { Stop(); }
 Status ApiServer::Start(const std::string& host, int port) {
   server_->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
   Routes();
+  // httplib's default is SO_REUSEPORT, which would let a second instance
+  // share the port silently; SO_REUSEADDR makes that a clear start-up error.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (!server_->bind_to_port(host.c_str(), port)) {
     return Status::Error("cannot listen on " + host + ":" + std::to_string(port));
   }

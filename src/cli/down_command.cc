@@ -1,0 +1,105 @@
+// `redkube down`: stops a cluster's supervisor (which stops every process in
+// order) and, with --purge, deletes its data.
+#include <fmt/core.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "runtime/local/cluster_directory.h"
+
+namespace redkube::cli {
+namespace {
+
+using namespace redkube::runtime;
+namespace fs = std::filesystem;
+
+constexpr auto kStopTimeout = std::chrono::seconds(90);
+
+// Processes a supervisor that died (kill -9) left running, from its last
+// processes.json; only pids that still run one of the programs the local
+// runtime starts are returned.
+std::vector<pid_t> Leftovers(const LocalLayout& layout) {
+  std::ifstream in(layout.ProcessesFile());
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+  std::vector<pid_t> pids;
+  if (doc.is_discarded() || !doc.contains("processes")) return pids;
+  static const std::set<std::string> kPrograms = {"etcd", "redis-server", "redis-check-rdb", "redkube-proxy",
+                                                  "redkube-configserver"};
+  for (const auto& p : doc["processes"]) {
+    pid_t pid = p.value("pid", 0);
+    if (pid <= 0) continue;
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+    if (!ec && kPrograms.count(exe.filename().string())) pids.push_back(pid);
+  }
+  return pids;
+}
+
+bool WaitGone(const std::function<bool()>& gone) {
+  const auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (gone()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return gone();
+}
+
+}  // namespace
+
+Result<LocalLayout> ExistingCluster(const std::string& dir, const std::string& name) {
+  auto spec = LoadClusterSpec(dir, name);
+  if (!spec.ok()) return spec.status();
+  if (!spec.value()) {
+    return Status::Error("there is no cluster named " + name + " in " + dir + " (start one with `redkube up --name " +
+                         name + (dir == ".redkube" ? "" : " --dir " + dir) + "`)");
+  }
+  return LocalLayout::Make(*spec.value(), dir);
+}
+
+int RunDown(const DownOptions& o) {
+  auto layout = ExistingCluster(o.dir, o.name);
+  if (!layout.ok()) {
+    fmt::print(stderr, "redkube down: {}\n", layout.error());
+    return 1;
+  }
+  if (auto pid = RunningSupervisor(layout.value())) {
+    fmt::print("stopping cluster {} (supervisor pid {})\n", o.name, *pid);
+    kill(*pid, SIGTERM);
+    if (!WaitGone([&] { return !RunningSupervisor(layout.value()); })) {
+      fmt::print(stderr, "redkube down: cluster {} did not stop within {} s; see {}\n", o.name,
+                 kStopTimeout.count(), layout->LogDir());
+      return 1;
+    }
+    fmt::print("stopped cluster {}\n", o.name);
+  } else {
+    auto leftovers = Leftovers(layout.value());
+    if (leftovers.empty()) {
+      fmt::print("cluster {} is not running\n", o.name);
+    } else {
+      fmt::print("cluster {} has no supervisor; stopping the {} processes it left\n", o.name, leftovers.size());
+      for (pid_t pid : leftovers) kill(pid, SIGTERM);
+      WaitGone([&] { return Leftovers(layout.value()).empty(); });
+    }
+  }
+  if (o.purge) {
+    std::error_code ec;
+    fs::remove_all(layout->ClusterDir(), ec);
+    if (ec) {
+      fmt::print(stderr, "redkube down: cannot delete {}: {}\n", layout->ClusterDir(), ec.message());
+      return 1;
+    }
+    fmt::print("deleted {}\n", layout->ClusterDir());
+  }
+  return 0;
+}
+
+}  // namespace redkube::cli

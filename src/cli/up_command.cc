@@ -1,0 +1,243 @@
+// `redkube up`: checks, then runs the creation workflow on the local
+// platform and supervises the cluster until Ctrl-C / SIGTERM (or, with
+// --detach, in a background process once the cluster is ready).
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "cli/commands.h"
+#include "runtime/create_workflow.h"
+#include "runtime/local/cluster_directory.h"
+#include "runtime/local/local_platform.h"
+#include "runtime/shard_rejoin.h"
+
+namespace redkube::cli {
+namespace {
+
+using namespace redkube::runtime;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// A --detach parent prints what its child reports on a pipe; this byte,
+// last, means "ready".
+constexpr char kReadyByte = '\0';
+
+void WriteAll(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+// Says what happens, on stdout and (for a --detach child) on the pipe to the
+// waiting parent.
+class Reporter {
+ public:
+  explicit Reporter(int pipe_fd) : pipe_fd_(pipe_fd), start_(Clock::now()) {}
+  void Say(const std::string& text) {
+    WriteAll(1, text);
+    if (pipe_fd_ >= 0) WriteAll(pipe_fd_, text);
+  }
+  void Step(const std::string& step) {
+    double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    Say(fmt::format("==> [{:5.1f}s] {}\n", seconds, step));
+  }
+  double Elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  // Tells the parent the cluster is ready and lets it go.
+  void Release() {
+    if (pipe_fd_ < 0) return;
+    WriteAll(pipe_fd_, std::string(1, kReadyByte));
+    close(pipe_fd_);
+    pipe_fd_ = -1;
+  }
+
+ private:
+  int pipe_fd_;
+  Clock::time_point start_;
+};
+
+// The parent side of --detach: relays the child's report; exits 0 once the
+// child says it is ready, 1 if it ended without saying so.
+[[noreturn]] void RelayUntilReady(int read_fd) {
+  char buf[4096];
+  bool ready = false;
+  for (;;) {
+    ssize_t n = read(read_fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    ready = buf[n - 1] == kReadyByte;
+    WriteAll(1, std::string(buf, ready ? n - 1 : n));
+  }
+  _exit(ready ? 0 : 1);
+}
+
+Status CheckSavedShape(const UpOptions& o, const LocalClusterSpec& saved) {
+  auto differs = [&](bool given, int asked, int have, const char* flag) -> Status {
+    if (!given || asked == have) return Status::Ok();
+    return Status::Error(fmt::format(
+        "cluster {} exists with {} {} (you asked for {}); up brings it back as it was: drop {} or use another "
+        "--name (`redkube down --name {} --purge` deletes it)",
+        saved.name, flag, have, asked, flag, saved.name));
+  };
+  for (const Status& s : {differs(o.shards_given, o.spec.shards, saved.shards, "--shards"),
+                          differs(o.replicas_given, o.spec.replicas, saved.replicas, "--replicas"),
+                          differs(o.proxies_given, o.spec.proxies, saved.proxies, "--proxies"),
+                          differs(o.port_given, o.spec.port, saved.port, "--port")}) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+int Fail(const std::string& message) {
+  fmt::print(stderr, "redkube up: {}\n", message);
+  return 1;
+}
+
+}  // namespace
+
+int RunUp(const UpOptions& o) {
+  auto saved = LoadClusterSpec(o.dir, o.spec.name);
+  if (!saved.ok()) return Fail(saved.error());
+  LocalClusterSpec spec = o.spec;
+  if (saved.value()) {
+    if (Status s = CheckSavedShape(o, *saved.value()); !s.ok()) return Fail(s.message());
+    spec = *saved.value();
+  }
+  auto layout = LocalLayout::Make(spec, o.dir);
+  if (!layout.ok()) return Fail(layout.error());
+  // A first `up` that fails its checks leaves nothing behind.
+  const bool fresh = !saved.value().has_value();
+  auto fail_fresh = [&](const std::string& message) {
+    std::error_code ignored;
+    if (fresh) fs::remove_all(layout->ClusterDir(), ignored);
+    return Fail(message);
+  };
+  if (Status s = MakeClusterDirs(layout.value()); !s.ok()) return fail_fresh(s.message());
+  auto lock = SupervisorLock::Acquire(layout.value());
+  if (!lock.ok()) {
+    return Fail(lock.error() + "; nothing changed. `redkube status --name " + spec.name +
+                "` shows it, `redkube down --name " + spec.name + "` stops it");
+  }
+  if (auto port = PortInUse(layout.value())) {
+    return fail_fresh(fmt::format("port {} on 127.0.0.1 is already in use by another program; nothing started. "
+                                  "Stop it, or choose other ports with --port (cluster {} needs {}..{})",
+                                  *port, spec.name, spec.port, spec.port + 100 + 10 * spec.shards - 1));
+  }
+  auto password = EnsureSecretFile(layout->PasswordFile());
+  if (!password.ok()) return fail_fresh(password.error());
+  auto token = EnsureSecretFile(layout->TokenFile());
+  if (!token.ok()) return fail_fresh(token.error());
+  if (Status s = SaveClusterSpec(layout.value()); !s.ok()) return fail_fresh(s.message());
+  std::error_code ec;
+  const std::string binary_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (const char* binary : {"redkube-proxy", "redkube-configserver"}) {
+    if (!fs::exists(binary_dir + "/" + binary)) return Fail(binary_dir + "/" + binary + " is missing; build it first");
+  }
+
+  int report_fd = -1;
+  if (o.detach) {
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Fail(std::string("pipe: ") + strerror(errno));
+    fflush(nullptr);
+    pid_t child = fork();
+    if (child < 0) return Fail(std::string("fork: ") + strerror(errno));
+    if (child > 0) {
+      close(pipe_fds[1]);
+      RelayUntilReady(pipe_fds[0]);
+    }
+    close(pipe_fds[0]);
+    setsid();  // no terminal: closing it does not stop the cluster
+    int log = open(layout->LogFile("supervisor").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (log >= 0 && null >= 0) {
+      dup2(null, 0);
+      dup2(log, 1);
+      dup2(log, 2);
+    }
+    report_fd = pipe_fds[1];
+  }
+  if (Status s = lock->WritePid(layout.value()); !s.ok()) return Fail(s.message());
+
+  // Signals are taken by sigtimedwait on this thread only; every thread
+  // started from here on inherits the mask, and children get it cleared.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Reporter reporter(report_fd);
+  reporter.Say(fmt::format("redkube up: cluster {} ({} shards x {} servers, {} proxies) in {}\n", spec.name,
+                           spec.shards, spec.replicas + 1, spec.proxies, layout->ClusterDir()));
+  LocalPlatform platform(layout.value(), password.value(), token.value(), binary_dir);
+  ClusterShape shape{.name = spec.name, .shards = spec.shards, .replicas = spec.replicas, .proxies = spec.proxies};
+  Result<ControlPlane> created = Status::Error("not run");
+  std::atomic<bool> workflow_done{false};
+  std::thread workflow([&] {
+    created = CreateWorkflow(&platform, shape, [&](const std::string& step) { reporter.Step(step); }).Run();
+    workflow_done = true;
+  });
+  const timespec tick{0, 100 * 1000 * 1000};
+  while (!workflow_done) {
+    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig > 0) {
+      // The workflow may be waiting on a process; stop everything and leave
+      // without waiting for it (nothing else is in flight).
+      reporter.Say(fmt::format("\n{} received while starting; stopping (data kept in {})\n", strsignal(sig),
+                               layout->ClusterDir()));
+      platform.StopAll();
+      std::_Exit(130);
+    }
+  }
+  workflow.join();
+  if (!created.ok()) {
+    reporter.Say("redkube up failed: " + created.error() + "\nstopping what was started; logs in " +
+                 layout->LogDir() + "\n");
+    platform.StopAll();
+    return 1;
+  }
+
+  ShardRejoin rejoin(&platform, created.value(), spec.name);
+  platform.SetServerRestartObserver(&rejoin);
+  const std::string cli = binary_dir + "/redkube";
+  const std::string dir_flag = o.dir == ".redkube" ? "" : " --dir " + o.dir;
+  const std::string name_flag = spec.name == "demo" ? "" : " --name " + spec.name;
+  reporter.Step("ready");
+  reporter.Say(fmt::format(
+      "\nredkube is ready in {:.1f}s: {} shards x {} servers, {} ConfigServers, {} proxies on 127.0.0.1:{}{}\n"
+      "  connect:  redis-cli -p {} -a $(cat {}) --no-auth-warning\n"
+      "  status:   {} status{}{}\n"
+      "  stop:     {}{} down{}{}   (data stays in {}; add --purge to delete it)\n"
+      "  logs:     {}/\n",
+      reporter.Elapsed(), spec.shards, spec.replicas + 1, LocalLayout::kConfigServers, spec.proxies, spec.port,
+      spec.proxies > 1 ? fmt::format("-{}", spec.port + spec.proxies - 1) : "", spec.port, layout->PasswordFile(),
+      cli, name_flag, dir_flag, o.detach ? "" : "Ctrl-C, or ", cli, name_flag, dir_flag, layout->ClusterDir(),
+      layout->LogDir()));
+  reporter.Release();
+
+  int sig;
+  while (sigwait(&stop_signals, &sig) != 0) {
+  }
+  fmt::print("\n{} received: stopping cluster {} (data kept in {})\n", strsignal(sig), spec.name,
+             layout->ClusterDir());
+  fflush(stdout);
+  rejoin.Stop();
+  platform.StopAll();
+  platform.SetServerRestartObserver(nullptr);
+  std::filesystem::remove(layout->SupervisorPidFile(), ec);
+  fmt::print("stopped\n");
+  return 0;
+}
+
+}  // namespace redkube::cli

@@ -1,0 +1,81 @@
+#include "runtime/configserver_client.h"
+
+#include <httplib.h>
+
+namespace redkube::runtime {
+namespace {
+
+using nlohmann::json;
+
+std::string ErrorOf(const ConfigServerClient::Reply& reply) {
+  if (reply.body.is_object() && reply.body.contains("error") && reply.body["error"].is_string()) {
+    return reply.body["error"].get<std::string>();
+  }
+  return "HTTP " + std::to_string(reply.status);
+}
+
+}  // namespace
+
+ConfigServerClient::ConfigServerClient(ControlPlane control_plane) : control_plane_(std::move(control_plane)) {}
+
+Result<ConfigServerClient::Reply> ConfigServerClient::Call(const std::string& method, const std::string& path,
+                                                           const json& body) {
+  std::string last_error = "no ConfigServer URL";
+  for (const auto& url : control_plane_.configserver_urls) {
+    httplib::Client client(url);
+    client.set_connection_timeout(2, 0);
+    client.set_read_timeout(15, 0);  // a registration probes every node
+    if (!control_plane_.token.empty()) client.set_bearer_token_auth(control_plane_.token);
+    std::string payload = body.is_null() ? "{}" : body.dump();
+    httplib::Result res = method == "GET"    ? client.Get(path)
+                          : method == "PUT"  ? client.Put(path, payload, "application/json")
+                          : method == "POST" ? client.Post(path, payload, "application/json")
+                                             : client.Delete(path);
+    if (!res) {
+      last_error = url + ": " + httplib::to_string(res.error());
+      continue;
+    }
+    Reply reply;
+    reply.status = res->status;
+    reply.body = json::parse(res->body, nullptr, false);
+    if (reply.body.is_discarded()) reply.body = nullptr;
+    return reply;
+  }
+  return Status::Error("no ConfigServer answered (" + last_error + ")");
+}
+
+Result<json> ConfigServerClient::EnsureCluster(const std::string& name, int shards) {
+  auto existing = GetCluster(name);
+  if (existing.ok()) {
+    int have = static_cast<int>(existing.value().value("shards", json::array()).size());
+    if (have != shards) {
+      return Status::Error("cluster " + name + " exists with " + std::to_string(have) + " shards, not " +
+                           std::to_string(shards));
+    }
+    return existing;
+  }
+  auto created = Call("POST", "/v1/clusters", json{{"name", name}, {"shards", shards}});
+  if (!created.ok()) return created.status();
+  if (created->status == 409) return GetCluster(name);  // another writer created it meanwhile
+  if (created->status != 201) return Status::Error("creating cluster " + name + ": " + ErrorOf(created.value()));
+  return created->body;
+}
+
+Result<json> ConfigServerClient::GetCluster(const std::string& name) {
+  auto reply = Call("GET", "/v1/clusters/" + name);
+  if (!reply.ok()) return reply.status();
+  if (reply->status != 200) return Status::Error("cluster " + name + ": " + ErrorOf(reply.value()));
+  return reply->body;
+}
+
+Status ConfigServerClient::RegisterShard(const std::string& cluster, const std::string& shard,
+                                         const std::vector<std::string>& nodes) {
+  auto reply = Call("PUT", "/v1/clusters/" + cluster + "/shards/" + shard, json{{"nodes", nodes}});
+  if (!reply.ok()) return reply.status();
+  if (reply->status / 100 != 2) {
+    return Status::Error("registering " + shard + " of " + cluster + ": " + ErrorOf(reply.value()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace redkube::runtime

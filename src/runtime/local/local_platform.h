@@ -1,0 +1,65 @@
+// The Platform as processes on 127.0.0.1, playing Kubernetes' part on one
+// machine: etcd, two ConfigServers, each shard's redis-servers (a data dir
+// each, like a PVC; persistence on; the cluster password from a 0600 config
+// file, like a mounted Secret) and the proxies, all kept running by a
+// ProcessSupervisor. The supervisor's view is written to
+// run/processes.json after every change, for `redkube status` and `down`.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "runtime/local/local_layout.h"
+#include "runtime/local/process_supervisor.h"
+#include "runtime/platform.h"
+
+namespace redkube::runtime {
+
+class LocalPlatform : public Platform {
+ public:
+  // `binary_dir` holds redkube-configserver and redkube-proxy; etcd and
+  // redis-server come from PATH.
+  LocalPlatform(LocalLayout layout, std::string password, std::string token, std::string binary_dir);
+  ~LocalPlatform() override;
+
+  void SetServerRestartObserver(ServerRestartObserver* observer) override { observer_ = observer; }
+  Result<ControlPlane> EnsureControlPlane() override;
+  Status EnsureServerGroup(const std::string& group, int size, const std::string& version) override;
+  Status WaitMembersReady(const std::string& group, std::chrono::milliseconds timeout) override;
+  Result<std::vector<Member>> ListMembers(const std::string& group) override;
+  Status ReplaceMember(const std::string& group, int index) override;
+  Status RemoveServerGroup(const std::string& group) override;
+  Status EnsureProxies(int count, const ControlPlane& control_plane) override;
+  Status WaitProxiesReady(std::chrono::milliseconds timeout) override;
+  std::vector<Member> ListProxies() override;
+
+  // Stops everything in the order that keeps data safe: proxies, then
+  // ConfigServers (so nothing fails over while servers stop), servers, etcd.
+  void StopAll();
+
+ private:
+  Result<int> ShardIndex(const std::string& group) const;
+  Status StartServer(int shard, int member);
+  std::vector<std::string> ServerArgv(int shard, int member, const std::optional<HostPort>& replica_of) const;
+  Status WriteServerConfig(int shard, int member) const;
+  Status WaitHttpOk(const std::string& url, const std::string& what, std::chrono::milliseconds timeout) const;
+  Status WaitPing(const HostPort& address, std::chrono::milliseconds timeout) const;
+  Member MemberOf(const std::string& name, int port) const;
+  void WriteProcessesFile();
+
+  LocalLayout layout_;
+  std::string password_;
+  std::string token_;
+  std::string binary_dir_;
+  std::atomic<ServerRestartObserver*> observer_{nullptr};
+  std::mutex mu_;  // guards group_sizes_ and proxy_count_
+  std::map<std::string, int> group_sizes_;
+  int proxy_count_ = 0;
+  std::mutex file_mu_;
+  ProcessSupervisor supervisor_;  // last: its keepers call back into the members above
+};
+
+}  // namespace redkube::runtime
