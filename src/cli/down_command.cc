@@ -5,10 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <set>
-#include <sstream>
+#include <functional>
 #include <thread>
 
 #include "cli/commands.h"
@@ -21,28 +18,6 @@ using namespace redkube::runtime;
 namespace fs = std::filesystem;
 
 constexpr auto kStopTimeout = std::chrono::seconds(90);
-
-// Processes a supervisor that died (kill -9) left running, from its last
-// processes.json; only pids that still run one of the programs the local
-// runtime starts are returned.
-std::vector<pid_t> Leftovers(const LocalLayout& layout) {
-  std::ifstream in(layout.ProcessesFile());
-  std::stringstream text;
-  text << in.rdbuf();
-  auto doc = nlohmann::json::parse(text.str(), nullptr, false);
-  std::vector<pid_t> pids;
-  if (doc.is_discarded() || !doc.contains("processes")) return pids;
-  static const std::set<std::string> kPrograms = {"etcd", "redis-server", "redis-check-rdb", "redkube-proxy",
-                                                  "redkube-configserver"};
-  for (const auto& p : doc["processes"]) {
-    pid_t pid = p.value("pid", 0);
-    if (pid <= 0) continue;
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-    if (!ec && kPrograms.count(exe.filename().string())) pids.push_back(pid);
-  }
-  return pids;
-}
 
 bool WaitGone(const std::function<bool()>& gone) {
   const auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
@@ -81,13 +56,13 @@ int RunDown(const DownOptions& o) {
     }
     fmt::print("stopped cluster {}\n", o.name);
   } else {
-    auto leftovers = Leftovers(layout.value());
+    auto leftovers = OrphanedProcesses(layout.value());
     if (leftovers.empty()) {
       fmt::print("cluster {} is not running\n", o.name);
     } else {
       fmt::print("cluster {} has no supervisor; stopping the {} processes it left\n", o.name, leftovers.size());
       for (pid_t pid : leftovers) kill(pid, SIGTERM);
-      WaitGone([&] { return Leftovers(layout.value()).empty(); });
+      WaitGone([&] { return OrphanedProcesses(layout.value()).empty(); });
     }
   }
   if (o.purge) {

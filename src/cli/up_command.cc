@@ -129,6 +129,11 @@ int RunUp(const UpOptions& o) {
     return Fail(lock.error() + "; nothing changed. `redkube status --name " + spec.name +
                 "` shows it, `redkube down --name " + spec.name + "` stops it");
   }
+  if (auto orphans = OrphanedProcesses(layout.value()); !orphans.empty()) {
+    return Fail(fmt::format("{} processes of cluster {} still run without their supervisor (was it killed?); "
+                            "nothing started. `redkube down --name {}` stops them",
+                            orphans.size(), spec.name, spec.name));
+  }
   if (auto port = PortInUse(layout.value())) {
     return fail_fresh(fmt::format("port {} on 127.0.0.1 is already in use by another program; nothing started. "
                                   "Stop it, or choose other ports with --port (cluster {} needs {}..{})",

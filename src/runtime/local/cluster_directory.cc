@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 namespace redkube::runtime {
@@ -140,6 +142,25 @@ std::optional<pid_t> RunningSupervisor(const LocalLayout& layout) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+std::vector<pid_t> OrphanedProcesses(const LocalLayout& layout) {
+  std::vector<pid_t> pids;
+  auto text = ReadFile(layout.ProcessesFile());
+  if (!text.ok()) return pids;
+  auto doc = nlohmann::json::parse(text.value(), nullptr, false);
+  if (doc.is_discarded() || !doc.contains("processes") || !doc["processes"].is_array()) return pids;
+  static const std::set<std::string> kPrograms = {"etcd", "redis-server", "redis-check-rdb", "redkube-proxy",
+                                                  "redkube-configserver"};
+  for (const auto& p : doc["processes"]) {
+    if (!p.is_object() || !p.contains("pid") || !p["pid"].is_number_integer()) continue;
+    pid_t pid = p["pid"].get<pid_t>();
+    if (pid <= 0) continue;
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+    if (!ec && kPrograms.count(exe.filename().string())) pids.push_back(pid);
+  }
+  return pids;
 }
 
 }  // namespace redkube::runtime

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "runtime/local/local_layout.h"
@@ -50,5 +51,10 @@ class SupervisorLock {
 
 // The pid of the process supervising the cluster, if one holds the lock.
 std::optional<pid_t> RunningSupervisor(const LocalLayout& layout);
+
+// Processes a supervisor that died (kill -9) left running: the pids of its
+// last run/processes.json that still run one of the programs the local
+// runtime starts. Call only when no supervisor runs.
+std::vector<pid_t> OrphanedProcesses(const LocalLayout& layout);
 
 }  // namespace redkube::runtime

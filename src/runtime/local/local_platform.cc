@@ -315,6 +315,9 @@ void LocalPlatform::StopAll() {
 }
 
 void LocalPlatform::WriteProcessesFile() {
+  // Snapshot and write under one lock: two children changing at once must
+  // not leave the older snapshot in the file.
+  std::lock_guard lock(file_mu_);
   nlohmann::json processes = nlohmann::json::array();
   for (const auto& p : supervisor_.Snapshot()) {
     processes.push_back({{"name", p.name},
@@ -323,7 +326,6 @@ void LocalPlatform::WriteProcessesFile() {
                          {"restarts", p.restarts},
                          {"last_exit", p.last_exit}});
   }
-  std::lock_guard lock(file_mu_);
   Status s = WritePrivateFile(layout_.ProcessesFile(),
                               nlohmann::json{{"supervisor_pid", getpid()}, {"processes", processes}}.dump(2));
   if (!s.ok()) spdlog::warn("{}", s.message());
