@@ -264,6 +264,10 @@ def test_killed_master_fails_over_restarts_and_rejoins_as_replica(clusters):
     assert rejoined_member["link"] == "up"
     new_master = c.status()["shards"][0]["master"]
     assert new_master != master["address"]
+    # It waited for the failover and started as a replica, never as a master
+    # serving its own (older) AOF.
+    with open(os.path.join(c.cluster_dir, "logs", "supervisor.log")) as f:
+        assert "%s starts again as a replica of %s" % (master["name"], new_master) in f.read()
 
     writer.stopping.set()
     writer.join(30)
