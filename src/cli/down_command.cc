@@ -62,7 +62,13 @@ int RunDown(const DownOptions& o) {
     } else {
       fmt::print("cluster {} has no supervisor; stopping the {} processes it left\n", o.name, leftovers.size());
       for (pid_t pid : leftovers) kill(pid, SIGTERM);
-      WaitGone([&] { return OrphanedProcesses(layout.value()).empty(); });
+      if (!WaitGone([&] { return OrphanedProcesses(layout.value()).empty(); })) {
+        for (pid_t pid : OrphanedProcesses(layout.value())) kill(pid, SIGKILL);
+        if (!WaitGone([&] { return OrphanedProcesses(layout.value()).empty(); })) {
+          fmt::print(stderr, "redkube down: processes of cluster {} are still running; data kept\n", o.name);
+          return 1;
+        }
+      }
     }
   }
   if (o.purge) {

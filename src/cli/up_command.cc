@@ -67,9 +67,20 @@ class Reporter {
   Clock::time_point start_;
 };
 
+volatile sig_atomic_t detached_child = 0;
+
+void ForwardToChild(int sig) {
+  if (detached_child > 0) kill(detached_child, sig);
+}
+
 // The parent side of --detach: relays the child's report; exits 0 once the
-// child says it is ready, 1 if it ended without saying so.
-[[noreturn]] void RelayUntilReady(int read_fd) {
+// child says it is ready, 1 if it ended without saying so. Ctrl-C while it
+// waits reaches the child, which stops what it started.
+[[noreturn]] void RelayUntilReady(pid_t child, int read_fd) {
+  detached_child = child;
+  struct sigaction forward {};
+  forward.sa_handler = ForwardToChild;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &forward, nullptr);
   char buf[4096];
   bool ready = false;
   for (;;) {
@@ -129,6 +140,9 @@ int RunUp(const UpOptions& o) {
     return Fail(lock.error() + "; nothing changed. `redkube status --name " + spec.name +
                 "` shows it, `redkube down --name " + spec.name + "` stops it");
   }
+  // Written at once so `down` never finds the lock held with a stale pid;
+  // a --detach child writes its own below.
+  if (Status s = lock->WritePid(layout.value()); !s.ok()) return fail_fresh(s.message());
   if (auto orphans = OrphanedProcesses(layout.value()); !orphans.empty()) {
     return Fail(fmt::format("{} processes of cluster {} still run without their supervisor (was it killed?); "
                             "nothing started. `redkube down --name {}` stops them",
@@ -159,7 +173,7 @@ int RunUp(const UpOptions& o) {
     if (child < 0) return Fail(std::string("fork: ") + strerror(errno));
     if (child > 0) {
       close(pipe_fds[1]);
-      RelayUntilReady(pipe_fds[0]);
+      RelayUntilReady(child, pipe_fds[0]);
     }
     close(pipe_fds[0]);
     setsid();  // no terminal: closing it does not stop the cluster
@@ -171,8 +185,11 @@ int RunUp(const UpOptions& o) {
       dup2(log, 2);
     }
     report_fd = pipe_fds[1];
+    if (Status s = lock->WritePid(layout.value()); !s.ok()) {
+      WriteAll(report_fd, "redkube up: " + s.message() + "\n");
+      return 1;
+    }
   }
-  if (Status s = lock->WritePid(layout.value()); !s.ok()) return Fail(s.message());
 
   // Signals are taken by sigtimedwait on this thread only; every thread
   // started from here on inherits the mask, and children get it cleared.
@@ -202,7 +219,7 @@ int RunUp(const UpOptions& o) {
       reporter.Say(fmt::format("\n{} received while starting; stopping (data kept in {})\n", strsignal(sig),
                                layout->ClusterDir()));
       platform.StopAll();
-      std::_Exit(130);
+      std::_Exit(128 + sig);
     }
   }
   workflow.join();

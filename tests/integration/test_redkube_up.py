@@ -127,8 +127,14 @@ def clusters(workdir):
         return c
 
     yield make
+    failed = []
     for c in made:
-        c.cli("down", "--purge")
+        if not os.path.exists(c.cluster_dir):
+            continue  # never created
+        done = c.cli("down", "--purge")
+        if done.returncode != 0:
+            failed.append(done.stdout + done.stderr)
+    assert not failed, failed
 
 
 def alive(pid):
@@ -353,12 +359,21 @@ def test_foreground_up_stops_everything_on_ctrl_c(clusters):
     proc = subprocess.Popen([REDKUBE_BIN, "up", "--name", c.name, "--dir", c.dir, "--shards", "1",
                              "--replicas", "1", "--proxies", "1", "--port", str(c.port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Bounded: a stalled `up` is killed, which ends the read below.
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
     lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if "redkube is ready" in line:
-            break
-    assert any("redkube is ready" in l for l in lines), "".join(lines)
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if "redkube is ready" in line:
+                break
+    finally:
+        watchdog.cancel()
+    if not any("redkube is ready" in l for l in lines):
+        proc.kill()
+        proc.wait()
+        raise AssertionError("".join(lines))
     pids = [p["pid"] for p in c.processes().values()]
     assert len(pids) == 1 + 2 + 2 + 1 and all(alive(p) for p in pids)
     c.client(0).set("kept", "yes")

@@ -64,6 +64,10 @@ Result<std::optional<LocalClusterSpec>> LoadClusterSpec(const std::string& base_
   if (!text.ok()) return text.status();
   auto spec = LocalClusterSpec::FromJson(text.value());
   if (!spec.ok()) return Status::Error(path + ": " + spec.error());
+  if (spec->name != name) {
+    return Status::Error(path + " describes cluster \"" + spec->name + "\", not \"" + name +
+                         "\"; was the directory copied or renamed?");
+  }
   return std::optional<LocalClusterSpec>(spec.value());
 }
 
@@ -112,7 +116,13 @@ std::optional<int> PortInUse(const LocalLayout& layout) {
 Result<SupervisorLock> SupervisorLock::Acquire(const LocalLayout& layout) {
   int fd = open(layout.LockFile().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Error("cannot open " + layout.LockFile() + ": " + strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // `status` and `down` probe the lock with a brief shared flock: retry a
+  // little before concluding that a supervisor holds it.
+  bool locked = false;
+  for (int attempt = 0; attempt < 10 && !(locked = flock(fd, LOCK_EX | LOCK_NB) == 0); ++attempt) {
+    usleep(20 * 1000);
+  }
+  if (!locked) {
     close(fd);
     auto pid = RunningSupervisor(layout);
     return Status::Error("cluster " + layout.spec().name + " is already running" +
@@ -144,6 +154,25 @@ std::optional<pid_t> RunningSupervisor(const LocalLayout& layout) {
   }
 }
 
+uint64_t ProcessStartTime(pid_t pid) {
+  if (pid <= 0) return 0;
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return 0;
+  // "pid (comm) state ppid ..." - comm may hold spaces; fields resume after
+  // the last ')'. starttime is field 22, the 20th after it.
+  size_t close = stat.value().rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.value().substr(close + 1));
+  std::string field;
+  for (int i = 0; i < 20 && fields >> field; ++i) {
+  }
+  try {
+    return std::stoull(field);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 std::vector<pid_t> OrphanedProcesses(const LocalLayout& layout) {
   std::vector<pid_t> pids;
   auto text = ReadFile(layout.ProcessesFile());
@@ -156,9 +185,15 @@ std::vector<pid_t> OrphanedProcesses(const LocalLayout& layout) {
     if (!p.is_object() || !p.contains("pid") || !p["pid"].is_number_integer()) continue;
     pid_t pid = p["pid"].get<pid_t>();
     if (pid <= 0) continue;
+    // Same pid and start time: the very process the supervisor started,
+    // not a later one that reused the pid.
+    uint64_t started = p.value("start_time", uint64_t{0});
+    if (started == 0 || ProcessStartTime(pid) != started) continue;
     std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-    if (!ec && kPrograms.count(exe.filename().string())) pids.push_back(pid);
+    std::string exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename().string();
+    const std::string deleted = " (deleted)";  // the binary was rebuilt meanwhile
+    if (exe.size() > deleted.size() && exe.ends_with(deleted)) exe.resize(exe.size() - deleted.size());
+    if (!ec && kPrograms.count(exe)) pids.push_back(pid);
   }
   return pids;
 }

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,9 +53,14 @@ class SupervisorLock {
 // The pid of the process supervising the cluster, if one holds the lock.
 std::optional<pid_t> RunningSupervisor(const LocalLayout& layout);
 
-// Processes a supervisor that died (kill -9) left running: the pids of its
-// last run/processes.json that still run one of the programs the local
-// runtime starts. Call only when no supervisor runs.
+// When process `pid` started (clock ticks after boot, /proc/PID/stat), or 0
+// if it does not exist: with the pid, it names one process for good.
+uint64_t ProcessStartTime(pid_t pid);
+
+// Processes a supervisor that died (kill -9) left running: the processes of
+// its last run/processes.json that still run, the same process (pid and
+// start time) running one of the programs the local runtime starts. Call
+// only when no supervisor runs.
 std::vector<pid_t> OrphanedProcesses(const LocalLayout& layout);
 
 }  // namespace redkube::runtime

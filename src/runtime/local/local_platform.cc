@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/redis_client.h"
+#include "runtime/local/cluster_directory.h"
 
 namespace redkube::runtime {
 namespace {
@@ -310,7 +311,9 @@ void LocalPlatform::StopAll() {
   }
   supervisor_.StopAll(proxies);
   supervisor_.StopAll(configservers);
-  supervisor_.StopAll(servers);
+  // Redis waits up to its shutdown-timeout (10 s) for lagging replicas
+  // before its final AOF fsync; do not cut that short.
+  supervisor_.StopAll(servers, std::chrono::seconds(30));
   supervisor_.Stop("etcd");
 }
 
@@ -322,6 +325,7 @@ void LocalPlatform::WriteProcessesFile() {
   for (const auto& p : supervisor_.Snapshot()) {
     processes.push_back({{"name", p.name},
                          {"pid", p.pid},
+                         {"start_time", ProcessStartTime(p.pid)},
                          {"running", p.running},
                          {"restarts", p.restarts},
                          {"last_exit", p.last_exit}});

@@ -55,6 +55,7 @@ Result<pid_t> ProcessSupervisor::Spawn(const std::vector<std::string>& argv, con
   args.push_back(nullptr);
   sigset_t all_unblocked;
   sigemptyset(&all_unblocked);
+  const int max_fd = static_cast<int>(sysconf(_SC_OPEN_MAX));
   int exec_error[2];
   if (pipe2(exec_error, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
 
@@ -84,7 +85,9 @@ Result<pid_t> ProcessSupervisor::Spawn(const std::vector<std::string>& argv, con
     // Only 0-2 and the exec-error pipe (moved to 3, closed by exec) survive:
     // no socket or lock file of the supervisor leaks into the child.
     if (exec_error[1] != 3) dup3(exec_error[1], 3, O_CLOEXEC);
-    close_range(4, ~0U, 0);
+    if (close_range(4, ~0U, 0) != 0) {  // kernels before 5.9
+      for (int fd = 4; fd < max_fd; ++fd) close(fd);
+    }
     execvp(args[0], args.data());
     int e = errno;
     (void)!write(3, &e, sizeof(e));
@@ -128,7 +131,12 @@ Status ProcessSupervisor::Start(ProcessSpec spec) {
 
 void ProcessSupervisor::Keep(Child* child) {
   auto backoff = kFirstBackoff;
-  bool restarted = false;
+  // after_restart runs beside the wait for the child's exit, so a child that
+  // dies again while the hook still works is noticed and restarted.
+  std::thread hook;
+  auto join_hook = [&hook] {
+    if (hook.joinable()) hook.join();
+  };
   for (;;) {
     pid_t pid;
     {
@@ -136,7 +144,6 @@ void ProcessSupervisor::Keep(Child* child) {
       pid = child->state.pid;
     }
     if (pid > 0) {
-      if (restarted && child->spec.after_restart) child->spec.after_restart();
       // Wait without reaping: until the state says "not running", the pid
       // stays ours (a zombie at worst), so Stop() can never signal a reused pid.
       siginfo_t info;
@@ -155,33 +162,41 @@ void ProcessSupervisor::Keep(Child* child) {
     }
     {
       std::unique_lock lock(mu_);
-      if (child->stopping) break;
+      // Once shutdown began nothing starts again: a master killed just
+      // before must not come back as a master while the rest stops.
+      if (child->stopping || !accepting_) break;
       spdlog::warn("{} stopped ({}); starting it again in {} ms", child->spec.name, child->state.last_exit,
                    backoff.count());
-      if (child->cv.wait_for(lock, backoff, [child] { return child->stopping; })) break;
+      if (child->cv.wait_for(lock, backoff, [this, child] { return child->stopping || !accepting_; })) break;
     }
     backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+    join_hook();
     std::vector<std::string> argv = child->spec.before_restart ? child->spec.before_restart() : child->spec.argv;
+    bool started = false;
     {
       std::lock_guard lock(mu_);
-      if (child->stopping) break;
+      if (child->stopping || !accepting_) break;
       ++child->state.restarts;
       auto spawned = Spawn(argv, child->spec.log_path);
       if (spawned.ok()) {
         child->state.pid = spawned.value();
         child->state.running = true;
         child->started = std::chrono::steady_clock::now();
-        restarted = true;
+        started = true;
       } else {
         child->state.last_exit = spawned.error();
         spdlog::error("{}: {}", child->spec.name, spawned.error());
       }
     }
     Changed();
+    if (started && child->spec.after_restart) hook = std::thread(child->spec.after_restart);
   }
-  std::lock_guard lock(mu_);
-  child->done = true;
-  child->cv.notify_all();
+  {
+    std::lock_guard lock(mu_);
+    child->done = true;
+    child->cv.notify_all();
+  }
+  join_hook();
 }
 
 bool ProcessSupervisor::Has(const std::string& name) const {
@@ -194,17 +209,26 @@ void ProcessSupervisor::Stop(const std::string& name, std::chrono::milliseconds 
   auto it = children_.find(name);
   if (it == children_.end()) return;
   Child* child = it->second.get();
+  if (child->stopping) {  // another caller is stopping it: wait for that
+    erased_.wait(lock, [&] {
+      auto now = children_.find(name);
+      return now == children_.end() || now->second.get() != child;
+    });
+    return;
+  }
   child->stopping = true;
   if (child->state.running) kill(child->state.pid, SIGTERM);
   child->cv.notify_all();
   if (!child->cv.wait_for(lock, grace, [child] { return child->done; })) {
     spdlog::warn("{} did not stop within {} ms; killing it", name, grace.count());
-    if (child->state.running) kill(child->state.pid, SIGKILL);
+    // The whole process group (its own, see Spawn): forked helpers too.
+    if (child->state.running) kill(-child->state.pid, SIGKILL);
     child->cv.wait(lock, [child] { return child->done; });
   }
   std::thread keeper = std::move(child->keeper);
   std::unique_ptr<Child> owned = std::move(it->second);
   children_.erase(it);
+  erased_.notify_all();
   lock.unlock();
   keeper.join();
   Changed();
@@ -219,6 +243,7 @@ void ProcessSupervisor::StopAll(const std::vector<std::string>& names, std::chro
 void ProcessSupervisor::StopAccepting() {
   std::lock_guard lock(mu_);
   accepting_ = false;
+  for (auto& [name, child] : children_) child->cv.notify_all();  // end backoff waits
 }
 
 std::vector<ProcessState> ProcessSupervisor::Snapshot() const {

@@ -30,7 +30,8 @@ struct ProcessSpec {
   // Before a restart (not the first start): the argv to start with this time
   // (for example with --replicaof added). May block. Unset: argv as is.
   std::function<std::vector<std::string>()> before_restart = {};
-  // After a restart, on the keeper thread while the child runs. May block.
+  // After a restart, on a thread of its own while the child runs (joined
+  // before the next restart and at Stop). May block, bounded.
   std::function<void()> after_restart = {};
 };
 
@@ -60,7 +61,7 @@ class ProcessSupervisor {
   void Stop(const std::string& name, std::chrono::milliseconds grace = std::chrono::seconds(10));
   // Stops `names` at once (SIGTERM to all, then wait), as Stop() each.
   void StopAll(const std::vector<std::string>& names, std::chrono::milliseconds grace = std::chrono::seconds(10));
-  // From now on Start() fails: shutdown has begun.
+  // From now on Start() fails and no child is restarted: shutdown has begun.
   void StopAccepting();
   std::vector<ProcessState> Snapshot() const;
 
@@ -75,6 +76,7 @@ class ProcessSupervisor {
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Child>> children_;
   bool accepting_ = true;
+  std::condition_variable erased_;  // a child left children_
 };
 
 }  // namespace redkube::runtime

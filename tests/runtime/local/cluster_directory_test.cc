@@ -51,6 +51,23 @@ TEST_F(ClusterDirectoryTest, SpecIsSavedAndLoaded) {
   EXPECT_EQ(loaded.value()->port, 21380);
 }
 
+TEST_F(ClusterDirectoryTest, ACopiedClusterDirectoryIsNotTakenForAnother) {
+  ASSERT_TRUE(SaveClusterSpec(*layout_).ok());
+  std::filesystem::create_directories(base_ + "/backup");
+  std::filesystem::copy_file(layout_->SpecFile(), base_ + "/backup/cluster.json");
+  auto loaded = LoadClusterSpec(base_, "backup");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.error().find("describes cluster \"demo\", not \"backup\""), std::string::npos)
+      << loaded.error();
+}
+
+TEST_F(ClusterDirectoryTest, ProcessStartTimeNamesALiveProcessOnly) {
+  EXPECT_GT(ProcessStartTime(getpid()), 0u);
+  EXPECT_EQ(ProcessStartTime(getpid()), ProcessStartTime(getpid()));
+  EXPECT_EQ(ProcessStartTime(0), 0u);
+  EXPECT_EQ(ProcessStartTime(4194304 + 1), 0u);  // above pid_max
+}
+
 TEST_F(ClusterDirectoryTest, SecondSupervisorIsRefusedWhileTheFirstHoldsTheLock) {
   EXPECT_FALSE(RunningSupervisor(*layout_).has_value());
   {

@@ -1,6 +1,7 @@
 // ProcessSupervisor against real child processes (/bin/sh, sleep).
 #include "runtime/local/process_supervisor.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -82,6 +83,10 @@ TEST_F(ProcessSupervisorTest, BeforeRestartChoosesTheNextCommandLine) {
 }
 
 TEST_F(ProcessSupervisorTest, ChildOutputGoesToItsLogAndNoSupervisorFdLeaks) {
+  // An fd of the supervisor without O_CLOEXEC (like a socket or lock file a
+  // library opened carelessly) must still not reach the child.
+  int inheritable = open("/dev/null", O_RDONLY);
+  ASSERT_GE(inheritable, 3);
   ProcessSupervisor supervisor;
   ASSERT_TRUE(supervisor
                   .Start({.name = "lister",
@@ -99,6 +104,7 @@ TEST_F(ProcessSupervisorTest, ChildOutputGoesToItsLogAndNoSupervisorFdLeaks) {
   EXPECT_EQ(text.substr(0, 6), "hello\n");
   // 0, 1, 2 and the fd `ls` opens for /proc/self/fd: nothing inherited.
   EXPECT_EQ(std::stoi(text.substr(6)), 4) << text;
+  close(inheritable);
 }
 
 TEST_F(ProcessSupervisorTest, ReportsAProgramThatCannotRun) {
