@@ -231,15 +231,22 @@ void ClientSession::SetReading(bool reading) {
   worker_->loop()->Modify(fd_, events, this);
 }
 
-BackendConnection* ClientSession::BlockingBackend(int shard) {
+BackendConnection* ClientSession::OwnBackend(int shard) {
   const HostPort& master = worker_->topology().shards()[shard].master;
-  for (auto& b : blocking_backends_) {
+  for (auto& b : own_backends_) {
     if (b->address() == master) return b.get();
   }
-  if (blocking_backends_.empty()) worker_->TrackBlockingClient(this);
-  blocking_backends_.push_back(std::make_unique<BackendConnection>(
+  if (own_backends_.empty()) worker_->TrackBlockingClient(this);
+  own_backends_.push_back(std::make_unique<BackendConnection>(
       worker_->loop(), master, worker_->blocking_backend_options(), worker_));
-  return blocking_backends_.back().get();
+  return own_backends_.back().get();
+}
+
+BackendConnection* ClientSession::FindOwnBackend(const std::string& master) {
+  for (auto& b : own_backends_) {
+    if (b->name() == master) return b.get();
+  }
+  return nullptr;
 }
 
 void ClientSession::Close() {
@@ -259,11 +266,11 @@ void ClientSession::Close() {
   head_ = tail_ = nullptr;
   queued_ = 0;
   // Closing its blocking connections unblocks the server side too.
-  for (auto& b : blocking_backends_) {
+  for (auto& b : own_backends_) {
     b->Abandon();
     worker_->Retire(std::move(b));
   }
-  blocking_backends_.clear();
+  own_backends_.clear();
   worker_->OnClientClosed(this);
 }
 

@@ -13,6 +13,7 @@
 #include "core/buffer.h"
 #include "core/resp_parser.h"
 #include "proxy/backend_connection.h"
+#include "proxy/client_transaction.h"
 #include "proxy/event_loop.h"
 #include "proxy/pending_reply.h"
 
@@ -54,13 +55,18 @@ class ClientSession : public EventHandler {
   // Stops reading requests (shutdown drain).
   void StopReading();
 
-  // The client's own connection to `shard`'s master for blocking commands
-  // (BLPOP, XREAD BLOCK...), so that a blocked client delays no one else.
-  // Created on first use, closed with the client.
-  BackendConnection* BlockingBackend(int shard);
-  void TickBlockingBackends() {
-    for (auto& b : blocking_backends_) b->Tick();
+  // The client's own connection to `shard`'s master, for blocking commands
+  // (BLPOP, XREAD BLOCK...), so that a blocked client delays no one else,
+  // and for transactions (WATCH state lives on a connection). Created on
+  // first use, closed with the client.
+  BackendConnection* OwnBackend(int shard);
+  void TickOwnBackends() {
+    for (auto& b : own_backends_) b->Tick();
   }
+
+  // The own connection to `master`, if the client has one.
+  BackendConnection* FindOwnBackend(const std::string& master);
+  ClientTransaction& transaction() { return transaction_; }
 
   // Connection state the local commands use.
   uint64_t id() const { return id_; }
@@ -105,7 +111,8 @@ class ClientSession : public EventHandler {
   bool stop_reading_ = false;    // QUIT seen or shutting down
   bool close_after_flush_ = false;
   bool dirty_ = false;
-  std::vector<std::unique_ptr<BackendConnection>> blocking_backends_;
+  std::vector<std::unique_ptr<BackendConnection>> own_backends_;
+  ClientTransaction transaction_;
 };
 
 }  // namespace redkube::proxy

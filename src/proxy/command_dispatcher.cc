@@ -38,8 +38,6 @@ struct Policy {
   LocalCommand local = nullptr;
 };
 
-constexpr std::string_view kNoTransactions =
-    "transactions (MULTI/EXEC/WATCH) are not supported by this redkube version yet";
 constexpr std::string_view kNoPubsub = "pub/sub is not supported by this redkube version yet";
 constexpr std::string_view kReplication =
     "replication is managed by redkube's ConfigServer, not through the proxy";
@@ -88,11 +86,6 @@ const std::unordered_map<std::string_view, Policy>& PolicyByName() {
       {"xgroup|help", {Route::kAnyShard}},
       {"memory|help", {Route::kAnyShard}},
       {"lolwut", {Route::kAnyShard}},
-      {"multi", {Route::kRefuse, {}, kNoTransactions}},
-      {"exec", {Route::kRefuse, {}, kNoTransactions}},
-      {"discard", {Route::kRefuse, {}, kNoTransactions}},
-      {"watch", {Route::kRefuse, {}, kNoTransactions}},
-      {"unwatch", {Route::kRefuse, {}, kNoTransactions}},
       {"subscribe", {Route::kRefuse, {}, kNoPubsub}},
       {"unsubscribe", {Route::kRefuse, {}, kNoPubsub}},
       {"psubscribe", {Route::kRefuse, {}, kNoPubsub}},
@@ -201,6 +194,7 @@ void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::str
     }
   }
   if (spec == nullptr) {
+    if (client->transaction().in_multi) client->transaction().aborted = true;
     client->Reply(UnknownCommandError(argv));
     return;
   }
@@ -211,10 +205,12 @@ void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::str
     return;
   }
   if (!ArityOk(*spec, argv.size())) {
+    if (client->transaction().in_multi) client->transaction().aborted = true;
     client->Reply("-ERR wrong number of arguments for '" + std::string(spec->name) +
                   "' command\r\n");
     return;
   }
+  if (HandleTransaction(client, *spec, argv, raw)) return;
   const Policy& policy = PolicyFor(*spec);
   switch (policy.route) {
     case Route::kSlot:
@@ -257,6 +253,184 @@ void CommandDispatcher::Forward(ClientSession* client, int shard,
   AppendRequest(worker_->BackendForShard(shard)->StartRequest(p, 0), argv, raw);
 }
 
+int CommandDispatcher::SlotOfKeys(const CommandSpec& spec, std::span<const std::string_view> argv) {
+  if (ExtractKeys(spec, argv, &keys_) == KeyExtraction::kMalformed || keys_.empty()) return -1;
+  int slot = KeySlot(argv[keys_[0]]);
+  for (size_t i = 1; i < keys_.size(); ++i) {
+    if (KeySlot(argv[keys_[i]]) != slot) return -2;
+  }
+  return slot;
+}
+
+namespace {
+
+constexpr std::string_view kCrossSlot = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+constexpr std::string_view kMultiRequest = "*1\r\n$5\r\nMULTI\r\n";
+constexpr std::string_view kExecRequest = "*1\r\n$4\r\nEXEC\r\n";
+constexpr std::string_view kUnwatchRequest = "*1\r\n$7\r\nUNWATCH\r\n";
+
+// Replies the proxy does not pass on (MULTI's +OK, the +QUEUED of each
+// command, UNWATCH's +OK): a reply slot in no client's queue.
+PendingReply* DroppedReplies(Worker* worker, uint32_t count) {
+  PendingReply* p = worker->pending_pool()->Get();
+  p->client = nullptr;
+  p->outstanding = count;
+  return p;
+}
+
+}  // namespace
+
+bool CommandDispatcher::HandleTransaction(ClientSession* client, const CommandSpec& spec,
+                                          std::span<const std::string_view> argv, std::string_view raw) {
+  ClientTransaction& txn = client->transaction();
+  const std::string_view name = spec.name;
+  if (name == "multi") {
+    if (txn.in_multi) {
+      client->Reply("-ERR MULTI calls can not be nested\r\n");
+    } else {
+      txn.in_multi = true;
+      client->Reply("+OK\r\n");
+    }
+    return true;
+  }
+  if (name == "exec") {
+    if (!txn.in_multi) {
+      client->Reply("-ERR EXEC without MULTI\r\n");
+    } else {
+      Exec(client);
+    }
+    return true;
+  }
+  if (name == "discard") {
+    if (!txn.in_multi) {
+      client->Reply("-ERR DISCARD without MULTI\r\n");
+    } else {
+      EndTransaction(client);
+      client->Reply("+OK\r\n");
+    }
+    return true;
+  }
+  if (name == "watch") {
+    if (txn.in_multi) {
+      client->Reply("-ERR WATCH inside MULTI is not allowed\r\n");
+    } else {
+      Watch(client, spec, argv, raw);
+    }
+    return true;
+  }
+  if (name == "unwatch" && !txn.in_multi) {
+    BackendConnection* own = txn.watch_master.empty() ? nullptr : client->FindOwnBackend(txn.watch_master);
+    txn.Clear();
+    if (own == nullptr) {
+      client->Reply("+OK\r\n");
+    } else {
+      PendingReply* p = client->NewPending();
+      p->outstanding = 1;
+      own->StartRequest(p, 0)->Append(kUnwatchRequest);
+    }
+    return true;
+  }
+  if (!txn.in_multi) return false;
+  Queue(client, spec, argv, raw);
+  return true;
+}
+
+void CommandDispatcher::Queue(ClientSession* client, const CommandSpec& spec,
+                              std::span<const std::string_view> argv, std::string_view raw) {
+  ClientTransaction& txn = client->transaction();
+  const Policy& policy = PolicyFor(spec);
+  // What runs on one shard can be queued there; what the proxy answers or
+  // spreads over shards cannot be part of a one-shard transaction.
+  bool runs_on_one_shard =
+      policy.route == Route::kSlot || policy.route == Route::kAnyShard || policy.route == Route::kSplitMget ||
+      policy.route == Route::kSplitMset || policy.route == Route::kSplitSum ||
+      (policy.route == Route::kLocal && (spec.name == "ping" || spec.name == "echo" || spec.name == "time")) ||
+      spec.name == "unwatch";
+  if (!runs_on_one_shard) {
+    txn.aborted = true;
+    std::string reason = policy.route == Route::kRefuse
+                             ? std::string(policy.reason)
+                             : "it is answered by the proxy or by every shard, and a transaction runs on one shard";
+    client->Reply(Refusal(spec, "inside MULTI: " + reason));
+    return;
+  }
+  int slot = SlotOfKeys(spec, argv);
+  if (slot == -2 || (slot >= 0 && txn.slot >= 0 && slot != txn.slot)) {
+    txn.aborted = true;
+    client->Reply(kCrossSlot);
+    return;
+  }
+  if (slot >= 0) txn.slot = slot;
+  Buffer request;
+  AppendRequest(&request, argv, raw);
+  txn.queued.append(request.data(), request.size());
+  ++txn.count;
+  client->Reply("+QUEUED\r\n");
+}
+
+void CommandDispatcher::Watch(ClientSession* client, const CommandSpec& spec,
+                              std::span<const std::string_view> argv, std::string_view raw) {
+  ClientTransaction& txn = client->transaction();
+  int slot = SlotOfKeys(spec, argv);
+  if (slot == -2 || (txn.slot >= 0 && slot != txn.slot)) {
+    client->Reply(kCrossSlot);
+    return;
+  }
+  int shard = worker_->topology().ShardIndexForSlot(static_cast<uint16_t>(slot));
+  std::string master = worker_->topology().shards()[shard].master.ToString();
+  if (!txn.watch_master.empty() && txn.watch_master != master) {
+    // The slot moved to another server since the first WATCH: that one's
+    // watch is gone, so the transaction could not be checked. Say so.
+    EndTransaction(client);
+    client->Reply("-TRYAGAIN the watched keys moved to another server; WATCH again\r\n");
+    return;
+  }
+  txn.slot = slot;
+  txn.watch_master = master;
+  PendingReply* p = client->NewPending();
+  p->outstanding = 1;
+  AppendRequest(client->OwnBackend(shard)->StartRequest(p, 0), argv, raw);
+}
+
+void CommandDispatcher::Exec(ClientSession* client) {
+  ClientTransaction& txn = client->transaction();
+  if (txn.aborted) {
+    EndTransaction(client);
+    client->Reply("-EXECABORT Transaction discarded because of previous errors.\r\n");
+    return;
+  }
+  const Topology& topology = worker_->topology();
+  int shard = txn.slot >= 0 ? topology.ShardIndexForSlot(static_cast<uint16_t>(txn.slot)) : 0;
+  if (!txn.watch_master.empty() && topology.shards()[shard].master.ToString() != txn.watch_master) {
+    // The watched keys' shard changed master (failover, migration) after
+    // WATCH: their watch cannot hold, so EXEC fails as on a conflict.
+    EndTransaction(client);
+    client->Reply("*-1\r\n");
+    return;
+  }
+  BackendConnection* own = client->OwnBackend(shard);
+  PendingReply* dropped = DroppedReplies(worker_, txn.count + 1);
+  own->StartRequest(dropped, 0)->Append(kMultiRequest);
+  for (uint32_t i = 0; i < txn.count; ++i) {
+    Buffer* out = own->StartRequest(dropped, 0);
+    if (i + 1 == txn.count) out->Append(txn.queued);
+  }
+  PendingReply* p = client->NewPending();
+  p->outstanding = 1;
+  own->StartRequest(p, 0)->Append(kExecRequest);
+  txn.Clear();  // EXEC also ends the server's WATCH
+}
+
+void CommandDispatcher::EndTransaction(ClientSession* client) {
+  ClientTransaction& txn = client->transaction();
+  if (!txn.watch_master.empty()) {
+    if (BackendConnection* own = client->FindOwnBackend(txn.watch_master)) {
+      own->StartRequest(DroppedReplies(worker_, 1), 0)->Append(kUnwatchRequest);
+    }
+  }
+  txn.Clear();
+}
+
 void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& spec,
                                     std::span<const std::string_view> argv, std::string_view raw) {
   if (ExtractKeys(spec, argv, &keys_) == KeyExtraction::kMalformed || keys_.empty()) {
@@ -268,7 +442,7 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
   uint16_t slot = KeySlot(argv[keys_[0]]);
   for (size_t i = 1; i < keys_.size(); ++i) {
     if (KeySlot(argv[keys_[i]]) != slot) {
-      client->Reply("-CROSSSLOT Keys in request don't hash to the same slot\r\n");
+      client->Reply(kCrossSlot);
       return;
     }
   }
@@ -276,7 +450,7 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
   if (Blocks(spec, argv)) {
     PendingReply* p = client->NewPending();
     p->outstanding = 1;
-    AppendRequest(client->BlockingBackend(shard)->StartRequest(p, 0), argv, raw);
+    AppendRequest(client->OwnBackend(shard)->StartRequest(p, 0), argv, raw);
     return;
   }
   Forward(client, shard, argv, raw);

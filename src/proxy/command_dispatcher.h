@@ -30,7 +30,23 @@ class CommandDispatcher {
   void Dispatch(ClientSession* client, std::span<const std::string_view> argv,
                 std::string_view raw);
 
+  // Ends the client's transaction and releases its WATCH (DISCARD, RESET,
+  // EXECABORT).
+  void EndTransaction(ClientSession* client);
+
  private:
+  // MULTI, EXEC, DISCARD, WATCH, UNWATCH, and every command while in MULTI.
+  // Returns false for a request it leaves to the normal routes.
+  bool HandleTransaction(ClientSession* client, const CommandSpec& spec,
+                         std::span<const std::string_view> argv, std::string_view raw);
+  void Queue(ClientSession* client, const CommandSpec& spec, std::span<const std::string_view> argv,
+             std::string_view raw);
+  void Watch(ClientSession* client, const CommandSpec& spec, std::span<const std::string_view> argv,
+             std::string_view raw);
+  void Exec(ClientSession* client);
+  // The one slot of the request's keys: -1 with no keys, -2 if they cross.
+  int SlotOfKeys(const CommandSpec& spec, std::span<const std::string_view> argv);
+
   void RouteBySlot(ClientSession* client, const CommandSpec& spec,
                    std::span<const std::string_view> argv, std::string_view raw);
   // MGET / MSET / DEL-like: keys start at argv[1], `stride` args per key.

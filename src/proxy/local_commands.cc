@@ -176,6 +176,7 @@ void Time(ClientSession* c, Argv) {
 }
 
 void Reset(ClientSession* c, Argv) {
+  c->worker()->dispatcher()->EndTransaction(c);
   c->set_name("");
   c->set_authenticated(c->worker()->options().password.empty());
   c->Reply("+RESET\r\n");

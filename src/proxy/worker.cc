@@ -205,7 +205,7 @@ void Worker::DrainForShutdown() {
 
 void Worker::Tick() {
   for (auto& [name, backend] : backends_) backend->Tick();
-  for (ClientSession* client : clients_with_blocking_) client->TickBlockingBackends();
+  for (ClientSession* client : clients_with_blocking_) client->TickOwnBackends();
   // Connections to servers that left the topology go once they owe nothing.
   for (auto it = backends_.begin(); it != backends_.end();) {
     bool used = false;
