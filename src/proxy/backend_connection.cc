@@ -14,6 +14,7 @@
 
 #include "core/socket_address.h"
 #include "proxy/pending_reply.h"
+#include "proxy/pubsub_protocol.h"
 
 namespace redkube::proxy {
 
@@ -40,6 +41,12 @@ Buffer* BackendConnection::StartRequest(PendingReply* pending, uint32_t part) {
     sink_->MarkBackendDirty(this);
   }
   return &out_;
+}
+
+Buffer* BackendConnection::StartSubscriptionRequest(PendingReply* pending) {
+  Buffer* out = StartRequest(pending, 0);
+  in_flight_.back().subscription = true;
+  return out;
 }
 
 void BackendConnection::Connect() {
@@ -119,13 +126,21 @@ void BackendConnection::ReadReplies() {
     while (!in_.empty()) {
       int64_t len = scanner_.Scan(in_.data(), in_.size());
       if (len == 0) break;
+      std::string_view reply(in_.data(), static_cast<size_t>(len > 0 ? len : 0));
+      if (len > 0 && subscriptions_ > 0 && IsPubsubMessage(reply)) {
+        sink_->OnBackendPush(this, reply);
+        in_.Consume(static_cast<size_t>(len));
+        continue;
+      }
       if (len < 0 || in_flight_.empty()) {
         Fail(len < 0 ? "malformed reply from the server" : "unexpected reply from the server");
         return;
       }
       InFlight owed = in_flight_.front();
       in_flight_.pop_front();
-      std::string_view reply(in_.data(), static_cast<size_t>(len));
+      if (owed.subscription) {
+        if (auto count = SubscriptionCount(reply)) subscriptions_ = *count;
+      }
       if (owed.pending != nullptr) {
         sink_->OnBackendReply(owed.pending, owed.part, reply);
       } else if (IsErrorReply(reply)) {
@@ -199,6 +214,10 @@ void BackendConnection::Abandon() {
 
 void BackendConnection::Fail(const std::string& reason) {
   bool was_up = state_ == State::kConnected;
+  if (subscriptions_ > 0) {
+    subscriptions_ = 0;
+    sink_->OnSubscriptionsLost(this);
+  }
   if (fd_ >= 0) {
     loop_->Remove(fd_);
     close(fd_);

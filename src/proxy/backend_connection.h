@@ -31,6 +31,14 @@ class ReplySink {
   virtual void OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) = 0;
   // The connection has output to write: flush it before the loop sleeps.
   virtual void MarkBackendDirty(class BackendConnection* backend) = 0;
+  // A pub/sub message (message, pmessage, smessage) on a subscribed
+  // connection: it answers no request.
+  virtual void OnBackendPush(class BackendConnection* backend, std::string_view message) {
+    (void)backend;
+    (void)message;
+  }
+  // A subscribed connection failed: its subscriptions are gone.
+  virtual void OnSubscriptionsLost(class BackendConnection* backend) { (void)backend; }
 };
 
 struct BackendOptions {
@@ -53,6 +61,13 @@ class BackendConnection : public EventHandler {
   // Starts a request whose reply goes to (pending, part): the caller appends
   // the request's RESP bytes to the returned buffer right away.
   Buffer* StartRequest(PendingReply* pending, uint32_t part);
+  // A (P|S)SUBSCRIBE or (P|S)UNSUBSCRIBE of one name: its reply carries the
+  // connection's subscription count; while that is above zero, pub/sub
+  // messages are told apart from replies and go to OnBackendPush.
+  Buffer* StartSubscriptionRequest(PendingReply* pending);
+  // Who the pushes of this connection are for (the ReplySink's business).
+  void set_push_owner(void* owner) { push_owner_ = owner; }
+  void* push_owner() const { return push_owner_; }
 
   // Writes queued requests (or fails them if the backend is down).
   void Flush();
@@ -75,6 +90,7 @@ class BackendConnection : public EventHandler {
     PendingReply* pending;  // nullptr: the proxy's own request (AUTH)
     uint32_t part;
     int64_t sent_ms;
+    bool subscription = false;
   };
 
   void Connect();
@@ -105,6 +121,8 @@ class BackendConnection : public EventHandler {
   Buffer in_;
   ReplyScanner scanner_;
   std::deque<InFlight> in_flight_;
+  int64_t subscriptions_ = 0;  // as the server last counted them
+  void* push_owner_ = nullptr;
 };
 
 }  // namespace redkube::proxy

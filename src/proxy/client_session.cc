@@ -249,6 +249,17 @@ BackendConnection* ClientSession::FindOwnBackend(const std::string& master) {
   return nullptr;
 }
 
+void ClientSession::DropOwnBackends() {
+  // Closing them unblocks, unwatches and unsubscribes on the servers too.
+  for (auto& b : own_backends_) {
+    b->set_push_owner(nullptr);
+    b->Abandon();
+    worker_->Retire(std::move(b));
+  }
+  own_backends_.clear();
+  subscriptions_ = ClientSubscriptions();
+}
+
 void ClientSession::Close() {
   if (closed()) return;
   worker_->loop()->Remove(fd_);
@@ -265,12 +276,7 @@ void ClientSession::Close() {
   }
   head_ = tail_ = nullptr;
   queued_ = 0;
-  // Closing its blocking connections unblocks the server side too.
-  for (auto& b : own_backends_) {
-    b->Abandon();
-    worker_->Retire(std::move(b));
-  }
-  own_backends_.clear();
+  DropOwnBackends();
   worker_->OnClientClosed(this);
 }
 

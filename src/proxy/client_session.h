@@ -16,6 +16,7 @@
 #include "proxy/client_transaction.h"
 #include "proxy/event_loop.h"
 #include "proxy/pending_reply.h"
+#include "proxy/subscription_router.h"
 
 namespace redkube::proxy {
 
@@ -32,6 +33,12 @@ class ClientSession : public EventHandler {
   PendingReply* NewPending();
   // A reply the proxy makes itself, placed after every earlier reply.
   void Reply(std::string_view resp);
+  // A pub/sub message arriving outside request handling: queued after every
+  // earlier reply and written before the loop sleeps.
+  void Push(std::string_view resp) {
+    Reply(resp);
+    MarkDirty();
+  }
   // QUIT: reply, then close once everything before it has been written.
   void ReplyAndClose(std::string_view resp);
 
@@ -67,6 +74,10 @@ class ClientSession : public EventHandler {
   // The own connection to `master`, if the client has one.
   BackendConnection* FindOwnBackend(const std::string& master);
   ClientTransaction& transaction() { return transaction_; }
+  ClientSubscriptions& subscriptions() { return subscriptions_; }
+  // Closes the client's own backend connections (RESET, close): blocked
+  // commands, WATCH and subscriptions end with them on the servers.
+  void DropOwnBackends();
 
   // Connection state the local commands use.
   uint64_t id() const { return id_; }
@@ -113,6 +124,7 @@ class ClientSession : public EventHandler {
   bool dirty_ = false;
   std::vector<std::unique_ptr<BackendConnection>> own_backends_;
   ClientTransaction transaction_;
+  ClientSubscriptions subscriptions_;
 };
 
 }  // namespace redkube::proxy

@@ -25,6 +25,7 @@ enum class Route {
   kInfo,
   kAnyShard,    // any one master answers for all (COMMAND ...)
   kRefuse,      // an error naming `reason`
+  kChannel,     // PUBLISH, SPUBLISH: the shard owning the channel name's slot
 };
 
 struct Policy {
@@ -38,7 +39,6 @@ struct Policy {
   LocalCommand local = nullptr;
 };
 
-constexpr std::string_view kNoPubsub = "pub/sub is not supported by this redkube version yet";
 constexpr std::string_view kReplication =
     "replication is managed by redkube's ConfigServer, not through the proxy";
 constexpr std::string_view kServerAdmin =
@@ -70,6 +70,14 @@ const std::unordered_map<std::string_view, Policy>& PolicyByName() {
       {"function|flush", {Route::kFanOut, K::kAllOk}},
       {"function|list", {Route::kFanOut, K::kFirstReply}},
       {"scan", {Route::kScan}},
+      {"publish", {Route::kChannel}},
+      {"spublish", {Route::kChannel}},
+      {"pubsub|channels", {Route::kFanOut, K::kConcatArrays}},
+      {"pubsub|shardchannels", {Route::kFanOut, K::kConcatArrays}},
+      {"pubsub|numsub", {Route::kFanOut, K::kSumPairs}},
+      {"pubsub|shardnumsub", {Route::kFanOut, K::kSumPairs}},
+      {"pubsub|numpat", {Route::kAnyShard}},
+      {"pubsub|help", {Route::kAnyShard}},
       {"info", {Route::kInfo}},
       {"command", {Route::kAnyShard}},
       {"command|count", {Route::kAnyShard}},
@@ -86,14 +94,6 @@ const std::unordered_map<std::string_view, Policy>& PolicyByName() {
       {"xgroup|help", {Route::kAnyShard}},
       {"memory|help", {Route::kAnyShard}},
       {"lolwut", {Route::kAnyShard}},
-      {"subscribe", {Route::kRefuse, {}, kNoPubsub}},
-      {"unsubscribe", {Route::kRefuse, {}, kNoPubsub}},
-      {"psubscribe", {Route::kRefuse, {}, kNoPubsub}},
-      {"punsubscribe", {Route::kRefuse, {}, kNoPubsub}},
-      {"ssubscribe", {Route::kRefuse, {}, kNoPubsub}},
-      {"sunsubscribe", {Route::kRefuse, {}, kNoPubsub}},
-      {"publish", {Route::kRefuse, {}, kNoPubsub}},
-      {"spublish", {Route::kRefuse, {}, kNoPubsub}},
       {"monitor", {Route::kRefuse, {}, "monitor a server directly"}},
       {"sync", {Route::kRefuse, {}, kReplication}},
       {"psync", {Route::kRefuse, {}, kReplication}},
@@ -136,7 +136,7 @@ const Policy& PolicyFor(const CommandSpec& spec) {
         p.local = local;
       } else if (s.key_specs.empty() && !s.Has(kFlagMovableKeys)) {
         p.route = Route::kRefuse;
-        p.reason = s.Has(kFlagPubsub) ? kNoPubsub : kServerAdmin;
+        p.reason = kServerAdmin;
       }
       (*m)[&s] = p;
     };
@@ -210,7 +210,9 @@ void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::str
                   "' command\r\n");
     return;
   }
+  if (client->subscriptions().active() && !AllowedWhileSubscribed(client, *spec, argv)) return;
   if (HandleTransaction(client, *spec, argv, raw)) return;
+  if (HandleSubscription(client, *spec, argv)) return;
   const Policy& policy = PolicyFor(*spec);
   switch (policy.route) {
     case Route::kSlot:
@@ -242,6 +244,9 @@ void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::str
       return;
     case Route::kRefuse:
       client->Reply(Refusal(*spec, policy.reason));
+      return;
+    case Route::kChannel:
+      Forward(client, worker_->topology().ShardIndexForSlot(KeySlot(argv[1])), argv, raw);
       return;
   }
 }
@@ -279,6 +284,43 @@ PendingReply* DroppedReplies(Worker* worker, uint32_t count) {
 }
 
 }  // namespace
+
+bool CommandDispatcher::AllowedWhileSubscribed(ClientSession* client, const CommandSpec& spec,
+                                               std::span<const std::string_view> argv) {
+  const std::string_view name = spec.name;
+  if (name == "ping") {
+    // RESP2 subscribed mode answers PING with a pub/sub-shaped array.
+    std::string_view arg = argv.size() > 1 ? argv[1] : std::string_view();
+    client->Reply("*2\r\n$4\r\npong\r\n$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) + "\r\n");
+    return false;
+  }
+  if (name == "subscribe" || name == "unsubscribe" || name == "psubscribe" || name == "punsubscribe" ||
+      name == "ssubscribe" || name == "sunsubscribe" || name == "quit" || name == "reset") {
+    return true;
+  }
+  client->Reply("-ERR Can't execute '" + std::string(name) +
+                "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n");
+  return false;
+}
+
+bool CommandDispatcher::HandleSubscription(ClientSession* client, const CommandSpec& spec,
+                                           std::span<const std::string_view> argv) {
+  using Kind = SubscriptionRouter::Kind;
+  static const std::unordered_map<std::string_view, std::pair<Kind, bool>> kCommands = {
+      {"subscribe", {Kind::kChannel, true}},       {"unsubscribe", {Kind::kChannel, false}},
+      {"psubscribe", {Kind::kPattern, true}},      {"punsubscribe", {Kind::kPattern, false}},
+      {"ssubscribe", {Kind::kShardChannel, true}}, {"sunsubscribe", {Kind::kShardChannel, false}},
+  };
+  auto it = kCommands.find(spec.name);
+  if (it == kCommands.end()) return false;
+  auto [kind, subscribe] = it->second;
+  if (subscribe) {
+    subscriptions_.Subscribe(client, kind, argv);
+  } else {
+    subscriptions_.Unsubscribe(client, kind, argv);
+  }
+  return true;
+}
 
 bool CommandDispatcher::HandleTransaction(ClientSession* client, const CommandSpec& spec,
                                           std::span<const std::string_view> argv, std::string_view raw) {

@@ -15,6 +15,7 @@
 #include "core/buffer.h"
 #include "proxy/command_table.h"
 #include "proxy/reply_merger.h"
+#include "proxy/subscription_router.h"
 
 namespace redkube::proxy {
 
@@ -23,7 +24,7 @@ class Worker;
 
 class CommandDispatcher {
  public:
-  explicit CommandDispatcher(Worker* worker) : worker_(worker) {}
+  explicit CommandDispatcher(Worker* worker) : worker_(worker), subscriptions_(worker) {}
 
   // argv: the request; raw: its bytes as received when it was multibulk
   // (forwarded as they are), empty for inline requests.
@@ -37,6 +38,12 @@ class CommandDispatcher {
  private:
   // MULTI, EXEC, DISCARD, WATCH, UNWATCH, and every command while in MULTI.
   // Returns false for a request it leaves to the normal routes.
+  // In subscribed mode: whether the request may run; answers it (PING) or
+  // refuses it otherwise.
+  bool AllowedWhileSubscribed(ClientSession* client, const CommandSpec& spec,
+                              std::span<const std::string_view> argv);
+  // (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE.
+  bool HandleSubscription(ClientSession* client, const CommandSpec& spec, std::span<const std::string_view> argv);
   bool HandleTransaction(ClientSession* client, const CommandSpec& spec,
                          std::span<const std::string_view> argv, std::string_view raw);
   void Queue(ClientSession* client, const CommandSpec& spec, std::span<const std::string_view> argv,
@@ -61,6 +68,7 @@ class CommandDispatcher {
                std::string_view raw);
 
   Worker* worker_;
+  SubscriptionRouter subscriptions_;
   std::vector<uint32_t> keys_;
   std::vector<int> part_of_shard_;
   std::vector<std::vector<uint32_t>> part_keys_;

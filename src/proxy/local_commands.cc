@@ -177,6 +177,7 @@ void Time(ClientSession* c, Argv) {
 
 void Reset(ClientSession* c, Argv) {
   c->worker()->dispatcher()->EndTransaction(c);
+  c->DropOwnBackends();  // unsubscribes from everything as well
   c->set_name("");
   c->set_authenticated(c->worker()->options().password.empty());
   c->Reply("+RESET\r\n");

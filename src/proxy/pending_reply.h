@@ -25,6 +25,10 @@ struct PendingReply {
   uint32_t outstanding = 0;          // backend replies still expected
   bool done = false;
   bool close_after = false;          // QUIT: close the client once this is sent
+  // The client gets `data` (set in advance) once every part has answered,
+  // whatever they said unless it was an error: a subscription confirmation
+  // the proxy words itself (its counts are the client's, not a backend's).
+  bool fixed = false;
 };
 
 // A free list of PendingReply objects, so the request path allocates nothing
@@ -47,6 +51,7 @@ class PendingReplyPool {
     p->done = false;
     p->close_after = false;
     p->merging = false;
+    p->fixed = false;
     // Keep small buffers for reuse, free big ones.
     if (p->data.capacity() > 64 * 1024) {
       std::string().swap(p->data);

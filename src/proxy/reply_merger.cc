@@ -130,6 +130,36 @@ void ReplyMerger::Finish(std::string* out) {
       for (bool b : all) out->append(b ? ":1\r\n" : ":0\r\n");
       return;
     }
+    case Kind::kSumPairs: {
+      std::vector<std::string_view> names;
+      std::vector<int64_t> sums;
+      for (size_t i = 0; i < parts_.size(); ++i) {
+        if (!SplitArray(parts_[i], &elements_) || elements_.size() % 2 != 0 ||
+            (i > 0 && elements_.size() != 2 * names.size())) {
+          out->assign(kProtocolMismatch);
+          return;
+        }
+        for (size_t j = 0; j < elements_.size(); j += 2) {
+          int64_t v;
+          if (!ParseIntegerReply(elements_[j + 1], &v)) {
+            out->assign(kProtocolMismatch);
+            return;
+          }
+          if (i == 0) {
+            names.push_back(elements_[j]);
+            sums.push_back(v);
+          } else {
+            sums[j / 2] += v;
+          }
+        }
+      }
+      AppendArrayHeader(out, static_cast<int64_t>(2 * names.size()));
+      for (size_t j = 0; j < names.size(); ++j) {
+        out->append(names[j]);
+        AppendInteger(out, sums[j]);
+      }
+      return;
+    }
     case Kind::kRandomNonNil: {
       std::vector<size_t> candidates;
       for (size_t i = 0; i < parts_.size(); ++i) {

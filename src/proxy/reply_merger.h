@@ -22,6 +22,7 @@ class ReplyMerger {
     kRandomNonNil,    // RANDOMKEY: any non-nil part
     kScanCursor,      // SCAN: one part; its cursor is mapped to the proxy's
     kInfo,            // INFO: proxy sections, shard 0's Server section, summed keyspace
+    kSumPairs,        // PUBSUB NUMSUB: [name, n, ...] per part; n summed by position
   };
 
   // Prepares for a request of `parts` backend replies.

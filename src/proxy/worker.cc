@@ -123,7 +123,9 @@ void Worker::OnClientClosed(ClientSession* client) {
 
 void Worker::OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) {
   ClientSession* client = pending->client;
-  if (pending->merging) {
+  if (pending->fixed) {
+    if (IsErrorReply(reply)) pending->data.assign(reply);
+  } else if (pending->merging) {
     pending->merger->SetPart(part, reply);
   } else if (client != nullptr && client->IsNextReply(pending)) {
     // The common case: the reply is next in line, so it goes straight to the
@@ -145,6 +147,20 @@ void Worker::OnBackendReply(PendingReply* pending, uint32_t part, std::string_vi
   } else {
     client->DrainDoneReplies();
   }
+}
+
+void Worker::OnBackendPush(BackendConnection* backend, std::string_view message) {
+  auto* client = static_cast<ClientSession*>(backend->push_owner());
+  if (client != nullptr && !client->closed()) client->Push(message);
+}
+
+void Worker::OnSubscriptionsLost(BackendConnection* backend) {
+  auto* client = static_cast<ClientSession*>(backend->push_owner());
+  if (client == nullptr || client->closed()) return;
+  // Its subscriptions on that server are gone: rather than let the client
+  // wait for messages that will not come, tell it and close, so that its
+  // library reconnects and subscribes again.
+  client->ReplyAndClose("-ERR pub/sub connection to " + backend->name() + " lost; subscribe again\r\n");
 }
 
 void Worker::ApplyTopologyIfChanged() {

@@ -68,6 +68,8 @@ class Worker : public ReplySink {
   // ReplySink
   void OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) override;
   void MarkBackendDirty(BackendConnection* backend) override { dirty_backends_.push_back(backend); }
+  void OnBackendPush(BackendConnection* backend, std::string_view message) override;
+  void OnSubscriptionsLost(BackendConnection* backend) override;
 
  private:
   class Listener;

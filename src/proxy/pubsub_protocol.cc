@@ -1,0 +1,38 @@
+#include "proxy/pubsub_protocol.h"
+
+#include <charconv>
+
+namespace redkube::proxy {
+
+bool IsPubsubMessage(std::string_view reply) {
+  return reply.starts_with("*3\r\n$7\r\nmessage\r\n") || reply.starts_with("*4\r\n$8\r\npmessage\r\n") ||
+         reply.starts_with("*3\r\n$8\r\nsmessage\r\n");
+}
+
+std::optional<int64_t> SubscriptionCount(std::string_view reply) {
+  if (!reply.starts_with("*3\r\n") || !reply.ends_with("\r\n")) return std::nullopt;
+  size_t colon = reply.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  int64_t count = 0;
+  const char* end = reply.data() + reply.size() - 2;
+  auto r = std::from_chars(reply.data() + colon + 1, end, count);
+  if (r.ec != std::errc() || r.ptr != end) return std::nullopt;
+  return count;
+}
+
+std::string SubscriptionReply(std::string_view kind, std::optional<std::string_view> name, int64_t count) {
+  std::string out = "*3\r\n$" + std::to_string(kind.size()) + "\r\n";
+  out.append(kind);
+  out += "\r\n";
+  if (name) {
+    out += "$" + std::to_string(name->size()) + "\r\n";
+    out.append(*name);
+    out += "\r\n";
+  } else {
+    out += "$-1\r\n";
+  }
+  out += ":" + std::to_string(count) + "\r\n";
+  return out;
+}
+
+}  // namespace redkube::proxy
