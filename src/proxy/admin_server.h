@@ -1,14 +1,22 @@
-// The proxy's admin HTTP endpoint: /healthz, /readyz and /metrics
-// (Prometheus text format). A tiny blocking server on its own thread: it is
-// off the request path and serves a handful of scrapes a minute.
+// The proxy's admin HTTP endpoint (cpp-httplib, the project's one HTTP
+// stack), off the request path on threads of its own:
+//   /metrics  Prometheus text (ProxyServer::RenderMetrics)
+//   /healthz  200 while the process serves
+//   /readyz   200 once a topology is loaded and every shard's master has a
+//             connection up, else 503 (what a Kubernetes readiness probe
+//             and a load balancer should look at)
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "core/status.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace redkube::proxy {
 
@@ -22,17 +30,11 @@ class AdminServer {
   Status Start();
   void Stop();
 
-  // The body of /metrics.
-  static std::string RenderMetrics(ProxyServer* proxy);
-
  private:
-  void Serve();
-
   ProxyServer* proxy_;
   std::string bind_;
   uint16_t port_;
-  int listen_fd_ = -1;
-  std::atomic<bool> stopping_{false};
+  std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };
 

@@ -27,6 +27,7 @@ BackendConnection::BackendConnection(EventLoop* loop, HostPort address,
       sink_(sink) {}
 
 BackendConnection::~BackendConnection() {
+  if (state_ == State::kConnected && stats_) stats_->connections.fetch_sub(1, std::memory_order_relaxed);
   if (fd_ >= 0) {
     loop_->Remove(fd_);
     close(fd_);
@@ -35,7 +36,7 @@ BackendConnection::~BackendConnection() {
 
 Buffer* BackendConnection::StartRequest(PendingReply* pending, uint32_t part) {
   if (state_ == State::kDown && loop_->now_ms() >= retry_at_ms_) Connect();
-  in_flight_.push_back({pending, part, loop_->now_ms()});
+  in_flight_.push_back({pending, part, loop_->now_us()});
   if (!dirty_) {
     dirty_ = true;
     sink_->MarkBackendDirty(this);
@@ -93,6 +94,7 @@ void BackendConnection::OnConnected() {
     return;
   }
   state_ = State::kConnected;
+  if (stats_) stats_->connections.fetch_add(1, std::memory_order_relaxed);
   if (retry_delay_ms_ > 0) spdlog::info("backend {} is up", name_);
   retry_delay_ms_ = 0;
 }
@@ -142,6 +144,7 @@ void BackendConnection::ReadReplies() {
         if (auto count = SubscriptionCount(reply)) subscriptions_ = *count;
       }
       if (owed.pending != nullptr) {
+        if (stats_) stats_->latency.Record(loop_->now_us() - owed.sent_us);
         sink_->OnBackendReply(owed.pending, owed.part, reply);
       } else if (IsErrorReply(reply)) {
         spdlog::error("backend {} refused the proxy's AUTH: {}", name_,
@@ -194,7 +197,7 @@ void BackendConnection::Tick() {
       break;
     case State::kConnected:
       if (options_->reply_timeout_ms > 0 && !in_flight_.empty() &&
-          now - in_flight_.front().sent_ms > options_->reply_timeout_ms) {
+          now - in_flight_.front().sent_us / 1000 > options_->reply_timeout_ms) {
         Fail("no reply within " + std::to_string(options_->reply_timeout_ms) + " ms");
       }
       break;
@@ -214,6 +217,10 @@ void BackendConnection::Abandon() {
 
 void BackendConnection::Fail(const std::string& reason) {
   bool was_up = state_ == State::kConnected;
+  if (was_up && stats_) {
+    stats_->connections.fetch_sub(1, std::memory_order_relaxed);
+    stats_->failures.fetch_add(1, std::memory_order_relaxed);
+  }
   if (subscriptions_ > 0) {
     subscriptions_ = 0;
     sink_->OnSubscriptionsLost(this);

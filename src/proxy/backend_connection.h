@@ -18,6 +18,7 @@
 #include "core/buffer.h"
 #include "core/reply_scanner.h"
 #include "core/topology.h"
+#include "proxy/backend_stats.h"
 #include "proxy/event_loop.h"
 
 namespace redkube::proxy {
@@ -68,6 +69,8 @@ class BackendConnection : public EventHandler {
   // Who the pushes of this connection are for (the ReplySink's business).
   void set_push_owner(void* owner) { push_owner_ = owner; }
   void* push_owner() const { return push_owner_; }
+  // Where this connection counts its latency and state (may be unset).
+  void set_stats(BackendStats* stats) { stats_ = stats; }
 
   // Writes queued requests (or fails them if the backend is down).
   void Flush();
@@ -89,7 +92,7 @@ class BackendConnection : public EventHandler {
   struct InFlight {
     PendingReply* pending;  // nullptr: the proxy's own request (AUTH)
     uint32_t part;
-    int64_t sent_ms;
+    int64_t sent_us;
     bool subscription = false;
   };
 
@@ -123,6 +126,7 @@ class BackendConnection : public EventHandler {
   std::deque<InFlight> in_flight_;
   int64_t subscriptions_ = 0;  // as the server last counted them
   void* push_owner_ = nullptr;
+  BackendStats* stats_ = nullptr;
 };
 
 }  // namespace redkube::proxy

@@ -58,6 +58,7 @@ void ClientSession::ReadInput() {
     scratch->Reserve(kReadChunk * 4);
     n = read(fd_, scratch->write_ptr(), scratch->writable());
     if (n > 0) {
+      worker_->stats()->bytes_in.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       size_t consumed = ProcessInput(scratch->write_ptr(), static_cast<size_t>(n));
       if (!closed() && consumed < static_cast<size_t>(n)) {
         input_.Append(scratch->write_ptr() + consumed, static_cast<size_t>(n) - consumed);
@@ -69,6 +70,7 @@ void ClientSession::ReadInput() {
     input_.Reserve(want > kReadChunk ? want : kReadChunk);
     n = read(fd_, input_.write_ptr(), input_.writable());
     if (n > 0) {
+      worker_->stats()->bytes_in.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       input_.Commit(static_cast<size_t>(n));
       size_t consumed = ProcessInput(input_.data(), input_.size());
       if (!closed()) {
@@ -102,6 +104,7 @@ size_t ClientSession::ProcessInput(const char* data, size_t size) {
       std::string_view raw =
           parser_.multibulk() ? std::string_view(data + offset, consumed) : std::string_view();
       dispatcher->Dispatch(this, parser_.args(), raw);
+      current_command_ = -1;
       ++commands;
     }
     offset += consumed;
@@ -127,15 +130,24 @@ PendingReply* ClientSession::NewPending() {
   }
   tail_ = p;
   ++queued_;
+  if (current_command_ >= 0) {
+    p->command = static_cast<uint16_t>(current_command_ + 1);
+    p->start_us = worker_->loop()->now_us();
+  }
   return p;
 }
 
 void ClientSession::Reply(std::string_view resp) {
+  if (current_command_ >= 0 && !resp.empty() && resp[0] == '-') {
+    worker_->command_stats()[static_cast<uint16_t>(current_command_)].failed.fetch_add(
+        1, std::memory_order_relaxed);
+  }
   if (head_ == nullptr) {
     output_.Append(resp);
     return;
   }
   PendingReply* p = NewPending();
+  p->command = 0;  // counted above; no server latency to record
   p->data.assign(resp);
   p->done = true;
 }
@@ -163,6 +175,7 @@ void ClientSession::DrainDoneReplies() {
   PendingReplyPool* pool = worker_->pending_pool();
   while (head_ != nullptr && head_->done) {
     PendingReply* p = head_;
+    if (p->command != 0) worker_->RecordReply(*p, p->data);
     output_.Append(p->data);
     if (p->close_after) close_after_flush_ = true;
     head_ = p->next;
@@ -192,6 +205,7 @@ void ClientSession::FlushOutput() {
       return;
     }
     output_.Consume(static_cast<size_t>(n));
+    worker_->stats()->bytes_out.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   }
   if (output_.empty()) {
     output_.ShrinkIfIdle(kIdleBufferKeep);

@@ -75,6 +75,8 @@ class ClientSession : public EventHandler {
   BackendConnection* FindOwnBackend(const std::string& master);
   ClientTransaction& transaction() { return transaction_; }
   ClientSubscriptions& subscriptions() { return subscriptions_; }
+  // The request being dispatched (CommandIndex), so its replies are counted.
+  void set_current_command(int index) { current_command_ = index; }
   // Closes the client's own backend connections (RESET, close): blocked
   // commands, WATCH and subscriptions end with them on the servers.
   void DropOwnBackends();
@@ -125,6 +127,7 @@ class ClientSession : public EventHandler {
   std::vector<std::unique_ptr<BackendConnection>> own_backends_;
   ClientTransaction transaction_;
   ClientSubscriptions subscriptions_;
+  int current_command_ = -1;
 };
 
 }  // namespace redkube::proxy

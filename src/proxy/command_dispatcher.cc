@@ -7,8 +7,10 @@
 #include "core/reply_scanner.h"
 #include "core/slot.h"
 #include "proxy/client_session.h"
+#include "proxy/command_stats.h"
 #include "proxy/local_commands.h"
 #include "proxy/pending_reply.h"
+#include "proxy/proxy_server.h"
 #include "proxy/worker.h"
 
 namespace redkube::proxy {
@@ -37,6 +39,7 @@ struct Policy {
   ReplyMerger::Kind merge = ReplyMerger::Kind::kAllOk;
   std::string_view reason;
   LocalCommand local = nullptr;
+  uint16_t command_index = 0;  // CommandIndex, for per-command stats
 };
 
 constexpr std::string_view kReplication =
@@ -138,6 +141,7 @@ const Policy& PolicyFor(const CommandSpec& spec) {
         p.route = Route::kRefuse;
         p.reason = kServerAdmin;
       }
+      p.command_index = CommandIndex::Instance().Of(s);
       (*m)[&s] = p;
     };
     for (const auto& c : CommandTable::Instance().commands()) {
@@ -210,10 +214,12 @@ void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::str
                   "' command\r\n");
     return;
   }
+  const Policy& policy = PolicyFor(*spec);
+  worker_->command_stats()[policy.command_index].calls.fetch_add(1, std::memory_order_relaxed);
+  client->set_current_command(policy.command_index);
   if (client->subscriptions().active() && !AllowedWhileSubscribed(client, *spec, argv)) return;
   if (HandleTransaction(client, *spec, argv, raw)) return;
   if (HandleSubscription(client, *spec, argv)) return;
-  const Policy& policy = PolicyFor(*spec);
   switch (policy.route) {
     case Route::kSlot:
       RouteBySlot(client, *spec, argv, raw);
@@ -620,6 +626,13 @@ void CommandDispatcher::Info(ClientSession* client, std::span<const std::string_
   size_t shards = worker_->topology().shards().size();
   PendingReply* p = NewMergedReply(client, ReplyMerger::Kind::kInfo, shards);
   p->merger->info_prefix = FilterInfoSections(worker_->InfoSections(), wants);
+  // As in Redis, commandstats is not part of the default sections.
+  for (const auto& a : asked) {
+    if (a == "commandstats" || a == "all" || a == "everything") {
+      p->merger->info_prefix += worker_->server()->CommandstatsInfo();
+      break;
+    }
+  }
   p->merger->info_server = wants("server");
   p->merger->info_keyspace = wants("keyspace");
   static constexpr std::string_view kInfoServerKeyspace[] = {"INFO", "server", "keyspace"};

@@ -33,7 +33,13 @@ int64_t EventLoop::MonotonicMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-EventLoop::EventLoop() : now_ms_(MonotonicMs()) {
+int64_t EventLoop::MonotonicUs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+EventLoop::EventLoop() : now_us_(MonotonicUs()) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wakeup_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wakeup_fd_ < 0) {
@@ -79,12 +85,13 @@ void EventLoop::Run() {
     int64_t wait_ms = next_tick_ms_ - MonotonicMs();
     if (wait_ms < 0) wait_ms = 0;
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, static_cast<int>(wait_ms));
-    now_ms_ = MonotonicMs();
+    now_us_ = MonotonicUs();
+    const int64_t now_ms = now_us_ / 1000;
     for (int i = 0; i < n; ++i) {
       static_cast<EventHandler*>(events[i].data.ptr)->OnEvent(events[i].events);
     }
-    if (now_ms_ >= next_tick_ms_) {
-      next_tick_ms_ = now_ms_ + tick_ms_;
+    if (now_ms >= next_tick_ms_) {
+      next_tick_ms_ = now_ms + tick_ms_;
       if (tick_) tick_();
     }
     if (before_sleep_) before_sleep_();

@@ -42,8 +42,11 @@ class EventLoop {
   void SetOnWakeup(std::function<void()> fn) { on_wakeup_ = std::move(fn); }
 
   // Monotonic milliseconds, refreshed once per batch of events.
-  int64_t now_ms() const { return now_ms_; }
+  int64_t now_ms() const { return now_us_ / 1000; }
+  // The same instant in microseconds (request latencies).
+  int64_t now_us() const { return now_us_; }
   static int64_t MonotonicMs();
+  static int64_t MonotonicUs();
 
  private:
   class WakeupHandler;
@@ -51,7 +54,7 @@ class EventLoop {
   int epoll_fd_;
   int wakeup_fd_;
   bool stopping_ = false;
-  int64_t now_ms_;
+  int64_t now_us_;
   int tick_ms_ = 100;
   int64_t next_tick_ms_ = 0;
   std::function<void()> before_sleep_;

@@ -29,6 +29,8 @@ struct PendingReply {
   // whatever they said unless it was an error: a subscription confirmation
   // the proxy words itself (its counts are the client's, not a backend's).
   bool fixed = false;
+  uint16_t command = 0;  // CommandIndex + 1 of the request, for its stats; 0: none
+  int64_t start_us = 0;  // when the request was parsed (loop clock)
 };
 
 // A free list of PendingReply objects, so the request path allocates nothing
@@ -52,6 +54,7 @@ class PendingReplyPool {
     p->close_after = false;
     p->merging = false;
     p->fixed = false;
+    p->command = 0;
     // Keep small buffers for reuse, free big ones.
     if (p->data.capacity() > 64 * 1024) {
       std::string().swap(p->data);

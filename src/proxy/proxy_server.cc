@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "proxy/command_stats.h"
 #include "proxy/event_loop.h"
 #include "proxy/worker.h"
 
@@ -106,6 +108,148 @@ void ProxyServer::Shutdown() {
   for (auto& w : workers_) w->RequestShutdown();
   for (auto& w : workers_) w->Join();
   workers_.clear();
+}
+
+}  // namespace redkube::proxy
+
+namespace redkube::proxy {
+
+BackendStats* ProxyServer::StatsForBackend(const std::string& address) {
+  std::lock_guard lock(backend_stats_mu_);
+  auto& stats = backend_stats_[address];
+  if (!stats) stats = std::make_unique<BackendStats>();
+  return stats.get();
+}
+
+bool ProxyServer::Ready() const {
+  auto current = topology();
+  if (!current || current->shards().empty()) return false;
+  std::lock_guard lock(backend_stats_mu_);
+  for (const auto& shard : current->shards()) {
+    auto it = backend_stats_.find(shard.master.ToString());
+    if (it == backend_stats_.end() || it->second->connections.load(std::memory_order_relaxed) <= 0) return false;
+  }
+  return true;
+}
+
+namespace {
+
+struct CommandTotals {
+  uint64_t calls = 0;
+  uint64_t failed = 0;
+  LatencyHistogram::Counts latency{};
+  uint64_t latency_sum_us = 0;
+};
+
+std::vector<CommandTotals> SumCommands(const std::vector<std::unique_ptr<Worker>>& workers) {
+  const auto specs = CommandIndex::Instance().specs();
+  std::vector<CommandTotals> totals(specs.size());
+  for (const auto& w : workers) {
+    const CommandStats& stats = w->command_stats();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const CommandCounters& c = stats[static_cast<uint16_t>(i)];
+      totals[i].calls += c.calls.load(std::memory_order_relaxed);
+      totals[i].failed += c.failed.load(std::memory_order_relaxed);
+      c.latency.AddTo(&totals[i].latency, &totals[i].latency_sum_us);
+    }
+  }
+  return totals;
+}
+
+// "client|setname" -> "client|setname"; Prometheus label values need no more
+// escaping for command names (lower-case letters, digits, '|', '-', '_').
+void Metric(std::string* out, std::string_view name, std::string_view type, std::string_view help) {
+  fmt::format_to(std::back_inserter(*out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+std::string ProxyServer::RenderMetrics() const {
+  std::string out;
+  const ProxyStats& s = stats_;
+  auto gauge = [&](std::string_view name, std::string_view help, auto value) {
+    Metric(&out, name, "gauge", help);
+    fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
+  };
+  auto counter = [&](std::string_view name, std::string_view help, auto value) {
+    Metric(&out, name, "counter", help);
+    fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
+  };
+  auto current = topology();
+  gauge("redkube_proxy_connected_clients", "client connections open", s.connected_clients.load());
+  counter("redkube_proxy_connections_total", "client connections accepted", s.total_connections.load());
+  counter("redkube_proxy_rejected_connections_total", "client connections refused (max clients)",
+          s.rejected_connections.load());
+  counter("redkube_proxy_commands_total", "requests processed", s.total_commands.load());
+  counter("redkube_proxy_protocol_errors_total", "clients closed for malformed input", s.protocol_errors.load());
+  counter("redkube_proxy_client_bytes_in_total", "bytes read from clients", s.bytes_in.load());
+  counter("redkube_proxy_client_bytes_out_total", "bytes written to clients", s.bytes_out.load());
+  gauge("redkube_proxy_topology_epoch", "epoch of the topology in use", current ? current->epoch() : 0);
+  gauge("redkube_proxy_shards", "shards in the topology in use", current ? current->shards().size() : 0);
+  gauge("redkube_proxy_ready", "1 when every shard's master has a connection up", Ready() ? 1 : 0);
+
+  const auto specs = CommandIndex::Instance().specs();
+  const auto totals = SumCommands(workers_);
+  Metric(&out, "redkube_proxy_command_calls_total", "counter", "requests per command");
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (totals[i].calls == 0) continue;
+    fmt::format_to(std::back_inserter(out), "redkube_proxy_command_calls_total{{command=\"{}\"}} {}\n",
+                   specs[i]->name, totals[i].calls);
+  }
+  Metric(&out, "redkube_proxy_command_errors_total", "counter", "requests per command answered with an error");
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (totals[i].calls == 0) continue;
+    fmt::format_to(std::back_inserter(out), "redkube_proxy_command_errors_total{{command=\"{}\"}} {}\n",
+                   specs[i]->name, totals[i].failed);
+  }
+  Metric(&out, "redkube_proxy_command_duration_seconds", "histogram",
+         "request parsed -> reply queued, for requests answered by servers");
+  for (size_t i = 0; i < specs.size(); ++i) {
+    uint64_t count = 0;
+    for (uint64_t c : totals[i].latency) count += c;
+    if (count == 0) continue;
+    LatencyHistogram::Render(&out, "redkube_proxy_command_duration_seconds",
+                             fmt::format("command=\"{}\"", specs[i]->name), totals[i].latency,
+                             totals[i].latency_sum_us);
+  }
+
+  std::lock_guard lock(backend_stats_mu_);
+  Metric(&out, "redkube_proxy_backend_connections", "gauge", "shared connections up, per server");
+  for (const auto& [address, b] : backend_stats_) {
+    fmt::format_to(std::back_inserter(out), "redkube_proxy_backend_connections{{backend=\"{}\"}} {}\n", address,
+                   b->connections.load());
+  }
+  Metric(&out, "redkube_proxy_backend_failures_total", "counter", "connections to the server that failed");
+  for (const auto& [address, b] : backend_stats_) {
+    fmt::format_to(std::back_inserter(out), "redkube_proxy_backend_failures_total{{backend=\"{}\"}} {}\n", address,
+                   b->failures.load());
+  }
+  Metric(&out, "redkube_proxy_backend_duration_seconds", "histogram", "request sent -> reply read, per server");
+  for (const auto& [address, b] : backend_stats_) {
+    LatencyHistogram::Counts counts{};
+    uint64_t sum_us = 0;
+    b->latency.AddTo(&counts, &sum_us);
+    LatencyHistogram::Render(&out, "redkube_proxy_backend_duration_seconds", fmt::format("backend=\"{}\"", address),
+                             counts, sum_us);
+  }
+  return out;
+}
+
+std::string ProxyServer::CommandstatsInfo() const {
+  const auto specs = CommandIndex::Instance().specs();
+  const auto totals = SumCommands(workers_);
+  std::string out = "# Commandstats\r\n";
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const CommandTotals& t = totals[i];
+    if (t.calls == 0) continue;
+    uint64_t timed = 0;
+    for (uint64_t c : t.latency) timed += c;
+    fmt::format_to(std::back_inserter(out),
+                   "cmdstat_{}:calls={},usec={},usec_per_call={:.2f},rejected_calls=0,failed_calls={}\r\n",
+                   specs[i]->name, t.calls, t.latency_sum_us,
+                   timed ? static_cast<double>(t.latency_sum_us) / static_cast<double>(timed) : 0.0, t.failed);
+  }
+  return out + "\r\n";
 }
 
 }  // namespace redkube::proxy

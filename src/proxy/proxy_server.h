@@ -5,12 +5,15 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "core/topology.h"
+#include "proxy/backend_stats.h"
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
 
@@ -38,6 +41,19 @@ class ProxyServer {
   uint64_t topology_generation() const { return generation_.load(std::memory_order_acquire); }
   int64_t start_time_ms() const { return start_time_ms_; }
 
+  // The stats of the server at `address` ("host:port"), created on first use
+  // and kept for the process's lifetime. Thread-safe.
+  BackendStats* StatsForBackend(const std::string& address);
+  // Prometheus text: connections, commands (per command: calls, failures,
+  // latency histogram), bytes, backends (latency, connections, failures),
+  // topology. Thread-safe.
+  std::string RenderMetrics() const;
+  // INFO's "# Commandstats" section, summed over the workers.
+  std::string CommandstatsInfo() const;
+  // Ready to serve: a topology is loaded and every shard's master has a
+  // connection up.
+  bool Ready() const;
+
  private:
   ProxyOptions options_;
   ProxyStats stats_;
@@ -45,6 +61,8 @@ class ProxyServer {
   std::shared_ptr<const Topology> topology_;
   std::atomic<uint64_t> generation_{1};
   std::vector<std::unique_ptr<Worker>> workers_;
+  mutable std::mutex backend_stats_mu_;
+  std::map<std::string, std::unique_ptr<BackendStats>> backend_stats_;
   int64_t start_time_ms_;
 };
 

@@ -14,6 +14,8 @@ struct ProxyStats {
   std::atomic<uint64_t> total_commands{0};
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> next_client_id{1};
+  std::atomic<uint64_t> bytes_in{0};   // read from clients
+  std::atomic<uint64_t> bytes_out{0};  // written to clients
 };
 
 }  // namespace redkube::proxy

@@ -131,6 +131,10 @@ void Worker::OnBackendReply(PendingReply* pending, uint32_t part, std::string_vi
     // The common case: the reply is next in line, so it goes straight to the
     // client's output, one copy.
     // Its (empty) data is popped without writing anything more.
+    if (pending->command != 0) {
+      RecordReply(*pending, reply);
+      pending->command = 0;
+    }
     client->AppendOutput(reply);
     pending->done = true;
     pending->outstanding = 0;
@@ -177,6 +181,7 @@ void Worker::ApplyTopologyIfChanged() {
                .emplace(key, std::make_unique<BackendConnection>(&loop_, shard.master,
                                                                  &options().backend, this))
                .first;
+      it->second->set_stats(server_->StatsForBackend(key));
     }
     shard_backends_.push_back(it->second.get());
   }

@@ -17,6 +17,7 @@
 #include "core/topology.h"
 #include "proxy/backend_connection.h"
 #include "proxy/command_dispatcher.h"
+#include "proxy/command_stats.h"
 #include "proxy/event_loop.h"
 #include "proxy/pending_reply.h"
 #include "proxy/proxy_options.h"
@@ -48,6 +49,14 @@ class Worker : public ReplySink {
   const Topology& topology() const { return *topology_; }
   BackendConnection* BackendForShard(int shard_index) { return shard_backends_[shard_index]; }
   CommandDispatcher* dispatcher() { return &dispatcher_; }
+  CommandStats& command_stats() { return command_stats_; }
+  const CommandStats& command_stats() const { return command_stats_; }
+  // Counts the reply of a request (its latency, and whether it failed).
+  void RecordReply(const PendingReply& pending, std::string_view reply) {
+    CommandCounters& c = command_stats_[static_cast<uint16_t>(pending.command - 1)];
+    c.latency.Record(loop_.now_us() - pending.start_us);
+    if (!reply.empty() && reply[0] == '-') c.failed.fetch_add(1, std::memory_order_relaxed);
+  }
   // INFO's proxy sections (server, clients, stats).
   std::string InfoSections() const;
   // A buffer for socket reads of clients that have no partial request.
@@ -97,6 +106,7 @@ class Worker : public ReplySink {
   std::vector<BackendConnection*> shard_backends_;
 
   PendingReplyPool pending_pool_;
+  CommandStats command_stats_;
   CommandDispatcher dispatcher_;
   Buffer read_scratch_;
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> clients_;

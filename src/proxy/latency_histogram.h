@@ -1,0 +1,43 @@
+// A latency histogram with Prometheus-style cumulative buckets, updated with
+// relaxed atomics (any thread may record; readers see a consistent-enough
+// view for monitoring) and rendered in the Prometheus text format.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace redkube::proxy {
+
+class LatencyHistogram {
+ public:
+  // Upper bounds in microseconds; one more bucket (+Inf) follows.
+  static constexpr std::array<int64_t, 12> kBoundsUs = {100,   250,   500,    1000,   2500,   5000,
+                                                        10000, 25000, 50000, 100000, 250000, 1000000};
+
+  void Record(int64_t us) {
+    size_t i = 0;
+    while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_us_.fetch_add(static_cast<uint64_t>(us < 0 ? 0 : us), std::memory_order_relaxed);
+  }
+
+  // Adds this histogram's counts into `into` (for sums over threads).
+  void AddTo(std::array<uint64_t, kBoundsUs.size() + 1>* into, uint64_t* sum_us) const {
+    for (size_t i = 0; i < buckets_.size(); ++i) (*into)[i] += buckets_[i].load(std::memory_order_relaxed);
+    *sum_us += sum_us_.load(std::memory_order_relaxed);
+  }
+
+  using Counts = std::array<uint64_t, kBoundsUs.size() + 1>;
+  // `name`_bucket{labels,le=...}, `name`_sum (seconds) and `name`_count lines.
+  static void Render(std::string* out, std::string_view name, std::string_view labels, const Counts& counts,
+                     uint64_t sum_us);
+
+ private:
+  std::array<std::atomic<uint64_t>, kBoundsUs.size() + 1> buckets_{};
+  std::atomic<uint64_t> sum_us_{0};
+};
+
+}  // namespace redkube::proxy
