@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
+bash scripts/install-client-libs.sh
 echo "== unit tests"
 ctest --test-dir build --output-on-failure -j2
 echo "== integration tests"
