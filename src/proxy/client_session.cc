@@ -33,6 +33,7 @@ ClientSession::ClientSession(Worker* worker, int fd, uint64_t id, std::string pe
       local_(std::move(local)),
       created_ms_(worker->loop()->now_ms()) {
   authenticated_ = worker->options().password.empty();
+  last_read_ms_ = created_ms_;
   worker_->loop()->Add(fd_, EPOLLIN, this);
 }
 
@@ -58,6 +59,7 @@ void ClientSession::ReadInput() {
     scratch->Reserve(kReadChunk * 4);
     n = read(fd_, scratch->write_ptr(), scratch->writable());
     if (n > 0) {
+      last_read_ms_ = worker_->loop()->now_ms();
       worker_->stats()->bytes_in.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       size_t consumed = ProcessInput(scratch->write_ptr(), static_cast<size_t>(n));
       if (!closed() && consumed < static_cast<size_t>(n)) {
@@ -70,6 +72,7 @@ void ClientSession::ReadInput() {
     input_.Reserve(want > kReadChunk ? want : kReadChunk);
     n = read(fd_, input_.write_ptr(), input_.writable());
     if (n > 0) {
+      last_read_ms_ = worker_->loop()->now_ms();
       worker_->stats()->bytes_in.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       input_.Commit(static_cast<size_t>(n));
       size_t consumed = ProcessInput(input_.data(), input_.size());
@@ -207,6 +210,17 @@ void ClientSession::FlushOutput() {
     output_.Consume(static_cast<size_t>(n));
     worker_->stats()->bytes_out.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   }
+  const ProxyOptions& options = worker_->options();
+  size_t limit = subscriptions_.active() ? options.pubsub_output_limit_bytes : options.output_limit_bytes;
+  if (limit > 0 && output_.size() > limit) {
+    // A client that does not read its replies (a stalled subscriber, a
+    // pipeliner that never reads) must not make the proxy's memory grow.
+    spdlog::warn("client {} ({}) closed: {} bytes of replies unread, over the {} byte limit{}", id_, peer_,
+                 output_.size(), limit, subscriptions_.active() ? " for subscribers" : "");
+    worker_->stats()->output_limit_disconnects.fetch_add(1, std::memory_order_relaxed);
+    Close();
+    return;
+  }
   if (output_.empty()) {
     output_.ShrinkIfIdle(kIdleBufferKeep);
     if (close_after_flush_) {
@@ -254,6 +268,14 @@ BackendConnection* ClientSession::OwnBackend(int shard) {
   own_backends_.push_back(std::make_unique<BackendConnection>(
       worker_->loop(), master, worker_->blocking_backend_options(), worker_));
   return own_backends_.back().get();
+}
+
+bool ClientSession::IdleLongerThan(int64_t ms) const {
+  if (subscriptions_.active() || !Idle()) return false;
+  for (const auto& b : own_backends_) {
+    if (b->in_flight() > 0) return false;  // blocked (BLPOP...): not idle
+  }
+  return worker_->loop()->now_ms() - last_read_ms_ > ms;
 }
 
 BackendConnection* ClientSession::FindOwnBackend(const std::string& master) {

@@ -59,6 +59,8 @@ class ClientSession : public EventHandler {
   void Close();
   bool closed() const { return fd_ < 0; }
   bool Idle() const { return head_ == nullptr && output_.empty(); }
+  // No request for `ms` and nothing in progress, not subscribed, not blocked.
+  bool IdleLongerThan(int64_t ms) const;
   // Stops reading requests (shutdown drain).
   void StopReading();
 
@@ -128,6 +130,7 @@ class ClientSession : public EventHandler {
   ClientTransaction transaction_;
   ClientSubscriptions subscriptions_;
   int current_command_ = -1;
+  int64_t last_read_ms_ = 0;
 };
 
 }  // namespace redkube::proxy

@@ -109,10 +109,23 @@ int main(int argc, char** argv) {
   app.add_option("--connect-timeout-ms", options.backend.connect_timeout_ms,
                  "backend connect timeout")
       ->capture_default_str();
+  size_t output_limit_mb = options.output_limit_bytes >> 20;
+  size_t pubsub_output_limit_mb = options.pubsub_output_limit_bytes >> 20;
+  app.add_option("--client-output-limit-mb", output_limit_mb,
+                 "disconnect a client whose unread replies pass this (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--pubsub-output-limit-mb", pubsub_output_limit_mb,
+                 "the same for subscribers (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--client-idle-timeout-s", options.idle_timeout_s,
+                 "disconnect clients idle this long (0: never; not subscribers or blocked clients)")
+      ->capture_default_str();
   app.add_option("--shutdown-grace-ms", options.shutdown_grace_ms,
                  "on SIGTERM, how long in-flight requests may take")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  options.output_limit_bytes = output_limit_mb << 20;
+  options.pubsub_output_limit_bytes = pubsub_output_limit_mb << 20;
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("proxy"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ redkube-proxy: %v");

@@ -16,6 +16,13 @@ struct ProxyOptions {
   int max_clients = 10000;
   int admin_port = 0;  // 0: no admin endpoint
   int shutdown_grace_ms = 10000;
+  // A client whose unread replies pass this many bytes is disconnected (0:
+  // no limit). Subscribers have their own, smaller limit, as in Redis.
+  size_t output_limit_bytes = 256u << 20;
+  size_t pubsub_output_limit_bytes = 32u << 20;
+  // A client idle this long is disconnected (0: never); subscribers and
+  // blocked clients are exempt, as with Redis's `timeout`.
+  int idle_timeout_s = 0;
   BackendOptions backend;
 };
 

@@ -184,6 +184,9 @@ std::string ProxyServer::RenderMetrics() const {
   counter("redkube_proxy_protocol_errors_total", "clients closed for malformed input", s.protocol_errors.load());
   counter("redkube_proxy_client_bytes_in_total", "bytes read from clients", s.bytes_in.load());
   counter("redkube_proxy_client_bytes_out_total", "bytes written to clients", s.bytes_out.load());
+  counter("redkube_proxy_output_limit_disconnects_total", "clients closed for not reading their replies",
+          s.output_limit_disconnects.load());
+  counter("redkube_proxy_idle_disconnects_total", "clients closed after the idle timeout", s.idle_disconnects.load());
   gauge("redkube_proxy_topology_epoch", "epoch of the topology in use", current ? current->epoch() : 0);
   gauge("redkube_proxy_shards", "shards in the topology in use", current ? current->shards().size() : 0);
   gauge("redkube_proxy_ready", "1 when every shard's master has a connection up", Ready() ? 1 : 0);

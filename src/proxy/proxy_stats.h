@@ -16,6 +16,8 @@ struct ProxyStats {
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<uint64_t> bytes_in{0};   // read from clients
   std::atomic<uint64_t> bytes_out{0};  // written to clients
+  std::atomic<uint64_t> output_limit_disconnects{0};
+  std::atomic<uint64_t> idle_disconnects{0};
 };
 
 }  // namespace redkube::proxy

@@ -226,6 +226,16 @@ void Worker::DrainForShutdown() {
 
 void Worker::Tick() {
   for (auto& [name, backend] : backends_) backend->Tick();
+  if (options().idle_timeout_s > 0 && loop_.now_ms() >= next_idle_check_ms_) {
+    next_idle_check_ms_ = loop_.now_ms() + 1000;
+    const int64_t limit_ms = int64_t{options().idle_timeout_s} * 1000;
+    for (auto& [ptr, client] : clients_) {
+      if (!client->closed() && client->IdleLongerThan(limit_ms)) {
+        stats()->idle_disconnects.fetch_add(1, std::memory_order_relaxed);
+        client->Close();
+      }
+    }
+  }
   for (ClientSession* client : clients_with_blocking_) client->TickOwnBackends();
   // Connections to servers that left the topology go once they owe nothing.
   for (auto it = backends_.begin(); it != backends_.end();) {

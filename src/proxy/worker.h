@@ -117,6 +117,7 @@ class Worker : public ReplySink {
   std::vector<std::unique_ptr<BackendConnection>> retired_backends_;
   BackendOptions blocking_options_;
   std::unordered_set<ClientSession*> clients_with_blocking_;
+  int64_t next_idle_check_ms_ = 0;
 };
 
 }  // namespace redkube::proxy

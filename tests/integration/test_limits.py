@@ -1,0 +1,78 @@
+"""Client limits: a subscriber that stops reading is disconnected once its
+unread messages pass the limit (the proxy's memory stays bounded), and idle
+clients are closed after the idle timeout, but not subscribers or blocked
+clients."""
+import socket
+import time
+
+from conftest import Proxy, RespConnection, http, wait_until
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def stalled_subscriber(port, channel):
+    """A subscriber with a tiny receive buffer that never reads again."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(RespConnection.encode("SUBSCRIBE", channel))
+    return s
+
+
+def test_stalled_subscriber_is_disconnected_and_memory_stays_bounded(workdir, shards):
+    proxy = Proxy(workdir, shards, extra_args=("--pubsub-output-limit-mb", "2"))
+    try:
+        sub = stalled_subscriber(proxy.port, "firehose")
+        pub = proxy.connect()
+        wait_until(lambda: pub.command("PUBSUB", "NUMSUB", "firehose")[1] == 1, 5, "the subscription")
+        start_rss = rss_mb(proxy.proc.pid)
+        payload = "x" * 100_000
+        sent = 0
+        while pub.command("PUBLISH", "firehose", payload) == 1:  # bounded: 100 MB at most
+            sent += 1
+            assert sent < 1000, "the stalled subscriber was never disconnected"
+        # Disconnected after a few MB (the limit plus socket buffers), not 100.
+        assert sent * len(payload) < 20 * 1024 * 1024, sent
+        assert rss_mb(proxy.proc.pid) - start_rss < 30, (start_rss, rss_mb(proxy.proc.pid))
+        assert pub.command("PING") == b"PONG"  # everyone else is served
+        _, text = http("GET", "http://127.0.0.1:%d/metrics" % proxy.admin_port)
+        assert "redkube_proxy_output_limit_disconnects_total 1" in text
+        assert "over the 2097152 byte limit for subscribers" in proxy.log_text()
+        sub.close()
+    finally:
+        proxy.stop()
+
+
+def test_idle_clients_are_closed_but_not_subscribers_or_blocked_clients(workdir, shards):
+    proxy = Proxy(workdir, shards, extra_args=("--client-idle-timeout-s", "1"))
+    try:
+        idle = proxy.connect()
+        assert idle.command("PING") == b"PONG"
+        subscriber = proxy.connect()
+        subscriber.sock.sendall(RespConnection.encode("SUBSCRIBE", "news"))
+        assert subscriber.read() == [b"subscribe", b"news", 1]
+        blocked = proxy.connect()
+        blocked.sock.sendall(RespConnection.encode("BLPOP", "idle-queue", "0"))
+        # The idle client is closed within the timeout plus the 1 s check.
+        idle.sock.settimeout(5)
+        start = time.monotonic()
+        assert idle.sock.recv(1) == b""
+        assert time.monotonic() - start < 4
+        busy = proxy.connect()
+        for _ in range(3):  # the others stay well past it
+            time.sleep(0.5)
+            assert busy.command("PING") == b"PONG"
+        assert busy.command("PUBLISH", "news", "still here") == 1
+        assert subscriber.read() == [b"message", b"news", b"still here"]
+        assert busy.command("RPUSH", "idle-queue", "job") == 1
+        assert blocked.read() == [b"idle-queue", b"job"]
+        _, text = http("GET", "http://127.0.0.1:%d/metrics" % proxy.admin_port)
+        assert "redkube_proxy_idle_disconnects_total 1" in text
+    finally:
+        proxy.stop()
