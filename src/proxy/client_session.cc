@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "proxy/command_dispatcher.h"
+#include "proxy/slow_log.h"
 #include "proxy/worker.h"
 
 namespace redkube::proxy {
@@ -106,15 +107,32 @@ size_t ClientSession::ProcessInput(const char* data, size_t size) {
     if (result == RequestParser::Result::kComplete) {
       std::string_view raw =
           parser_.multibulk() ? std::string_view(data + offset, consumed) : std::string_view();
-      dispatcher->Dispatch(this, parser_.args(), raw);
+      auto order = dispatcher->Dispatch(this, parser_.args(), raw);
       current_command_ = -1;
+      current_argv_ = {};
+      if (order == CommandDispatcher::Order::kRetryAfterReplies) {
+        // Parsed again from the same bytes once the replies are in.
+        AwaitReplies();
+        break;
+      }
       ++commands;
+      if (order == CommandDispatcher::Order::kHoldUntilReplied && head_ != nullptr) {
+        offset += consumed;
+        AwaitReplies();
+        break;
+      }
     }
     offset += consumed;
   }
   if (commands) worker_->stats()->total_commands.fetch_add(commands, std::memory_order_relaxed);
   MarkDirty();
   return offset;
+}
+
+void ClientSession::AwaitReplies() {
+  awaiting_replies_ = true;
+  paused_ = true;
+  SetReading(false);
 }
 
 void ClientSession::ProtocolError(const std::string& message) {
@@ -136,6 +154,7 @@ PendingReply* ClientSession::NewPending() {
   if (current_command_ >= 0) {
     p->command = static_cast<uint16_t>(current_command_ + 1);
     p->start_us = worker_->loop()->now_us();
+    if (worker_->slow_log_enabled()) SlowLogArgs::Capture(current_argv_, &p->slowlog_args);
   }
   return p;
 }
@@ -186,7 +205,9 @@ void ClientSession::DrainDoneReplies() {
     --queued_;
     pool->Put(p);
   }
-  if (paused_ && queued_ < kMaxQueuedReplies / 2) worker_->MarkClientResumable(this);
+  if (paused_ && (awaiting_replies_ ? head_ == nullptr : queued_ < kMaxQueuedReplies / 2)) {
+    worker_->MarkClientResumable(this);
+  }
   MarkDirty();
 }
 
@@ -239,6 +260,8 @@ void ClientSession::FlushOutput() {
 void ClientSession::ResumeInput() {
   if (closed() || !paused_ || stop_reading_) return;
   if (queued_ >= kMaxQueuedReplies / 2 || output_.size() >= kMaxOutputBeforePause / 2) return;
+  if (awaiting_replies_ && head_ != nullptr) return;
+  awaiting_replies_ = false;
   paused_ = false;
   SetReading(true);
   if (!input_.empty()) {

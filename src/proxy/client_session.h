@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "core/buffer.h"
@@ -59,6 +60,9 @@ class ClientSession : public EventHandler {
   void Close();
   bool closed() const { return fd_ < 0; }
   bool Idle() const { return head_ == nullptr && output_.empty(); }
+  // Whether a reply to an earlier request is still owed (replies the proxy
+  // made itself wait only behind those).
+  bool OwesReplies() const { return head_ != nullptr; }
   // No request for `ms` and nothing in progress, not subscribed, not blocked.
   bool IdleLongerThan(int64_t ms) const;
   // Stops reading requests (shutdown drain).
@@ -77,8 +81,12 @@ class ClientSession : public EventHandler {
   BackendConnection* FindOwnBackend(const std::string& master);
   ClientTransaction& transaction() { return transaction_; }
   ClientSubscriptions& subscriptions() { return subscriptions_; }
-  // The request being dispatched (CommandIndex), so its replies are counted.
-  void set_current_command(int index) { current_command_ = index; }
+  // The request being dispatched (CommandIndex and arguments), so that its
+  // replies are counted and a slow one logged.
+  void set_current_request(int index, std::span<const std::string_view> argv) {
+    current_command_ = index;
+    current_argv_ = argv;
+  }
   // Closes the client's own backend connections (RESET, close): blocked
   // commands, WATCH and subscriptions end with them on the servers.
   void DropOwnBackends();
@@ -93,6 +101,7 @@ class ClientSession : public EventHandler {
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
   int64_t created_ms() const { return created_ms_; }
+  int64_t last_read_ms() const { return last_read_ms_; }
   Worker* worker() const { return worker_; }
 
  private:
@@ -101,6 +110,9 @@ class ClientSession : public EventHandler {
   // bytes consumed. Stops early when too many replies are owed.
   size_t ProcessInput(const char* data, size_t size);
   void ProtocolError(const std::string& message);
+  // Stops dispatching until every owed reply is in (request order across
+  // the client's own and shared connections).
+  void AwaitReplies();
   void SetReading(bool reading);
   void MarkDirty();
 
@@ -123,6 +135,7 @@ class ClientSession : public EventHandler {
   bool reading_ = true;          // EPOLLIN registered
   bool want_write_ = false;      // EPOLLOUT registered
   bool paused_ = false;          // too many replies owed: input waits
+  bool awaiting_replies_ = false;  // paused until every owed reply is in
   bool stop_reading_ = false;    // QUIT seen or shutting down
   bool close_after_flush_ = false;
   bool dirty_ = false;
@@ -130,6 +143,7 @@ class ClientSession : public EventHandler {
   ClientTransaction transaction_;
   ClientSubscriptions subscriptions_;
   int current_command_ = -1;
+  std::span<const std::string_view> current_argv_;
   int64_t last_read_ms_ = 0;
 };
 

@@ -28,6 +28,7 @@ enum class Route {
   kAnyShard,    // any one master answers for all (COMMAND ...)
   kRefuse,      // an error naming `reason`
   kChannel,     // PUBLISH, SPUBLISH: the shard owning the channel name's slot
+  kWait,        // WAIT: every master, on the client's own connections
 };
 
 struct Policy {
@@ -82,6 +83,7 @@ const std::unordered_map<std::string_view, Policy>& PolicyByName() {
       {"pubsub|numpat", {Route::kAnyShard}},
       {"pubsub|help", {Route::kAnyShard}},
       {"info", {Route::kInfo}},
+      {"wait", {Route::kWait}},
       {"command", {Route::kAnyShard}},
       {"command|count", {Route::kAnyShard}},
       {"command|info", {Route::kAnyShard}},
@@ -97,6 +99,7 @@ const std::unordered_map<std::string_view, Policy>& PolicyByName() {
       {"xgroup|help", {Route::kAnyShard}},
       {"memory|help", {Route::kAnyShard}},
       {"lolwut", {Route::kAnyShard}},
+      {"slowlog|help", {Route::kAnyShard}},
       {"monitor", {Route::kRefuse, {}, "monitor a server directly"}},
       {"sync", {Route::kRefuse, {}, kReplication}},
       {"psync", {Route::kRefuse, {}, kReplication}},
@@ -123,6 +126,13 @@ bool Blocks(const CommandSpec& spec, std::span<const std::string_view> argv) {
     if (argv[i].size() == 5 && strncasecmp(argv[i].data(), "block", 5) == 0) return true;
   }
   return false;
+}
+
+// Requests sent on the client's own connection rather than a shared one
+// (inside MULTI, everything but EXEC is queued by the proxy instead).
+bool UsesOwnConnection(const CommandSpec& spec, std::span<const std::string_view> argv, bool in_multi) {
+  if (spec.name == "exec") return in_multi;
+  return !in_multi && (Blocks(spec, argv) || spec.name == "watch" || spec.name == "wait");
 }
 
 const Policy& PolicyFor(const CommandSpec& spec) {
@@ -185,76 +195,88 @@ void AppendRequest(Buffer* out, std::span<const std::string_view> argv, std::str
   for (auto a : argv) AppendBulk(out, a);
 }
 
-void CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::string_view> argv,
+CommandDispatcher::Order CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::string_view> argv,
                                  std::string_view raw) {
   const CommandSpec* spec = CommandTable::Instance().Resolve(argv);
+  // A request for the client's own connection could overtake the client's
+  // earlier requests on the shared ones, and be overtaken by its later ones:
+  // it waits for the earlier replies, and the later requests for its reply,
+  // so that the servers see the client's requests in its order.
+  const bool own_connection = spec != nullptr && client->authenticated() &&
+                              UsesOwnConnection(*spec, argv, client->transaction().in_multi);
+  if (own_connection && client->OwesReplies()) return Order::kRetryAfterReplies;
+  const Order done = own_connection ? Order::kHoldUntilReplied : Order::kGoOn;
   if (!client->authenticated()) {
     // Only what lets a client authenticate (or leave) is allowed before AUTH.
     bool allowed = spec != nullptr && (spec->name == "auth" || spec->name == "hello" ||
                                        spec->name == "quit" || spec->name == "reset");
     if (!allowed) {
       client->Reply("-NOAUTH Authentication required.\r\n");
-      return;
+      return done;
     }
   }
   if (spec == nullptr) {
     if (client->transaction().in_multi) client->transaction().aborted = true;
     client->Reply(UnknownCommandError(argv));
-    return;
+    return done;
   }
   if (spec->IsContainer() && argv.size() > 1) {
     // Resolve() returns the container itself only for an unknown subcommand:
     // any server answers with Redis's own error.
     Forward(client, 0, argv, raw);
-    return;
+    return done;
   }
   if (!ArityOk(*spec, argv.size())) {
     if (client->transaction().in_multi) client->transaction().aborted = true;
     client->Reply("-ERR wrong number of arguments for '" + std::string(spec->name) +
                   "' command\r\n");
-    return;
+    return done;
   }
   const Policy& policy = PolicyFor(*spec);
   worker_->command_stats()[policy.command_index].calls.fetch_add(1, std::memory_order_relaxed);
-  client->set_current_command(policy.command_index);
-  if (client->subscriptions().active() && !AllowedWhileSubscribed(client, *spec, argv)) return;
-  if (HandleTransaction(client, *spec, argv, raw)) return;
-  if (HandleSubscription(client, *spec, argv)) return;
+  client->set_current_request(policy.command_index, argv);
+  if (client->subscriptions().active() && !AllowedWhileSubscribed(client, *spec, argv)) return done;
+  if (HandleTransaction(client, *spec, argv, raw)) return done;
+  if (HandleSubscription(client, *spec, argv)) return done;
   switch (policy.route) {
     case Route::kSlot:
       RouteBySlot(client, *spec, argv, raw);
-      return;
+      return done;
     case Route::kLocal:
       policy.local(client, argv);
-      return;
+      return done;
     case Route::kSplitMget:
       Split(client, argv, raw, 1, policy.merge);
-      return;
+      return done;
     case Route::kSplitMset:
       Split(client, argv, raw, 2, policy.merge);
-      return;
+      return done;
     case Route::kSplitSum:
       Split(client, argv, raw, 1, policy.merge);
-      return;
+      return done;
     case Route::kFanOut:
       FanOut(client, argv, raw, policy.merge);
-      return;
+      return done;
     case Route::kScan:
       Scan(client, argv);
-      return;
+      return done;
     case Route::kInfo:
       Info(client, argv);
-      return;
+      return done;
     case Route::kAnyShard:
       Forward(client, 0, argv, raw);
-      return;
+      return done;
     case Route::kRefuse:
       client->Reply(Refusal(*spec, policy.reason));
-      return;
+      return done;
     case Route::kChannel:
       Forward(client, worker_->topology().ShardIndexForSlot(KeySlot(argv[1])), argv, raw);
-      return;
+      return done;
+    case Route::kWait:
+      Wait(client, argv, raw);
+      return done;
   }
+  return done;
 }
 
 void CommandDispatcher::Forward(ClientSession* client, int shard,
@@ -498,6 +520,7 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
   if (Blocks(spec, argv)) {
     PendingReply* p = client->NewPending();
     p->outstanding = 1;
+    p->blocks = true;
     AppendRequest(client->OwnBackend(shard)->StartRequest(p, 0), argv, raw);
     return;
   }
@@ -558,6 +581,41 @@ void CommandDispatcher::FanOut(ClientSession* client, std::span<const std::strin
   for (size_t i = 0; i < shards; ++i) {
     AppendRequest(worker_->BackendForShard(static_cast<int>(i))->StartRequest(p, static_cast<uint32_t>(i)),
                   argv, raw);
+  }
+}
+
+// WAIT numreplicas timeout: the client's writes went to any shard over
+// shared connections, so each master is asked, on the client's own
+// connection, to WAIT for an offset that covers them all: a PUBLISH (which
+// redis-server replicates) first moves that connection's write offset to
+// the master's current one. The reply is the least count over shards.
+void CommandDispatcher::Wait(ClientSession* client, std::span<const std::string_view> argv,
+                             std::string_view raw) {
+  int64_t replicas = 0, timeout = 0;
+  auto parse = [](std::string_view s, int64_t* v) {
+    auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  };
+  if (!parse(argv[1], &replicas)) {
+    client->Reply("-ERR value is not an integer or out of range\r\n");
+    return;
+  }
+  if (!parse(argv[2], &timeout)) {
+    client->Reply("-ERR timeout is not an integer or out of range\r\n");
+    return;
+  }
+  if (timeout < 0) {
+    client->Reply("-ERR timeout is negative\r\n");
+    return;
+  }
+  static constexpr std::string_view kMoveWriteOffset = "*3\r\n$7\r\nPUBLISH\r\n$16\r\n__redkube__:wait\r\n$0\r\n\r\n";
+  size_t shards = worker_->topology().shards().size();
+  PendingReply* p = NewMergedReply(client, ReplyMerger::Kind::kMinInteger, shards);
+  p->blocks = true;
+  for (size_t i = 0; i < shards; ++i) {
+    BackendConnection* own = client->OwnBackend(static_cast<int>(i));
+    own->StartRequest(DroppedReplies(worker_, 1), 0)->Append(kMoveWriteOffset);
+    AppendRequest(own->StartRequest(p, static_cast<uint32_t>(i)), argv, raw);
   }
 }
 

@@ -26,9 +26,20 @@ class CommandDispatcher {
  public:
   explicit CommandDispatcher(Worker* worker) : worker_(worker), subscriptions_(worker) {}
 
+  // What the client's next requests must wait for.
+  enum class Order {
+    kGoOn,
+    // Nothing was done: the request waits until every earlier one is
+    // answered, then is dispatched again.
+    kRetryAfterReplies,
+    // Sent on the client's own connection: the next requests wait for its
+    // reply, as they would behind a blocked client on one redis-server.
+    kHoldUntilReplied,
+  };
+
   // argv: the request; raw: its bytes as received when it was multibulk
   // (forwarded as they are), empty for inline requests.
-  void Dispatch(ClientSession* client, std::span<const std::string_view> argv,
+  Order Dispatch(ClientSession* client, std::span<const std::string_view> argv,
                 std::string_view raw);
 
   // Ends the client's transaction and releases its WATCH (DISCARD, RESET,
@@ -62,6 +73,7 @@ class CommandDispatcher {
   void FanOut(ClientSession* client, std::span<const std::string_view> argv, std::string_view raw,
               ReplyMerger::Kind kind);
   void Scan(ClientSession* client, std::span<const std::string_view> argv);
+  void Wait(ClientSession* client, std::span<const std::string_view> argv, std::string_view raw);
   void Info(ClientSession* client, std::span<const std::string_view> argv);
   // Sends the request as it is to one shard.
   void Forward(ClientSession* client, int shard, std::span<const std::string_view> argv,

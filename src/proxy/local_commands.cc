@@ -11,6 +11,7 @@
 #include "core/reply_scanner.h"
 #include "proxy/client_session.h"
 #include "proxy/event_loop.h"
+#include "proxy/proxy_server.h"
 #include "proxy/worker.h"
 
 namespace redkube::proxy {
@@ -159,10 +160,23 @@ void ClientId(ClientSession* c, Argv) {
   c->Reply(out);
 }
 
+// Every field redis-server 7.0 gives (client libraries parse them), with the
+// values of the client's connection to the proxy; buffer sizes are not
+// tracked per field and read 0.
 void ClientInfo(ClientSession* c, Argv) {
-  int64_t age_s = (c->worker()->loop()->now_ms() - c->created_ms()) / 1000;
-  c->Reply(Bulk(fmt::format("id={} addr={} laddr={} fd={} name={} age={} db=0 resp=2\n", c->id(),
-                            c->peer(), c->local(), c->fd(), c->name(), age_s)));
+  int64_t now_ms = c->worker()->loop()->now_ms();
+  int64_t age_s = (now_ms - c->created_ms()) / 1000;
+  int64_t idle_s = (now_ms - c->last_read_ms()) / 1000;
+  const ClientSubscriptions& subs = c->subscriptions();
+  const ClientTransaction& txn = c->transaction();
+  std::string flags = subs.active() ? "P" : (txn.in_multi ? "x" : "N");
+  c->Reply(Bulk(fmt::format(
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} "
+      "multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
+      "events=r cmd=client|info user=default redir=-1 resp=2\n",
+      c->id(), c->peer(), c->local(), c->fd(), c->name(), age_s, idle_s, flags, subs.channels.size(),
+      subs.patterns.size(), subs.shard_channels.size(), txn.in_multi ? static_cast<int64_t>(txn.count) : -1,
+      txn.queued.size())));
 }
 
 void Time(ClientSession* c, Argv) {
@@ -183,6 +197,44 @@ void Reset(ClientSession* c, Argv) {
   c->Reply("+RESET\r\n");
 }
 
+// SLOWLOG GET/LEN/RESET answer for the proxy: requests slower than
+// --slowlog-slower-than-us end to end, whichever server answered them.
+void SlowlogGet(ClientSession* c, Argv argv) {
+  int64_t count = 10;
+  if (argv.size() > 2) {
+    auto r = std::from_chars(argv[2].data(), argv[2].data() + argv[2].size(), count);
+    if (r.ec != std::errc() || r.ptr != argv[2].data() + argv[2].size()) {
+      c->Reply("-ERR value is not an integer or out of range\r\n");
+      return;
+    }
+    if (count < -1) {
+      c->Reply("-ERR count should be greater than or equal to -1\r\n");
+      return;
+    }
+  }
+  auto entries = c->worker()->server()->slow_log()->Newest(count);
+  std::string out;
+  AppendArrayHeader(&out, static_cast<int64_t>(entries.size()));
+  for (const auto& e : entries) {
+    AppendArrayHeader(&out, 6);
+    out += fmt::format(":{}\r\n:{}\r\n:{}\r\n", e.id, e.unix_time_s, e.duration_us);
+    AppendArrayHeader(&out, static_cast<int64_t>(e.args.size()));
+    for (const auto& a : e.args) AppendBulk(&out, a);
+    AppendBulk(&out, e.client_addr);
+    AppendBulk(&out, e.client_name);
+  }
+  c->Reply(out);
+}
+
+void SlowlogLen(ClientSession* c, Argv) {
+  c->Reply(fmt::format(":{}\r\n", c->worker()->server()->slow_log()->Length()));
+}
+
+void SlowlogReset(ClientSession* c, Argv) {
+  c->worker()->server()->slow_log()->Reset();
+  c->Reply("+OK\r\n");
+}
+
 }  // namespace
 
 LocalCommand FindLocalCommand(std::string_view full_name) {
@@ -199,6 +251,9 @@ LocalCommand FindLocalCommand(std::string_view full_name) {
       {"client|info", ClientInfo},
       {"time", Time},
       {"reset", Reset},
+      {"slowlog|get", SlowlogGet},
+      {"slowlog|len", SlowlogLen},
+      {"slowlog|reset", SlowlogReset},
   };
   auto it = table->find(full_name);
   return it == table->end() ? nullptr : it->second;

@@ -120,6 +120,11 @@ int main(int argc, char** argv) {
   app.add_option("--client-idle-timeout-s", options.idle_timeout_s,
                  "disconnect clients idle this long (0: never; not subscribers or blocked clients)")
       ->capture_default_str();
+  app.add_option("--slowlog-slower-than-us", options.slowlog_slower_than_us,
+                 "SLOWLOG keeps requests taking this long or more, servers included (-1: none)")
+      ->capture_default_str();
+  app.add_option("--slowlog-max-len", options.slowlog_max_len, "SLOWLOG entries kept")
+      ->capture_default_str();
   app.add_option("--shutdown-grace-ms", options.shutdown_grace_ms,
                  "on SIGTERM, how long in-flight requests may take")
       ->capture_default_str();

@@ -31,6 +31,9 @@ struct PendingReply {
   bool fixed = false;
   uint16_t command = 0;  // CommandIndex + 1 of the request, for its stats; 0: none
   int64_t start_us = 0;  // when the request was parsed (loop clock)
+  // The request's arguments, kept (SlowLogArgs) in case it turns out slow.
+  std::string slowlog_args;
+  bool blocks = false;  // waited on a server by design (BLPOP, WAIT): not slow
 };
 
 // A free list of PendingReply objects, so the request path allocates nothing
@@ -55,6 +58,7 @@ class PendingReplyPool {
     p->merging = false;
     p->fixed = false;
     p->command = 0;
+    p->blocks = false;
     // Keep small buffers for reuse, free big ones.
     if (p->data.capacity() > 64 * 1024) {
       std::string().swap(p->data);

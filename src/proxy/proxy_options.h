@@ -23,6 +23,10 @@ struct ProxyOptions {
   // A client idle this long is disconnected (0: never); subscribers and
   // blocked clients are exempt, as with Redis's `timeout`.
   int idle_timeout_s = 0;
+  // SLOWLOG: requests taking at least this long (-1: none), and how many
+  // are kept. Redis's defaults.
+  int64_t slowlog_slower_than_us = 10000;
+  size_t slowlog_max_len = 128;
   BackendOptions backend;
 };
 

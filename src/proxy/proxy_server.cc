@@ -45,6 +45,7 @@ Result<int> Listen(const std::string& bind, uint16_t port, bool reuse_port) {
 
 ProxyServer::ProxyServer(ProxyOptions options, std::shared_ptr<const Topology> topology)
     : options_(std::move(options)),
+      slow_log_(options_.slowlog_slower_than_us, options_.slowlog_max_len),
       topology_(std::move(topology)),
       start_time_ms_(EventLoop::MonotonicMs()) {
   if (options_.threads <= 0) {
@@ -187,6 +188,8 @@ std::string ProxyServer::RenderMetrics() const {
   counter("redkube_proxy_output_limit_disconnects_total", "clients closed for not reading their replies",
           s.output_limit_disconnects.load());
   counter("redkube_proxy_idle_disconnects_total", "clients closed after the idle timeout", s.idle_disconnects.load());
+  counter("redkube_proxy_slow_requests_total", "requests logged in SLOWLOG (slower than the threshold)",
+          slow_log_.total());
   gauge("redkube_proxy_topology_epoch", "epoch of the topology in use", current ? current->epoch() : 0);
   gauge("redkube_proxy_shards", "shards in the topology in use", current ? current->shards().size() : 0);
   gauge("redkube_proxy_ready", "1 when every shard's master has a connection up", Ready() ? 1 : 0);

@@ -16,6 +16,7 @@
 #include "proxy/backend_stats.h"
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
+#include "proxy/slow_log.h"
 
 namespace redkube::proxy {
 
@@ -53,10 +54,12 @@ class ProxyServer {
   // Ready to serve: a topology is loaded and every shard's master has a
   // connection up.
   bool Ready() const;
+  SlowLog* slow_log() { return &slow_log_; }
 
  private:
   ProxyOptions options_;
   ProxyStats stats_;
+  SlowLog slow_log_;
   mutable std::mutex topology_mu_;
   std::shared_ptr<const Topology> topology_;
   std::atomic<uint64_t> generation_{1};

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <random>
@@ -94,6 +95,19 @@ void ReplyMerger::Finish(std::string* out) {
         sum += v;
       }
       AppendInteger(out, sum);
+      return;
+    }
+    case Kind::kMinInteger: {
+      int64_t least = INT64_MAX;
+      for (const auto& p : parts_) {
+        int64_t v;
+        if (!ParseIntegerReply(p, &v)) {
+          out->assign(kProtocolMismatch);
+          return;
+        }
+        least = std::min(least, v);
+      }
+      AppendInteger(out, parts_.empty() ? 0 : least);
       return;
     }
     case Kind::kConcatArrays: {

@@ -23,6 +23,7 @@ class ReplyMerger {
     kScanCursor,      // SCAN: one part; its cursor is mapped to the proxy's
     kInfo,            // INFO: proxy sections, shard 0's Server section, summed keyspace
     kSumPairs,        // PUBSUB NUMSUB: [name, n, ...] per part; n summed by position
+    kMinInteger,      // WAIT: the smallest integer reply (what every shard reached)
   };
 
   // Prepares for a request of `parts` backend replies.

@@ -39,6 +39,7 @@ Worker::Worker(int index, ProxyServer* server, int listen_fd)
       server_(server),
       listen_fd_(listen_fd),
       listener_(std::make_unique<Listener>(this)),
+      slow_log_(server->slow_log()),
       dispatcher_(this) {
   blocking_options_ = server_->options().backend;
   blocking_options_.reply_timeout_ms = 0;  // a blocked command owes its reply for as long as it blocks
@@ -151,6 +152,18 @@ void Worker::OnBackendReply(PendingReply* pending, uint32_t part, std::string_vi
   } else {
     client->DrainDoneReplies();
   }
+}
+
+void Worker::LogSlowRequest(const PendingReply& pending, int64_t duration_us) {
+  SlowLogEntry entry;
+  entry.unix_time_s = time(nullptr);
+  entry.duration_us = duration_us;
+  entry.args = SlowLogArgs::Expand(pending.slowlog_args);
+  if (pending.client != nullptr) {
+    entry.client_addr = pending.client->peer();
+    entry.client_name = pending.client->name();
+  }
+  slow_log_->Add(std::move(entry));
 }
 
 void Worker::OnBackendPush(BackendConnection* backend, std::string_view message) {

@@ -22,6 +22,7 @@
 #include "proxy/pending_reply.h"
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
+#include "proxy/slow_log.h"
 
 namespace redkube::proxy {
 
@@ -54,9 +55,12 @@ class Worker : public ReplySink {
   // Counts the reply of a request (its latency, and whether it failed).
   void RecordReply(const PendingReply& pending, std::string_view reply) {
     CommandCounters& c = command_stats_[static_cast<uint16_t>(pending.command - 1)];
-    c.latency.Record(loop_.now_us() - pending.start_us);
+    int64_t duration_us = loop_.now_us() - pending.start_us;
+    c.latency.Record(duration_us);
     if (!reply.empty() && reply[0] == '-') c.failed.fetch_add(1, std::memory_order_relaxed);
+    if (slow_log_->IsSlow(duration_us) && !pending.blocks) LogSlowRequest(pending, duration_us);
   }
+  bool slow_log_enabled() const { return slow_log_->IsSlow(INT64_MAX); }
   // INFO's proxy sections (server, clients, stats).
   std::string InfoSections() const;
   // A buffer for socket reads of clients that have no partial request.
@@ -88,6 +92,7 @@ class Worker : public ReplySink {
   void BeforeSleep();
   void Tick();
   void ApplyTopologyIfChanged();
+  void LogSlowRequest(const PendingReply& pending, int64_t duration_us);
   void DrainForShutdown();
 
   int index_;
@@ -106,6 +111,7 @@ class Worker : public ReplySink {
   std::vector<BackendConnection*> shard_backends_;
 
   PendingReplyPool pending_pool_;
+  SlowLog* slow_log_;
   CommandStats command_stats_;
   CommandDispatcher dispatcher_;
   Buffer read_scratch_;

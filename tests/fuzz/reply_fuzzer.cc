@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto kind : {ReplyMerger::Kind::kAllOk, ReplyMerger::Kind::kSumIntegers, ReplyMerger::Kind::kConcatArrays,
                     ReplyMerger::Kind::kFirstReply, ReplyMerger::Kind::kAndArrays, ReplyMerger::Kind::kRandomNonNil,
                     ReplyMerger::Kind::kScanCursor, ReplyMerger::Kind::kInfo, ReplyMerger::Kind::kSumPairs,
-                    ReplyMerger::Kind::kMgetByPosition}) {
+                    ReplyMerger::Kind::kMinInteger, ReplyMerger::Kind::kMgetByPosition}) {
     merger.Reset(kind, static_cast<uint32_t>(replies.size()));
     merger.positions.clear();
     if (kind == ReplyMerger::Kind::kMgetByPosition) {

@@ -181,12 +181,30 @@ class RedisServer:
         return "127.0.0.1:%d" % self.port
 
 
-def topology_doc(servers, epoch=1, cluster="test"):
+def start_replica(workdir, master):
+    """A redis-server replicating `master`, returned once its link is up and
+    it has the master's data set (INFO replication says so)."""
+    replica = RedisServer(workdir)
+    c = RespConnection(replica.port)
+    assert c.command("REPLICAOF", "127.0.0.1", master.port) == b"OK"
+
+    def synced():
+        info = c.command("INFO", "replication").decode()
+        return "master_link_status:up" in info and "master_sync_in_progress:0" in info
+    wait_until(synced, 15, "replica of %s in sync" % master.address)
+    c.close()
+    return replica
+
+
+def topology_doc(servers, epoch=1, cluster="test", replicas=None):
+    """replicas: per shard, a list of RedisServer (none by default)."""
     return {
         "cluster": cluster,
         "epoch": epoch,
         "shards": [
-            {"id": "shard-%d" % i, "master": s.address, "replicas": [], "slots": SLOT_RANGES[i]}
+            {"id": "shard-%d" % i, "master": s.address,
+             "replicas": [r.address for r in (replicas[i] if replicas else [])],
+             "slots": SLOT_RANGES[i]}
             for i, s in enumerate(servers)
         ],
         "migrations": [],
@@ -198,7 +216,7 @@ class Proxy:
     `servers`, or (servers=None) following `configserver` for `cluster`."""
 
     def __init__(self, workdir, servers, extra_args=(), password=None, wait=True,
-                 configserver=None, cluster=None):
+                 configserver=None, cluster=None, replicas=None):
         self.port = free_port()
         self.admin_port = free_port()
         self.workdir = workdir
@@ -207,7 +225,7 @@ class Proxy:
                 "--threads", "2", "--admin-port", str(self.admin_port)]
         if servers is not None:
             self.topology_path = os.path.join(workdir, "topology-%d.json" % self.port)
-            self.write_topology(topology_doc(servers))
+            self.write_topology(topology_doc(servers, replicas=replicas))
             args += ["--topology", self.topology_path]
         else:
             args += ["--configserver", configserver, "--cluster", cluster]

@@ -1,6 +1,7 @@
 """The proxy's admin endpoint (/metrics, /healthz, /readyz) and INFO
 commandstats, checked against the traffic the test itself sent."""
 import re
+import time
 
 from conftest import Proxy, RedisServer, RespError, http, shard_of, wait_until
 
@@ -81,3 +82,55 @@ def test_readyz_follows_the_masters(workdir):
         proxy.stop()
         for s in servers:
             s.stop()
+
+
+# A Lua loop that keeps a redis-server busy for tens of milliseconds.
+SLOW_SCRIPT = "local i = 0 while i < 3000000 do i = i + 1 end return i"
+
+
+def test_slowlog_keeps_slow_requests_only(workdir, shards):
+    proxy = Proxy(workdir, shards, extra_args=["--slowlog-slower-than-us", "20000", "--slowlog-max-len", "3"])
+    try:
+        import redis
+        r = redis.Redis(port=proxy.port)
+        r.client_setname("slow-client")
+        r.slowlog_reset()
+        for i in range(200):
+            r.set("fast%d" % i, i)
+        r.blpop(["slow-list"], timeout=0.1)  # waits by design: not logged
+        assert r.slowlog_len() == 0
+        long_arg = "x" * 100
+        started = time.monotonic()
+        assert r.eval(SLOW_SCRIPT, 1, "slowkey", long_arg, "a3", "a4", "a5") == 3000000
+        took_us = (time.monotonic() - started) * 1e6
+        assert r.slowlog_len() == 1
+        (entry,) = r.slowlog_get()
+        assert 20000 <= entry["duration"] <= took_us
+        assert entry["command"].startswith(b"EVAL ")
+        raw = redis.Redis(port=proxy.port).execute_command("SLOWLOG", "GET")
+        args = raw[0][3]
+        # The first four arguments, cut at 48 bytes as redis cuts at 128,
+        # then how many were left out.
+        assert args[0] == b"EVAL"
+        assert args[1] == SLOW_SCRIPT[:48].encode() + b"... (%d more bytes)" % (len(SLOW_SCRIPT) - 48)
+        assert args[2:4] == [b"1", b"slowkey"]
+        assert args[4] == b"... (4 more arguments)"
+        assert raw[0][5] == b"slow-client"
+        assert raw[0][4].decode() == r.client_info()["addr"]
+        # max-len 3 keeps the newest three, newest first, ids counting up.
+        for _ in range(3):
+            r.eval(SLOW_SCRIPT, 1, "slowkey")
+        ids = [e["id"] for e in r.slowlog_get(-1)]
+        assert ids == [3, 2, 1]
+        assert [e["id"] for e in r.slowlog_get(2)] == [3, 2]
+        status, text = http("GET", "http://127.0.0.1:%d/metrics" % proxy.admin_port)
+        assert metric(text, "redkube_proxy_slow_requests_total") == 4
+        assert r.slowlog_reset()
+        assert r.slowlog_len() == 0
+        c = proxy.connect()
+        assert isinstance(c.command("SLOWLOG", "GET", "-2"), RespError)
+        assert isinstance(c.command("SLOWLOG", "GET", "x"), RespError)
+        assert isinstance(c.command("SLOWLOG", "HELP"), list)
+        c.close()
+    finally:
+        proxy.stop()

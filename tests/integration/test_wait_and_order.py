@@ -1,0 +1,129 @@
+"""WAIT through the proxy (every master asked, on the client's own
+connections, for an offset covering the client's writes), and the order of
+a client's requests when some go on its own connections (WAIT, EXEC, WATCH,
+blocking commands) and earlier ones on the shared ones."""
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import Proxy, RedisServer, RespConnection, RespError, keys_on_shard, start_replica
+from test_differential import E, run
+
+
+@pytest.fixture(scope="module")
+def replicated(workdir):
+    """Three masters with one replica each, behind a proxy that knows them."""
+    masters = [RedisServer(workdir) for _ in range(3)]
+    replicas = [start_replica(workdir, m) for m in masters]
+    proxy = Proxy(workdir, masters, replicas=[[r] for r in replicas])
+    yield masters, replicas, proxy
+    proxy.stop()
+    for s in replicas + masters:
+        s.stop()
+
+
+def test_wait_returns_once_every_shards_replica_has_the_writes(replicated):
+    masters, replicas, proxy = replicated
+    c = proxy.connect()
+    keys = [k for shard in range(3) for k in keys_on_shard(shard, 20, prefix="wait-")]
+    for i in range(5):
+        # Writes and WAIT in one pipeline: WAIT must count these writes.
+        replies = c.pipeline([("SET", k, "v%d" % i) for k in keys] + [("WAIT", 1, 5000)])
+        assert replies[-1] == 1
+        for shard, r in enumerate(replicas):
+            rc = RespConnection(r.port)
+            for k in keys_on_shard(shard, 20, prefix="wait-"):
+                assert rc.command("GET", k) == b"v%d" % i, (shard, k)
+            rc.close()
+    c.close()
+
+
+def test_wait_for_more_replicas_than_exist_times_out_with_the_count(replicated):
+    _, _, proxy = replicated
+    c = proxy.connect()
+    c.command("SET", "wait-more", "1")
+    started = time.monotonic()
+    assert c.command("WAIT", 2, 300) == 1
+    assert time.monotonic() - started >= 0.29
+    c.close()
+
+
+def test_wait_counts_the_least_replicated_shard(replicated):
+    masters, replicas, proxy = replicated
+    c = proxy.connect()
+    os.kill(replicas[1].proc.pid, signal.SIGSTOP)  # the replica stops acknowledging
+    try:
+        c.pipeline([("SET", k, "x") for s in range(3) for k in keys_on_shard(s, 3, prefix="least-")])
+        assert c.command("WAIT", 1, 300) == 0
+    finally:
+        os.kill(replicas[1].proc.pid, signal.SIGCONT)
+    assert c.command("WAIT", 1, 5000) == 1
+    c.close()
+
+
+def test_a_waiting_client_delays_no_one(replicated):
+    _, _, proxy = replicated
+    waiter = proxy.connect()
+    waiter.command("SET", "wait-slow", "1")
+    result = {}
+
+    def wait():
+        result["reply"] = waiter.command("WAIT", 5, 1500)  # cannot be met: waits 1.5 s
+    t = threading.Thread(target=wait)
+    t.start()
+    try:
+        other = proxy.connect()
+        time.sleep(0.1)  # let the WAIT reach the servers first
+        started = time.monotonic()
+        for i in range(50):
+            assert other.command("SET", "other-%d" % i, i) == b"OK"
+        assert time.monotonic() - started < 1.0
+        other.close()
+    finally:
+        t.join(5)
+    assert result["reply"] == 1
+    waiter.close()
+
+
+def test_wait_argument_errors_match_redis(pc, rc):
+    run(pc, rc, [
+        E("WAIT", "x", 0),
+        E("WAIT", 1, "x"),
+        E("WAIT", 1, -1),
+        E("WAIT", 1),
+        ("WAIT", 0, 0),
+    ])
+
+
+def test_exec_after_pipelined_writes_sees_them(pc, rc):
+    """SET on a shared connection, then MULTI/GET/EXEC on the client's own:
+    the transaction runs after the write, as on one server."""
+    commands = []
+    for i in range(200):
+        commands += [("SET", "{o}a", i), ("MULTI",), ("GET", "{o}a"), ("EXEC",)]
+    replies = pc.pipeline(commands)
+    assert replies == rc.pipeline(commands)
+    assert [replies[4 * i + 3] for i in range(200)] == [[b"%d" % i] for i in range(200)]
+
+
+def test_blocking_pop_after_pipelined_delete_sees_it(pc, rc):
+    """DEL then BLPOP with a timeout: the pop must not run before the delete."""
+    commands = []
+    for i in range(50):
+        commands += [("RPUSH", "{o}l", "stale"), ("DEL", "{o}l"), ("RPUSH", "{o}m", i),
+                     ("BLPOP", "{o}l", "{o}m", 1)]
+    replies = pc.pipeline(commands)
+    assert replies == rc.pipeline(commands)
+    assert [replies[4 * i + 3] for i in range(50)] == [[b"{o}m", b"%d" % i] for i in range(50)]
+
+
+def test_watch_after_pipelined_write_does_not_see_it_as_a_conflict(pc, rc):
+    commands = []
+    for i in range(100):
+        commands += [("SET", "{o}w", i), ("WATCH", "{o}w"), ("MULTI",), ("INCR", "{o}w"), ("EXEC",)]
+    replies = pc.pipeline(commands)
+    assert replies == rc.pipeline(commands)
+    assert [replies[5 * i + 4] for i in range(100)] == [[i + 1] for i in range(100)]
