@@ -83,6 +83,8 @@ class BackendConnection : public EventHandler {
 
   size_t in_flight() const { return in_flight_.size(); }
   bool connected() const { return state_ == State::kConnected; }
+  // Failed and not reconnected since.
+  bool failing() const { return retry_delay_ms_ > 0; }
   bool idle() const { return in_flight_.empty() && out_.empty(); }
 
   void OnEvent(uint32_t events) override;

@@ -175,6 +175,11 @@ std::string Refusal(const CommandSpec& spec, std::string_view reason) {
 }
 
 // A reply slot whose parts are combined by a merger of `kind`.
+std::string NoReplicaError(const Topology& topology, int shard) {
+  return "-TRYAGAIN no replica of " + topology.shards()[shard].id +
+         " is in sync to read from (--read-from replica)\r\n";
+}
+
 PendingReply* NewMergedReply(ClientSession* client, ReplyMerger::Kind kind, size_t parts) {
   PendingReply* p = client->NewPending();
   if (!p->merger) p->merger = std::make_unique<ReplyMerger>();
@@ -517,6 +522,17 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
     }
   }
   int shard = worker_->topology().ShardIndexForSlot(slot);
+  if (ReadsFromReplicas(spec)) {
+    BackendConnection* backend = worker_->ReadBackendForShard(shard);
+    if (backend == nullptr) {
+      client->Reply(NoReplicaError(worker_->topology(), shard));
+      return;
+    }
+    PendingReply* p = client->NewPending();
+    p->outstanding = 1;
+    AppendRequest(backend->StartRequest(p, 0), argv, raw);
+    return;
+  }
   if (Blocks(spec, argv)) {
     PendingReply* p = client->NewPending();
     p->outstanding = 1;
@@ -525,6 +541,13 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
     return;
   }
   Forward(client, shard, argv, raw);
+}
+
+bool CommandDispatcher::ReadsFromReplicas(const CommandSpec& spec) const {
+  // EVALSHA_RO stays on masters: SCRIPT LOAD reaches masters only, and
+  // redis-server does not replicate its script cache.
+  return worker_->options().read_from != ReadFrom::kMaster && spec.Has(kFlagReadonly) &&
+         !spec.Has(kFlagBlocking) && spec.name != "evalsha_ro";
 }
 
 void CommandDispatcher::Split(ClientSession* client, std::span<const std::string_view> argv,
@@ -546,11 +569,22 @@ void CommandDispatcher::Split(ClientSession* client, std::span<const std::string
       part_shard_.push_back(shard);
     }
   }
-  if (part_shard_.size() == 1) {
-    Forward(client, part_shard_[0], argv, raw);
+  size_t parts = part_shard_.size();
+  part_backend_.clear();
+  const bool read_replicas = kind == ReplyMerger::Kind::kMgetByPosition && worker_->options().read_from != ReadFrom::kMaster;
+  for (int shard : part_shard_) {
+    part_backend_.push_back(read_replicas ? worker_->ReadBackendForShard(shard) : worker_->BackendForShard(shard));
+    if (part_backend_.back() == nullptr) {
+      client->Reply(NoReplicaError(topology, shard));
+      return;
+    }
+  }
+  if (parts == 1) {
+    PendingReply* p = client->NewPending();
+    p->outstanding = 1;
+    AppendRequest(part_backend_[0]->StartRequest(p, 0), argv, raw);
     return;
   }
-  size_t parts = part_shard_.size();
   if (part_keys_.size() < parts) part_keys_.resize(parts);
   for (size_t i = 0; i < parts; ++i) part_keys_[i].clear();
 
@@ -565,7 +599,7 @@ void CommandDispatcher::Split(ClientSession* client, std::span<const std::string
     part_keys_[part].push_back(arg);
   }
   for (size_t i = 0; i < parts; ++i) {
-    Buffer* out = worker_->BackendForShard(part_shard_[i])->StartRequest(p, static_cast<uint32_t>(i));
+    Buffer* out = part_backend_[i]->StartRequest(p, static_cast<uint32_t>(i));
     AppendArrayHeader(out, static_cast<int64_t>(1 + part_keys_[i].size() * stride));
     AppendBulk(out, argv[0]);
     for (uint32_t arg : part_keys_[i]) {

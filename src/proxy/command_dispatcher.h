@@ -19,6 +19,7 @@
 
 namespace redkube::proxy {
 
+class BackendConnection;
 class ClientSession;
 class Worker;
 
@@ -75,6 +76,8 @@ class CommandDispatcher {
   void Scan(ClientSession* client, std::span<const std::string_view> argv);
   void Wait(ClientSession* client, std::span<const std::string_view> argv, std::string_view raw);
   void Info(ClientSession* client, std::span<const std::string_view> argv);
+  // Whether the request may be served by a replica (--read-from).
+  bool ReadsFromReplicas(const CommandSpec& spec) const;
   // Sends the request as it is to one shard.
   void Forward(ClientSession* client, int shard, std::span<const std::string_view> argv,
                std::string_view raw);
@@ -85,6 +88,7 @@ class CommandDispatcher {
   std::vector<int> part_of_shard_;
   std::vector<std::vector<uint32_t>> part_keys_;
   std::vector<int> part_shard_;
+  std::vector<BackendConnection*> part_backend_;
 };
 
 // RESP for a request: raw bytes when it came as multibulk, else encoded.

@@ -6,12 +6,14 @@
 
 #include <CLI/CLI.hpp>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/secret_file.h"
 #include "core/topology.h"
 #include "proxy/admin_server.h"
 #include "proxy/proxy_server.h"
+#include "proxy/replica_monitor.h"
 #include "proxy/topology_watcher.h"
 
 namespace {
@@ -120,6 +122,18 @@ int main(int argc, char** argv) {
   app.add_option("--client-idle-timeout-s", options.idle_timeout_s,
                  "disconnect clients idle this long (0: never; not subscribers or blocked clients)")
       ->capture_default_str();
+  const std::map<std::string, redkube::proxy::ReadFrom> read_from_names = {
+      {"master", redkube::proxy::ReadFrom::kMaster},
+      {"replica", redkube::proxy::ReadFrom::kReplica},
+      {"prefer-replica", redkube::proxy::ReadFrom::kPreferReplica},
+  };
+  app.add_option("--read-from", options.read_from,
+                 "where read-only commands go: master, replica (in sync only) or prefer-replica")
+      ->transform(CLI::CheckedTransformer(read_from_names, CLI::ignore_case))
+      ->default_str("master");
+  app.add_option("--replica-max-lag-s", options.replica_max_lag_s,
+                 "replicas whose master last heard from them longer ago are not read from")
+      ->capture_default_str();
   app.add_option("--slowlog-slower-than-us", options.slowlog_slower_than_us,
                  "SLOWLOG keeps requests taking this long or more, servers included (-1: none)")
       ->capture_default_str();
@@ -209,6 +223,12 @@ int main(int argc, char** argv) {
                options.port, server.options().threads, topology.value()->cluster(),
                topology.value()->epoch(), topology.value()->shards().size());
   if (watcher) watcher->Start(&server, topology.value()->epoch());
+  std::unique_ptr<redkube::proxy::ReplicaMonitor> replica_monitor;
+  if (options.read_from != redkube::proxy::ReadFrom::kMaster) {
+    replica_monitor = std::make_unique<redkube::proxy::ReplicaMonitor>(
+        &server, options.backend.password, options.replica_check_interval_ms, options.replica_max_lag_s);
+    replica_monitor->Start();
+  }
 
   while (true) {
     int sig = 0;
@@ -227,6 +247,7 @@ int main(int argc, char** argv) {
     break;
   }
   if (watcher) watcher->Stop();
+  if (replica_monitor) replica_monitor->Stop();
   if (admin) admin->Stop();
   server.Shutdown();
   spdlog::info("stopped");

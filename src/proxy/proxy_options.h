@@ -8,6 +8,14 @@
 
 namespace redkube::proxy {
 
+// Where read-only commands go. Replicas trade read-your-writes for load
+// spread: a read may miss a write the client just made.
+enum class ReadFrom {
+  kMaster,
+  kReplica,         // only replicas in sync; none: the read fails (-TRYAGAIN)
+  kPreferReplica,   // replicas in sync, else the master
+};
+
 struct ProxyOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 6380;
@@ -27,6 +35,10 @@ struct ProxyOptions {
   // are kept. Redis's defaults.
   int64_t slowlog_slower_than_us = 10000;
   size_t slowlog_max_len = 128;
+  ReadFrom read_from = ReadFrom::kMaster;
+  // A replica is read from while its master sees it acknowledge within this.
+  int replica_max_lag_s = 2;
+  int replica_check_interval_ms = 200;
   BackendOptions backend;
 };
 

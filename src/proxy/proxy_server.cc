@@ -105,6 +105,20 @@ bool ProxyServer::UpdateTopology(std::shared_ptr<const Topology> topology) {
   return true;
 }
 
+void ProxyServer::SetReadableReplicas(std::shared_ptr<const ReadableReplicas> replicas) {
+  {
+    std::lock_guard<std::mutex> lock(topology_mu_);
+    readable_replicas_ = std::move(replicas);
+    replicas_generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  for (auto& w : workers_) w->NotifyTopology();
+}
+
+std::shared_ptr<const ReadableReplicas> ProxyServer::readable_replicas() const {
+  std::lock_guard<std::mutex> lock(topology_mu_);
+  return readable_replicas_;
+}
+
 void ProxyServer::Shutdown() {
   for (auto& w : workers_) w->RequestShutdown();
   for (auto& w : workers_) w->Join();
@@ -192,6 +206,8 @@ std::string ProxyServer::RenderMetrics() const {
           slow_log_.total());
   gauge("redkube_proxy_topology_epoch", "epoch of the topology in use", current ? current->epoch() : 0);
   gauge("redkube_proxy_shards", "shards in the topology in use", current ? current->shards().size() : 0);
+  gauge("redkube_proxy_readable_replicas", "replicas in sync that reads may go to (--read-from)",
+        readable_replicas()->pairs.size());
   gauge("redkube_proxy_ready", "1 when every shard's master has a connection up", Ready() ? 1 : 0);
 
   const auto specs = CommandIndex::Instance().specs();

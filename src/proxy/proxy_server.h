@@ -16,6 +16,7 @@
 #include "proxy/backend_stats.h"
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
+#include "proxy/replica_monitor.h"
 #include "proxy/slow_log.h"
 
 namespace redkube::proxy {
@@ -55,6 +56,10 @@ class ProxyServer {
   // connection up.
   bool Ready() const;
   SlowLog* slow_log() { return &slow_log_; }
+  // The replicas reads may go to (ReplicaMonitor), published like topologies.
+  void SetReadableReplicas(std::shared_ptr<const ReadableReplicas> replicas);
+  std::shared_ptr<const ReadableReplicas> readable_replicas() const;
+  uint64_t replicas_generation() const { return replicas_generation_.load(std::memory_order_acquire); }
 
  private:
   ProxyOptions options_;
@@ -63,6 +68,8 @@ class ProxyServer {
   mutable std::mutex topology_mu_;
   std::shared_ptr<const Topology> topology_;
   std::atomic<uint64_t> generation_{1};
+  std::shared_ptr<const ReadableReplicas> readable_replicas_ = std::make_shared<ReadableReplicas>();
+  std::atomic<uint64_t> replicas_generation_{1};
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex backend_stats_mu_;
   std::map<std::string, std::unique_ptr<BackendStats>> backend_stats_;

@@ -180,24 +180,44 @@ void Worker::OnSubscriptionsLost(BackendConnection* backend) {
   client->ReplyAndClose("-ERR pub/sub connection to " + backend->name() + " lost; subscribe again\r\n");
 }
 
+BackendConnection* Worker::BackendFor(const HostPort& address) {
+  std::string key = address.ToString();
+  auto it = backends_.find(key);
+  if (it == backends_.end()) {
+    it = backends_.emplace(key, std::make_unique<BackendConnection>(&loop_, address, &options().backend, this))
+             .first;
+    it->second->set_stats(server_->StatsForBackend(key));
+  }
+  return it->second.get();
+}
+
 void Worker::ApplyTopologyIfChanged() {
   uint64_t generation = server_->topology_generation();
-  if (generation == topology_generation_) return;
+  uint64_t replicas_generation = server_->replicas_generation();
+  if (generation == topology_generation_ && replicas_generation == replicas_generation_) return;
   topology_generation_ = generation;
+  replicas_generation_ = replicas_generation;
   topology_ = server_->topology();
+  auto readable = server_->readable_replicas();
   shard_backends_.clear();
-  for (const auto& shard : topology_->shards()) {
-    std::string key = shard.master.ToString();
-    auto it = backends_.find(key);
-    if (it == backends_.end()) {
-      it = backends_
-               .emplace(key, std::make_unique<BackendConnection>(&loop_, shard.master,
-                                                                 &options().backend, this))
-               .first;
-      it->second->set_stats(server_->StatsForBackend(key));
+  replica_backends_.assign(topology_->shards().size(), {});
+  for (size_t i = 0; i < topology_->shards().size(); ++i) {
+    const Shard& shard = topology_->shards()[i];
+    shard_backends_.push_back(BackendFor(shard.master));
+    if (options().read_from == ReadFrom::kMaster) continue;
+    for (const auto& replica : shard.replicas) {
+      if (readable->Contains(shard.master, replica)) replica_backends_[i].push_back(BackendFor(replica));
     }
-    shard_backends_.push_back(it->second.get());
   }
+}
+
+BackendConnection* Worker::ReadBackendForShard(int shard_index) {
+  const auto& replicas = replica_backends_[shard_index];
+  for (size_t tries = 0; tries < replicas.size(); ++tries) {
+    BackendConnection* b = replicas[next_replica_++ % replicas.size()];
+    if (!b->failing()) return b;  // one this worker just saw fail waits for the monitor
+  }
+  return options().read_from == ReadFrom::kReplica ? nullptr : shard_backends_[shard_index];
 }
 
 void Worker::BeforeSleep() {
@@ -254,6 +274,9 @@ void Worker::Tick() {
   for (auto it = backends_.begin(); it != backends_.end();) {
     bool used = false;
     for (BackendConnection* b : shard_backends_) used |= (b == it->second.get());
+    for (const auto& replicas : replica_backends_) {
+      for (BackendConnection* b : replicas) used |= (b == it->second.get());
+    }
     if (!used && it->second->idle()) {
       it = backends_.erase(it);
     } else {

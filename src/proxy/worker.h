@@ -49,6 +49,10 @@ class Worker : public ReplySink {
   ProxyServer* server() { return server_; }
   const Topology& topology() const { return *topology_; }
   BackendConnection* BackendForShard(int shard_index) { return shard_backends_[shard_index]; }
+  // For a read-only request: a replica in sync (in turn) under --read-from
+  // replica|prefer-replica, else the master; nullptr when only a replica may
+  // answer and none can.
+  BackendConnection* ReadBackendForShard(int shard_index);
   CommandDispatcher* dispatcher() { return &dispatcher_; }
   CommandStats& command_stats() { return command_stats_; }
   const CommandStats& command_stats() const { return command_stats_; }
@@ -92,6 +96,7 @@ class Worker : public ReplySink {
   void BeforeSleep();
   void Tick();
   void ApplyTopologyIfChanged();
+  BackendConnection* BackendFor(const HostPort& address);
   void LogSlowRequest(const PendingReply& pending, int64_t duration_us);
   void DrainForShutdown();
 
@@ -109,6 +114,9 @@ class Worker : public ReplySink {
   uint64_t topology_generation_ = 0;
   std::unordered_map<std::string, std::unique_ptr<BackendConnection>> backends_;
   std::vector<BackendConnection*> shard_backends_;
+  uint64_t replicas_generation_ = 0;
+  std::vector<std::vector<BackendConnection*>> replica_backends_;  // readable, per shard
+  uint32_t next_replica_ = 0;
 
   PendingReplyPool pending_pool_;
   SlowLog* slow_log_;

@@ -1,0 +1,130 @@
+#include "proxy/replica_monitor.h"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "core/socket_address.h"
+#include "proxy/proxy_server.h"
+
+namespace redkube::proxy {
+namespace {
+
+// "ip=127.0.0.1,port=7001,state=online,offset=123,lag=0" -> its fields.
+std::map<std::string, std::string, std::less<>> SlaveFields(std::string_view value) {
+  std::map<std::string, std::string, std::less<>> fields;
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    size_t eq = item.find('=');
+    if (eq != std::string_view::npos) fields.emplace(item.substr(0, eq), item.substr(eq + 1));
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return fields;
+}
+
+bool ParseInt(std::string_view s, int64_t* v) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+}  // namespace
+
+std::vector<size_t> ReplicasInSync(std::string_view master_info,
+                                   const std::vector<std::pair<std::string, uint16_t>>& replica_ips,
+                                   int max_lag_s) {
+  std::vector<size_t> in_sync;
+  for (const auto& [key, value] : ParseInfoFields(master_info)) {
+    if (key.size() < 6 || key.compare(0, 5, "slave") != 0) continue;  // slave0, slave1, ...
+    auto fields = SlaveFields(value);
+    int64_t port = 0, lag = 0;
+    if (fields["state"] != "online" || !ParseInt(fields["port"], &port) || !ParseInt(fields["lag"], &lag)) continue;
+    if (lag > max_lag_s) continue;
+    for (size_t i = 0; i < replica_ips.size(); ++i) {
+      if (replica_ips[i].first == fields["ip"] && replica_ips[i].second == port) in_sync.push_back(i);
+    }
+  }
+  return in_sync;
+}
+
+ReplicaMonitor::ReplicaMonitor(ProxyServer* server, std::string password, int interval_ms, int max_lag_s)
+    : server_(server), password_(std::move(password)), interval_ms_(interval_ms), max_lag_s_(max_lag_s) {}
+
+ReplicaMonitor::~ReplicaMonitor() { Stop(); }
+
+void ReplicaMonitor::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ReplicaMonitor::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReplicaMonitor::Run() {
+  pthread_setname_np(pthread_self(), "proxy-replicas");
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    CheckOnce();
+    lock.lock();
+    wake_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stopping_; });
+  }
+}
+
+std::string ReplicaMonitor::MasterInfo(const HostPort& master) {
+  auto& client = clients_[master.ToString()];
+  if (!client) {
+    // Bounded well below the interval's multiples: a hung master delays
+    // this thread only, never a request.
+    client = std::make_unique<RedisClient>(master, password_, std::chrono::milliseconds(500));
+  }
+  auto reply = client->Command({"INFO", "replication"});
+  if (!reply.ok() || reply.value().type != RedisReply::Type::kBulk) return {};
+  return reply.value().str;
+}
+
+void ReplicaMonitor::CheckOnce() {
+  auto topology = server_->topology();
+  auto result = std::make_shared<ReadableReplicas>();
+  std::set<std::string> masters;
+  for (const auto& shard : topology->shards()) {
+    masters.insert(shard.master.ToString());
+    if (shard.replicas.empty()) continue;
+    std::string info = MasterInfo(shard.master);
+    if (info.empty()) continue;  // lag unknown: none of its replicas is vouched for
+    std::vector<std::pair<std::string, uint16_t>> ips;
+    for (const auto& r : shard.replicas) {
+      auto addr = ResolveIPv4(r);
+      char ip[INET_ADDRSTRLEN] = "";
+      if (addr.ok()) inet_ntop(AF_INET, &addr.value().sin_addr, ip, sizeof(ip));
+      ips.emplace_back(ip, r.port);
+    }
+    for (size_t i : ReplicasInSync(info, ips, max_lag_s_)) {
+      result->pairs.insert(ReadableReplicas::Key(shard.master, shard.replicas[i]));
+    }
+  }
+  // Connections to servers that are no longer masters are dropped.
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    it = masters.count(it->first) ? std::next(it) : clients_.erase(it);
+  }
+  for (const auto& pair : result->pairs) {
+    if (!readable_.count(pair)) spdlog::info("replica reads: {} (master|replica) readable", pair);
+  }
+  for (const auto& pair : readable_) {
+    if (!result->pairs.count(pair)) {
+      spdlog::warn("replica reads: {} (master|replica) skipped: down, lagging or unverifiable", pair);
+    }
+  }
+  if (result->pairs == readable_) return;
+  readable_ = result->pairs;
+  server_->SetReadableReplicas(std::move(result));
+}
+
+}  // namespace redkube::proxy

@@ -1,0 +1,73 @@
+// Which replicas may serve reads (--read-from replica|prefer-replica): every
+// interval, each shard's master is asked for INFO replication, and a replica
+// is readable while the master sees it online and acknowledging within the
+// lag bound. A replica the master does not vouch for (down, lagging, or the
+// master itself unreachable, so its lag is unknown) is skipped. The result
+// is published to the ProxyServer as an immutable snapshot, as topologies
+// are; workers pick it up between loop iterations.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/redis_client.h"
+#include "core/topology.h"
+
+namespace redkube::proxy {
+
+class ProxyServer;
+
+// Readable replicas, as "master|replica" address pairs ("host:port" as the
+// topology names them), so that a failover (a new master) invalidates them.
+struct ReadableReplicas {
+  std::set<std::string, std::less<>> pairs;
+
+  static std::string Key(const HostPort& master, const HostPort& replica) {
+    return master.ToString() + "|" + replica.ToString();
+  }
+  bool Contains(const HostPort& master, const HostPort& replica) const {
+    return pairs.count(Key(master, replica)) > 0;
+  }
+};
+
+// The replicas of `replica_ips` (IPv4 literal and port of each replica, in
+// the topology's order) that a master's INFO replication shows online with
+// `lag` at most max_lag_s. Returns their indexes.
+std::vector<size_t> ReplicasInSync(std::string_view master_info,
+                                   const std::vector<std::pair<std::string, uint16_t>>& replica_ips,
+                                   int max_lag_s);
+
+class ReplicaMonitor {
+ public:
+  ReplicaMonitor(ProxyServer* server, std::string password, int interval_ms, int max_lag_s);
+  ~ReplicaMonitor();
+
+  void Start();
+  void Stop();
+
+ private:
+  void Run();
+  void CheckOnce();
+  // INFO replication of `master`, or an empty string if it did not answer.
+  std::string MasterInfo(const HostPort& master);
+
+  ProxyServer* server_;
+  std::string password_;
+  int interval_ms_;
+  int max_lag_s_;
+  std::map<std::string, std::unique_ptr<RedisClient>> clients_;  // by master address
+  std::set<std::string, std::less<>> readable_;  // last published, for logging changes
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace redkube::proxy
