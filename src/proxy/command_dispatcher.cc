@@ -718,13 +718,15 @@ void CommandDispatcher::Info(ClientSession* client, std::span<const std::string_
   size_t shards = worker_->topology().shards().size();
   PendingReply* p = NewMergedReply(client, ReplyMerger::Kind::kInfo, shards);
   p->merger->info_prefix = FilterInfoSections(worker_->InfoSections(), wants);
-  // As in Redis, commandstats is not part of the default sections.
-  for (const auto& a : asked) {
-    if (a == "commandstats" || a == "all" || a == "everything") {
-      p->merger->info_prefix += worker_->server()->CommandstatsInfo();
-      break;
+  // As in Redis, commandstats and latencystats are not default sections.
+  auto wants_explicitly = [&](std::string_view section) {
+    for (const auto& a : asked) {
+      if (a == section || a == "all" || a == "everything") return true;
     }
-  }
+    return false;
+  };
+  if (wants_explicitly("commandstats")) p->merger->info_prefix += worker_->server()->CommandstatsInfo();
+  if (wants_explicitly("latencystats")) p->merger->info_prefix += worker_->server()->LatencystatsInfo();
   p->merger->info_server = wants("server");
   p->merger->info_keyspace = wants("keyspace");
   static constexpr std::string_view kInfoServerKeyspace[] = {"INFO", "server", "keyspace"};

@@ -31,6 +31,10 @@ class LatencyHistogram {
   }
 
   using Counts = std::array<uint64_t, kBoundsUs.size() + 1>;
+  // The q-quantile (0 < q <= 1) in microseconds, interpolated linearly in
+  // its bucket (as Prometheus' histogram_quantile does); the top bucket has
+  // no bound, so quantiles there read as the last bound. 0 with no samples.
+  static double Quantile(const Counts& counts, double q);
   // `name`_bucket{labels,le=...}, `name`_sum (seconds) and `name`_count lines.
   static void Render(std::string* out, std::string_view name, std::string_view labels, const Counts& counts,
                      uint64_t sum_us);

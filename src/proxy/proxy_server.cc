@@ -257,6 +257,22 @@ std::string ProxyServer::RenderMetrics() const {
   return out;
 }
 
+std::string ProxyServer::LatencystatsInfo() const {
+  const auto specs = CommandIndex::Instance().specs();
+  const auto totals = SumCommands(workers_);
+  std::string out = "# Latencystats\r\n";
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& counts = totals[i].latency;
+    uint64_t samples = 0;
+    for (uint64_t c : counts) samples += c;
+    if (samples == 0) continue;
+    fmt::format_to(std::back_inserter(out), "latency_percentiles_usec_{}:p50={:.3f},p99={:.3f},p99.9={:.3f}\r\n",
+                   specs[i]->name, LatencyHistogram::Quantile(counts, 0.5), LatencyHistogram::Quantile(counts, 0.99),
+                   LatencyHistogram::Quantile(counts, 0.999));
+  }
+  return out + "\r\n";
+}
+
 std::string ProxyServer::CommandstatsInfo() const {
   const auto specs = CommandIndex::Instance().specs();
   const auto totals = SumCommands(workers_);

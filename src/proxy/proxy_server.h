@@ -52,6 +52,9 @@ class ProxyServer {
   std::string RenderMetrics() const;
   // INFO's "# Commandstats" section, summed over the workers.
   std::string CommandstatsInfo() const;
+  // INFO's "# Latencystats" section: p50/p99/p99.9 per command, estimated
+  // from the latency histograms (their buckets bound the precision).
+  std::string LatencystatsInfo() const;
   // Ready to serve: a topology is loaded and every shard's master has a
   // connection up.
   bool Ready() const;

@@ -134,3 +134,26 @@ def test_slowlog_keeps_slow_requests_only(workdir, shards):
         c.close()
     finally:
         proxy.stop()
+
+
+def test_info_latencystats_gives_percentiles_per_command(workdir, shards):
+    proxy = Proxy(workdir, shards)
+    try:
+        c = proxy.connect()
+        for i in range(100):
+            c.command("SET", "lat%d" % i, i)
+        c.command("EVAL", SLOW_SCRIPT, 0)
+        info = c.command("INFO", "latencystats").decode()
+        assert info.startswith("# Latencystats\r\n")
+        lines = dict(line.split(":", 1) for line in info.split("\r\n")[1:] if ":" in line)
+        assert set(lines) == {"latency_percentiles_usec_set", "latency_percentiles_usec_eval"}
+        for value in lines.values():
+            p = dict(kv.split("=") for kv in value.split(","))
+            assert 0 < float(p["p50"]) <= float(p["p99"]) <= float(p["p99.9"])
+        eval_p50 = float(dict(kv.split("=") for kv in lines["latency_percentiles_usec_eval"].split(","))["p50"])
+        assert eval_p50 > 10000  # the Lua loop takes tens of milliseconds
+        assert "# Latencystats" not in c.command("INFO").decode()  # not a default section
+        assert "# Latencystats" in c.command("INFO", "all").decode()
+        c.close()
+    finally:
+        proxy.stop()
