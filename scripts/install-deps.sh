@@ -15,8 +15,8 @@ PACKAGES=(
   # client-library workloads (tests/clients): ioredis, Jedis; go-redis uses
   # the image's Go toolchain (Debian's is older than go-redis needs)
   nodejs maven openjdk-17-jdk-headless
-  # fuzzing (libFuzzer ships with clang)
-  clang
+  # fuzzing: clang, and libFuzzer's runtime (only a Recommends of Debian 12's clang)
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo bash scripts/build.sh -DREDKUBE_SANITIZE=ON
+bash scripts/install-client-libs.sh  # the integration tests drive real client libraries
 reports=$(mktemp -d /tmp/redkube-sanitizer-XXXXXX)
 export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1"

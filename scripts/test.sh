@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the C++ unit tests
-# (ctest) and the integration tests against real redis-servers (pytest).
+# (ctest) and the integration tests against real redis-servers (pytest);
+# then all of them again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-asan/), and the libFuzzer targets for a bounded time (build-fuzz/).
+# SKIP_SANITIZERS=1 / SKIP_FUZZ=1 leave those out (quicker local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -11,3 +14,11 @@ ctest --test-dir build --output-on-failure -j2
 echo "== integration tests"
 # Debian's interpreter: python3-redis and python3-pytest are installed for it.
 /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider
+if [[ "${SKIP_SANITIZERS:-0}" != 1 ]]; then
+  echo "== every test again under ASan+UBSan"
+  bash scripts/test-sanitizers.sh
+fi
+if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
+  echo "== fuzzing (${FUZZ_SECONDS:-30} s per target)"
+  FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash scripts/fuzz.sh
+fi
