@@ -29,6 +29,8 @@ enum class Route {
   kRefuse,      // an error naming `reason`
   kChannel,     // PUBLISH, SPUBLISH: the shard owning the channel name's slot
   kWait,        // WAIT: every master, on the client's own connections
+  kScriptLoad,  // SCRIPT LOAD: every master, and the proxy's ScriptCache
+  kScriptFlush, // SCRIPT FLUSH: every master, and the proxy's ScriptCache
 };
 
 struct Policy {
@@ -66,9 +68,9 @@ const std::unordered_map<std::string_view, Policy>& PolicyByName() {
       {"flushall", {Route::kFanOut, K::kAllOk}},
       {"flushdb", {Route::kFanOut, K::kAllOk}},
       {"randomkey", {Route::kFanOut, K::kRandomNonNil}},
-      {"script|load", {Route::kFanOut, K::kFirstReply}},
+      {"script|load", {Route::kScriptLoad, K::kFirstReply}},
       {"script|exists", {Route::kFanOut, K::kAndArrays}},
-      {"script|flush", {Route::kFanOut, K::kAllOk}},
+      {"script|flush", {Route::kScriptFlush, K::kAllOk}},
       {"function|load", {Route::kFanOut, K::kFirstReply}},
       {"function|delete", {Route::kFanOut, K::kAllOk}},
       {"function|flush", {Route::kFanOut, K::kAllOk}},
@@ -279,6 +281,14 @@ CommandDispatcher::Order CommandDispatcher::Dispatch(ClientSession* client, std:
       return done;
     case Route::kWait:
       Wait(client, argv, raw);
+      return done;
+    case Route::kScriptLoad:
+      worker_->server()->scripts()->Add(argv[2]);
+      FanOut(client, argv, raw, policy.merge);
+      return done;
+    case Route::kScriptFlush:
+      worker_->server()->scripts()->Clear();
+      FanOut(client, argv, raw, policy.merge);
       return done;
   }
   return done;
@@ -508,10 +518,15 @@ void CommandDispatcher::EndTransaction(ClientSession* client) {
 
 void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& spec,
                                     std::span<const std::string_view> argv, std::string_view raw) {
+  const bool evalsha = spec.name == "evalsha" || spec.name == "evalsha_ro";
   if (ExtractKeys(spec, argv, &keys_) == KeyExtraction::kMalformed || keys_.empty()) {
     // Malformed: any server answers with Redis's exact error. No keys (EVAL
     // with numkeys 0): any server can run it.
-    Forward(client, 0, argv, raw);
+    if (evalsha) {
+      SendEvalsha(client, worker_->BackendForShard(0), argv, raw);
+    } else {
+      Forward(client, 0, argv, raw);
+    }
     return;
   }
   uint16_t slot = KeySlot(argv[keys_[0]]);
@@ -533,6 +548,10 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
     AppendRequest(backend->StartRequest(p, 0), argv, raw);
     return;
   }
+  if (evalsha) {
+    SendEvalsha(client, worker_->BackendForShard(shard), argv, raw);
+    return;
+  }
   if (Blocks(spec, argv)) {
     PendingReply* p = client->NewPending();
     p->outstanding = 1;
@@ -541,6 +560,19 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
     return;
   }
   Forward(client, shard, argv, raw);
+}
+
+void CommandDispatcher::SendEvalsha(ClientSession* client, BackendConnection* backend,
+                                    std::span<const std::string_view> argv, std::string_view raw) {
+  PendingReply* p = client->NewPending();
+  p->outstanding = 1;
+  p->evalsha_backend = backend;
+  p->evalsha_request.clear();
+  Buffer request;
+  AppendRequest(&request, argv, raw);
+  p->evalsha_request.assign(request.data(), request.size());
+  p->evalsha_sha.assign(argv[1]);
+  backend->StartRequest(p, 0)->Append(p->evalsha_request);
 }
 
 bool CommandDispatcher::ReadsFromReplicas(const CommandSpec& spec) const {

@@ -17,6 +17,7 @@
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
 #include "proxy/replica_monitor.h"
+#include "proxy/script_cache.h"
 #include "proxy/slow_log.h"
 
 namespace redkube::proxy {
@@ -59,6 +60,7 @@ class ProxyServer {
   // connection up.
   bool Ready() const;
   SlowLog* slow_log() { return &slow_log_; }
+  ScriptCache* scripts() { return &scripts_; }
   // The replicas reads may go to (ReplicaMonitor), published like topologies.
   void SetReadableReplicas(std::shared_ptr<const ReadableReplicas> replicas);
   std::shared_ptr<const ReadableReplicas> readable_replicas() const;
@@ -68,6 +70,7 @@ class ProxyServer {
   ProxyOptions options_;
   ProxyStats stats_;
   SlowLog slow_log_;
+  ScriptCache scripts_;
   mutable std::mutex topology_mu_;
   std::shared_ptr<const Topology> topology_;
   std::atomic<uint64_t> generation_{1};

@@ -98,6 +98,9 @@ class Worker : public ReplySink {
   void ApplyTopologyIfChanged();
   BackendConnection* BackendFor(const HostPort& address);
   void LogSlowRequest(const PendingReply& pending, int64_t duration_us);
+  // An EVALSHA answered NOSCRIPT: if the proxy knows the script, loads it
+  // on that server and sends the EVALSHA again (same reply slot).
+  bool RetryAfterNoscript(PendingReply* pending, std::string_view reply);
   void DrainForShutdown();
 
   int index_;
