@@ -112,6 +112,14 @@ void BackendConnection::OnEvent(uint32_t events) {
 }
 
 void BackendConnection::ReadReplies() {
+  ReadAvailableReplies();
+  if (options_->release_idle_buffers && in_flight_.empty()) {
+    in_.ShrinkIfIdle(0);
+    out_.ShrinkIfIdle(0);
+  }
+}
+
+void BackendConnection::ReadAvailableReplies() {
   for (int round = 0; round < 4; ++round) {
     in_.Reserve(16 * 1024);
     ssize_t n = read(fd_, in_.write_ptr(), in_.writable());

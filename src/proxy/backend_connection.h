@@ -48,6 +48,10 @@ struct BackendOptions {
   int reply_timeout_ms = 2000;  // 0: none (connections of blocking commands)
   int retry_min_ms = 50;
   int retry_max_ms = 1000;
+  // Free the read and write buffers whenever nothing is owed: for the
+  // clients' own connections, mostly idle between blocking commands (a
+  // thousand woken BLPOP clients would otherwise keep 16 KB each).
+  bool release_idle_buffers = false;
 };
 
 class BackendConnection : public EventHandler {
@@ -101,6 +105,7 @@ class BackendConnection : public EventHandler {
   void Connect();
   void OnConnected();
   void ReadReplies();
+  void ReadAvailableReplies();
   void WriteOut();
   // Answers everything owed with an error, closes the socket, schedules a retry.
   void Fail(const std::string& reason);

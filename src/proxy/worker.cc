@@ -43,6 +43,7 @@ Worker::Worker(int index, ProxyServer* server, int listen_fd)
       dispatcher_(this) {
   blocking_options_ = server_->options().backend;
   blocking_options_.reply_timeout_ms = 0;  // a blocked command owes its reply for as long as it blocks
+  blocking_options_.release_idle_buffers = true;
   loop_.Add(listen_fd_, EPOLLIN, listener_.get());
   loop_.SetBeforeSleep([this] { BeforeSleep(); });
   loop_.SetTick(50, [this] { Tick(); });

@@ -250,6 +250,9 @@ def test_killed_master_fails_over_restarts_and_rejoins_as_replica(clusters):
     shard0 = c.status()["shards"][0]
     master = next(m for m in shard0["members"] if m["role"] == "master")
     keys = keys_in_slots(slot_ranges(shard0["slots"]), 200, "w")
+    # A script loaded before the failover (the promoted replica has no
+    # script cache: the proxy must load it there again).
+    sha = c.client(0).script_load("return redis.call('incr', KEYS[1])")
     writer = Writer(c, keys)
     writer.start()
     wait_until(lambda: len(writer.acked) >= 50, 20, "50 acknowledged writes")
@@ -278,6 +281,8 @@ def test_killed_master_fails_over_restarts_and_rejoins_as_replica(clusters):
     writer.stopping.set()
     writer.join(30)
     client = c.client(1)
+    # (through the proxy it was loaded through: each proxy knows its own)
+    assert c.client(0).evalsha(sha, 1, "script-counter{%s}" % keys[0]) == 1
     acked = dict(writer.acked)
     values = client.mget(list(acked))
     assert [k for k, v in zip(acked, values) if v != acked[k].encode()] == []
