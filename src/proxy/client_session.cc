@@ -44,6 +44,13 @@ ClientSession::~ClientSession() {
 
 void ClientSession::OnEvent(uint32_t events) {
   if (closed()) return;
+  if ((paused_ || stop_reading_) && (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
+    // Not reading (waiting for replies, or finishing), and the client has
+    // gone: as redis-server frees a blocked client whose socket reads EOF,
+    // close it now, which also ends its BLPOP or WAIT on the servers.
+    Close();
+    return;
+  }
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ReadInput();
   if (!closed() && (events & EPOLLOUT)) FlushOutput();
 }
@@ -176,6 +183,7 @@ void ClientSession::Reply(std::string_view resp) {
 
 void ClientSession::ReplyAndClose(std::string_view resp) {
   stop_reading_ = true;
+  SetReading(false);
   if (head_ == nullptr) {
     output_.Append(resp);
     close_after_flush_ = true;
@@ -278,7 +286,9 @@ void ClientSession::StopReading() {
 void ClientSession::SetReading(bool reading) {
   if (closed()) return;
   reading_ = reading;
-  uint32_t events = (reading_ ? uint32_t{EPOLLIN} : 0u) | (want_write_ ? uint32_t{EPOLLOUT} : 0u);
+  // While not reading, a hang-up is still watched for (EPOLLRDHUP), so that
+  // a client that leaves while blocked is not kept.
+  uint32_t events = (reading_ ? uint32_t{EPOLLIN} : uint32_t{EPOLLRDHUP}) | (want_write_ ? uint32_t{EPOLLOUT} : 0u);
   worker_->loop()->Modify(fd_, events, this);
 }
 

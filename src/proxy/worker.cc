@@ -119,6 +119,8 @@ void Worker::Accept() {
 
 void Worker::OnClientClosed(ClientSession* client) {
   clients_with_blocking_.erase(client);
+  // It is freed at the end of this loop iteration: no later pass may see it.
+  std::erase(resumable_clients_, client);
   stats()->connected_clients.fetch_sub(1, std::memory_order_relaxed);
   closed_clients_.push_back(client);
 }

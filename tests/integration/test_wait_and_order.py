@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import Proxy, RedisServer, RespConnection, RespError, keys_on_shard, start_replica
+from conftest import Proxy, RedisServer, RespConnection, RespError, keys_on_shard, start_replica, wait_until
 from test_differential import E, run
 
 
@@ -127,3 +127,42 @@ def test_watch_after_pipelined_write_does_not_see_it_as_a_conflict(pc, rc):
     replies = pc.pipeline(commands)
     assert replies == rc.pipeline(commands)
     assert [replies[5 * i + 4] for i in range(100)] == [[i + 1] for i in range(100)]
+
+
+def blocked_clients(servers):
+    total = 0
+    for s in servers:
+        c = RespConnection(s.port)
+        info = c.command("INFO", "clients").decode()
+        c.close()
+        total += int(info.split("blocked_clients:")[1].split("\r\n")[0])
+    return total
+
+
+def proxy_cpu_seconds(proxy):
+    with open("/proc/%d/stat" % proxy.proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_a_client_that_leaves_while_blocked_is_let_go(flushed, shards, how):
+    """A client gone while blocked (BLPOP 0) must not stay blocked on the
+    server, where it would pop, and lose, the next element pushed."""
+    import socket
+    import struct
+    key = "{left}list"
+    c = flushed.connect()
+    c.send_raw(RespConnection.encode("BLPOP", key, 0) + RespConnection.encode("PING"))
+    wait_until(lambda: blocked_clients(shards) == 1, 10, "the BLPOP blocked on its shard")
+    if how == "reset":
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    wait_until(lambda: blocked_clients(shards) == 0, 10, "the blocked client let go")
+    cpu = proxy_cpu_seconds(flushed)
+    time.sleep(0.5)
+    assert proxy_cpu_seconds(flushed) - cpu < 0.25, "the proxy spins on the closed socket"
+    other = flushed.connect()
+    assert other.command("RPUSH", key, "precious") == 1
+    assert other.command("LLEN", key) == 1
+    other.close()
