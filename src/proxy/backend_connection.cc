@@ -77,12 +77,17 @@ void BackendConnection::Connect() {
   want_write_ = true;
   loop_->Add(fd_, EPOLLIN | EPOLLOUT, this);
   if (!options_->password.empty()) {
-    // The proxy's own request: its reply is checked, not forwarded.
-    in_flight_.push_back({nullptr, 0, loop_->now_ms()});
-    AppendArrayHeader(&out_, 2);
-    AppendBulk(&out_, "AUTH");
-    AppendBulk(&out_, options_->password);
+    Buffer* out = StartOwnRequest();
+    AppendArrayHeader(out, 2);
+    AppendBulk(out, "AUTH");
+    AppendBulk(out, options_->password);
   }
+  sink_->OnBackendConnecting(this);
+}
+
+Buffer* BackendConnection::StartOwnRequest() {
+  in_flight_.push_back({nullptr, 0, loop_->now_us()});
+  return &out_;
 }
 
 void BackendConnection::OnConnected() {
@@ -155,7 +160,7 @@ void BackendConnection::ReadAvailableReplies() {
         if (stats_) stats_->latency.Record(loop_->now_us() - owed.sent_us);
         sink_->OnBackendReply(owed.pending, owed.part, reply);
       } else if (IsErrorReply(reply)) {
-        spdlog::error("backend {} refused the proxy's AUTH: {}", name_,
+        spdlog::error("backend {} refused a request of the proxy's own (AUTH, SCRIPT LOAD): {}", name_,
                       reply.substr(1, reply.size() - 3));
       }
       in_.Consume(static_cast<size_t>(len));

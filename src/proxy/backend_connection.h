@@ -40,6 +40,9 @@ class ReplySink {
   }
   // A subscribed connection failed: its subscriptions are gone.
   virtual void OnSubscriptionsLost(class BackendConnection* backend) { (void)backend; }
+  // A connection is being opened (after its AUTH is queued): the sink may
+  // queue requests of the proxy's own ahead of every client request.
+  virtual void OnBackendConnecting(class BackendConnection* backend) { (void)backend; }
 };
 
 struct BackendOptions {
@@ -73,6 +76,10 @@ class BackendConnection : public EventHandler {
   // Who the pushes of this connection are for (the ReplySink's business).
   void set_push_owner(void* owner) { push_owner_ = owner; }
   void* push_owner() const { return push_owner_; }
+  // A request of the proxy's own (no client): its reply is only checked
+  // for an error, which is logged. Append its RESP to the returned buffer.
+  Buffer* StartOwnRequest();
+  const BackendOptions* options() const { return options_; }
   // Where this connection counts its latency and state (may be unset).
   void set_stats(BackendStats* stats) { stats_ = stats; }
 

@@ -518,15 +518,10 @@ void CommandDispatcher::EndTransaction(ClientSession* client) {
 
 void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& spec,
                                     std::span<const std::string_view> argv, std::string_view raw) {
-  const bool evalsha = spec.name == "evalsha" || spec.name == "evalsha_ro";
   if (ExtractKeys(spec, argv, &keys_) == KeyExtraction::kMalformed || keys_.empty()) {
     // Malformed: any server answers with Redis's exact error. No keys (EVAL
     // with numkeys 0): any server can run it.
-    if (evalsha) {
-      SendEvalsha(client, worker_->BackendForShard(0), argv, raw);
-    } else {
-      Forward(client, 0, argv, raw);
-    }
+    Forward(client, 0, argv, raw);
     return;
   }
   uint16_t slot = KeySlot(argv[keys_[0]]);
@@ -548,10 +543,6 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
     AppendRequest(backend->StartRequest(p, 0), argv, raw);
     return;
   }
-  if (evalsha) {
-    SendEvalsha(client, worker_->BackendForShard(shard), argv, raw);
-    return;
-  }
   if (Blocks(spec, argv)) {
     PendingReply* p = client->NewPending();
     p->outstanding = 1;
@@ -560,19 +551,6 @@ void CommandDispatcher::RouteBySlot(ClientSession* client, const CommandSpec& sp
     return;
   }
   Forward(client, shard, argv, raw);
-}
-
-void CommandDispatcher::SendEvalsha(ClientSession* client, BackendConnection* backend,
-                                    std::span<const std::string_view> argv, std::string_view raw) {
-  PendingReply* p = client->NewPending();
-  p->outstanding = 1;
-  p->evalsha_backend = backend;
-  p->evalsha_request.clear();
-  Buffer request;
-  AppendRequest(&request, argv, raw);
-  p->evalsha_request.assign(request.data(), request.size());
-  p->evalsha_sha.assign(argv[1]);
-  backend->StartRequest(p, 0)->Append(p->evalsha_request);
 }
 
 bool CommandDispatcher::ReadsFromReplicas(const CommandSpec& spec) const {

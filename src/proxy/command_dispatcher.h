@@ -76,10 +76,6 @@ class CommandDispatcher {
   void Scan(ClientSession* client, std::span<const std::string_view> argv);
   void Wait(ClientSession* client, std::span<const std::string_view> argv, std::string_view raw);
   void Info(ClientSession* client, std::span<const std::string_view> argv);
-  // EVALSHA, kept so that a NOSCRIPT can be answered by loading the script
-  // (Worker::RetryAfterNoscript).
-  void SendEvalsha(ClientSession* client, BackendConnection* backend, std::span<const std::string_view> argv,
-                   std::string_view raw);
   // Whether the request may be served by a replica (--read-from).
   bool ReadsFromReplicas(const CommandSpec& spec) const;
   // Sends the request as it is to one shard.

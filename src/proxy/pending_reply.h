@@ -34,11 +34,6 @@ struct PendingReply {
   // The request's arguments, kept (SlowLogArgs) in case it turns out slow.
   std::string slowlog_args;
   bool blocks = false;  // waited on a server by design (BLPOP, WAIT): not slow
-  // EVALSHA: where it went and its bytes, to load the script and send it
-  // again if the server answers NOSCRIPT (ScriptCache). Unset otherwise.
-  class BackendConnection* evalsha_backend = nullptr;
-  std::string evalsha_request;
-  std::string evalsha_sha;
 };
 
 // A free list of PendingReply objects, so the request path allocates nothing
@@ -64,7 +59,6 @@ class PendingReplyPool {
     p->fixed = false;
     p->command = 0;
     p->blocks = false;
-    p->evalsha_backend = nullptr;
     // Keep small buffers for reuse, free big ones.
     if (p->data.capacity() > 64 * 1024) {
       std::string().swap(p->data);

@@ -2,7 +2,6 @@
 
 #include <openssl/sha.h>
 
-#include <cctype>
 
 namespace redkube::proxy {
 
@@ -34,14 +33,12 @@ void ScriptCache::Add(std::string_view body) {
   bytes_ += body.size();
 }
 
-std::optional<std::string> ScriptCache::Find(std::string_view sha1) const {
-  // redis-server accepts the SHA1 in either case.
-  std::string key(sha1);
-  for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+std::vector<std::string> ScriptCache::Bodies() const {
   std::lock_guard lock(mu_);
-  auto it = by_sha_.find(key);
-  if (it == by_sha_.end()) return std::nullopt;
-  return it->second;
+  std::vector<std::string> bodies;
+  bodies.reserve(order_.size());
+  for (const auto& sha : order_) bodies.push_back(by_sha_.at(sha));
+  return bodies;
 }
 
 void ScriptCache::Clear() {

@@ -1,19 +1,19 @@
-// The Lua scripts loaded through this proxy (SCRIPT LOAD), by SHA1, so that
-// an EVALSHA a shard answers with NOSCRIPT (its master was replaced by a
-// replica, which redis-server does not give its script cache; or the
-// server restarted) is retried once after loading the script there: a
-// script loaded through the proxy keeps running on every shard. SCRIPT FLUSH
-// through the proxy empties it. Bounded; shared by the workers behind a
-// mutex taken only by SCRIPT LOAD/FLUSH and on NOSCRIPT.
+// The Lua scripts loaded through this proxy (SCRIPT LOAD), by SHA1. Every
+// new connection to a server loads them before any client request, so a
+// server that lacks them (a replica promoted by a failover, a restarted
+// server: redis-server neither replicates nor persists its script cache)
+// has them before an EVALSHA can reach it. SCRIPT FLUSH through the proxy
+// empties it. Bounded; shared by the workers behind a mutex taken only by
+// SCRIPT LOAD/FLUSH and when a connection opens.
 #pragma once
 
 #include <cstddef>
 #include <deque>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace redkube::proxy {
 
@@ -24,7 +24,8 @@ class ScriptCache {
   // Keeps `body` under its SHA1 (lower-case hex, as redis-server names it).
   // The oldest scripts go when the cache is over its size.
   void Add(std::string_view body);
-  std::optional<std::string> Find(std::string_view sha1) const;
+  // Every script, oldest first.
+  std::vector<std::string> Bodies() const;
   void Clear();
   size_t size() const;
 

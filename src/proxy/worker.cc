@@ -125,27 +125,21 @@ void Worker::OnClientClosed(ClientSession* client) {
   closed_clients_.push_back(client);
 }
 
-bool Worker::RetryAfterNoscript(PendingReply* pending, std::string_view reply) {
-  static constexpr std::string_view kNoscript = "-NOSCRIPT";
-  if (reply.substr(0, kNoscript.size()) != kNoscript || pending->client == nullptr) return false;
-  BackendConnection* backend = pending->evalsha_backend;
-  pending->evalsha_backend = nullptr;  // once
-  auto body = server_->scripts()->Find(pending->evalsha_sha);
-  if (!body) return false;
-  PendingReply* load = pending_pool_.Get();  // its reply is not the client's
-  load->client = nullptr;
-  load->outstanding = 1;
-  Buffer* out = backend->StartRequest(load, 0);
-  static constexpr std::string_view kScriptLoad[] = {"SCRIPT", "LOAD"};
-  AppendArrayHeader(out, 3);
-  for (auto a : kScriptLoad) AppendBulk(out, a);
-  AppendBulk(out, *body);
-  backend->StartRequest(pending, 0)->Append(pending->evalsha_request);
-  return true;
+void Worker::OnBackendConnecting(BackendConnection* backend) {
+  // A new connection may reach a server that lacks the scripts loaded
+  // through this proxy (a promoted replica, a restarted server): load them
+  // first, so that EVALSHA keeps working, in the client's order.
+  if (backend->options() != &options().backend) return;  // shared connections only
+  for (const std::string& body : server_->scripts()->Bodies()) {
+    static constexpr std::string_view kScriptLoad[] = {"SCRIPT", "LOAD"};
+    Buffer* out = backend->StartOwnRequest();
+    AppendArrayHeader(out, 3);
+    for (auto a : kScriptLoad) AppendBulk(out, a);
+    AppendBulk(out, body);
+  }
 }
 
 void Worker::OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) {
-  if (pending->evalsha_backend != nullptr && RetryAfterNoscript(pending, reply)) return;
   ClientSession* client = pending->client;
   if (pending->fixed) {
     if (IsErrorReply(reply)) pending->data.assign(reply);

@@ -86,6 +86,7 @@ class Worker : public ReplySink {
   void OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) override;
   void MarkBackendDirty(BackendConnection* backend) override { dirty_backends_.push_back(backend); }
   void OnBackendPush(BackendConnection* backend, std::string_view message) override;
+  void OnBackendConnecting(BackendConnection* backend) override;
   void OnSubscriptionsLost(BackendConnection* backend) override;
 
  private:
@@ -98,9 +99,6 @@ class Worker : public ReplySink {
   void ApplyTopologyIfChanged();
   BackendConnection* BackendFor(const HostPort& address);
   void LogSlowRequest(const PendingReply& pending, int64_t duration_us);
-  // An EVALSHA answered NOSCRIPT: if the proxy knows the script, loads it
-  // on that server and sends the EVALSHA again (same reply slot).
-  bool RetryAfterNoscript(PendingReply* pending, std::string_view reply);
   void DrainForShutdown();
 
   int index_;

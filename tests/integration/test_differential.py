@@ -909,29 +909,6 @@ def test_scripting(pc, rc):
     ])
 
 
-def test_scripts_loaded_through_the_proxy_survive_servers_losing_them(pc, shards):
-    """A master replaced by its replica, or restarted, has no script cache:
-    the proxy loads the script there again when EVALSHA gets NOSCRIPT."""
-    sha = pc.command("SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])")
-    keys = _spread_keys(6, "lost")
-    for s in shards:
-        direct = RespConnection(s.port)
-        assert direct.command("SCRIPT", "FLUSH") == b"OK"
-        direct.close()
-    assert pc.pipeline([("EVALSHA", sha, "1", k) for k in keys]) == [1] * len(keys)
-    pc.send_raw(b"EVALSHA %s 1 %s\r\n" % (sha, keys[0].encode()))  # inline, too
-    assert pc.read() == 2
-    for s in shards:
-        direct = RespConnection(s.port)
-        assert direct.command("SCRIPT", "EXISTS", sha) == [1]
-        direct.close()
-    unknown = pc.command("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "1", keys[0])
-    assert isinstance(unknown, RespError) and str(unknown).startswith("NOSCRIPT"), unknown
-    assert pc.command("SCRIPT", "FLUSH") == b"OK"  # forgotten by the proxy too
-    gone = pc.command("EVALSHA", sha, "1", keys[0])
-    assert isinstance(gone, RespError) and str(gone).startswith("NOSCRIPT"), gone
-
-
 # ---------------------------------------------------------------- errors
 
 ERROR_CASES = [
