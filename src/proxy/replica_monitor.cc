@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 
 #include "core/socket_address.h"
 #include "proxy/proxy_server.h"
@@ -32,16 +34,33 @@ bool ParseInt(std::string_view s, int64_t* v) {
 
 }  // namespace
 
+void OffsetHistory::Record(int64_t now_ms, int64_t master_offset) {
+  samples_.emplace_back(now_ms, master_offset);
+  while (samples_.size() > 1 && samples_.front().first < now_ms - window_ms_) samples_.pop_front();
+}
+
+int64_t OffsetHistory::DataLagMs(int64_t replica_offset, int64_t now_ms) const {
+  if (samples_.empty()) return window_ms_;
+  if (replica_offset >= samples_.back().second) return 0;
+  for (auto it = samples_.rbegin(); it != samples_.rend(); ++it) {
+    if (it->second <= replica_offset) return now_ms - it->first;
+  }
+  return std::max(window_ms_, now_ms - samples_.front().first);
+}
+
 std::vector<size_t> ReplicasInSync(std::string_view master_info,
                                    const std::vector<std::pair<std::string, uint16_t>>& replica_ips,
-                                   int max_lag_s) {
+                                   int max_lag_s, const OffsetHistory& history, int64_t now_ms) {
   std::vector<size_t> in_sync;
   for (const auto& [key, value] : ParseInfoFields(master_info)) {
     if (key.size() < 6 || key.compare(0, 5, "slave") != 0) continue;  // slave0, slave1, ...
     auto fields = SlaveFields(value);
-    int64_t port = 0, lag = 0;
-    if (fields["state"] != "online" || !ParseInt(fields["port"], &port) || !ParseInt(fields["lag"], &lag)) continue;
-    if (lag > max_lag_s) continue;
+    int64_t port = 0, lag = 0, offset = 0;
+    if (fields["state"] != "online" || !ParseInt(fields["port"], &port) || !ParseInt(fields["lag"], &lag) ||
+        !ParseInt(fields["offset"], &offset)) {
+      continue;
+    }
+    if (lag > max_lag_s || history.DataLagMs(offset, now_ms) > int64_t{max_lag_s} * 1000) continue;
     for (size_t i = 0; i < replica_ips.size(); ++i) {
       if (replica_ips[i].first == fields["ip"] && replica_ips[i].second == port) in_sync.push_back(i);
     }
@@ -99,6 +118,13 @@ void ReplicaMonitor::CheckOnce() {
     if (shard.replicas.empty()) continue;
     std::string info = MasterInfo(shard.master);
     if (info.empty()) continue;  // lag unknown: none of its replicas is vouched for
+    int64_t master_offset = 0;
+    if (!ParseInt(InfoField(info, "master_repl_offset"), &master_offset)) continue;
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+    auto& history = histories_.try_emplace(shard.master.ToString(), int64_t{max_lag_s_} * 1000 + 1000).first->second;
+    history.Record(now_ms, master_offset);
     std::vector<std::pair<std::string, uint16_t>> ips;
     for (const auto& r : shard.replicas) {
       auto addr = ResolveIPv4(r);
@@ -106,13 +132,16 @@ void ReplicaMonitor::CheckOnce() {
       if (addr.ok()) inet_ntop(AF_INET, &addr.value().sin_addr, ip, sizeof(ip));
       ips.emplace_back(ip, r.port);
     }
-    for (size_t i : ReplicasInSync(info, ips, max_lag_s_)) {
+    for (size_t i : ReplicasInSync(info, ips, max_lag_s_, history, now_ms)) {
       result->pairs.insert(ReadableReplicas::Key(shard.master, shard.replicas[i]));
     }
   }
   // Connections to servers that are no longer masters are dropped.
   for (auto it = clients_.begin(); it != clients_.end();) {
     it = masters.count(it->first) ? std::next(it) : clients_.erase(it);
+  }
+  for (auto it = histories_.begin(); it != histories_.end();) {
+    it = masters.count(it->first) ? std::next(it) : histories_.erase(it);
   }
   for (const auto& pair : result->pairs) {
     if (!readable_.count(pair)) spdlog::info("replica reads: {} (master|replica) readable", pair);

@@ -2,8 +2,10 @@
 // the moment the proxy parsed them to the moment their reply was ready (the
 // servers' time included, which is what a client waits for). Shared by the
 // workers behind a mutex that only slow requests and SLOWLOG itself take.
-// Entries look like redis-server's: id, unix time, microseconds, arguments
-// (the first few, cut as Redis cuts them), client address and name.
+// Entries look like redis-server's: id, unix time, microseconds, arguments,
+// client address and name. Fewer arguments are kept than Redis keeps (4 of
+// at most 48 bytes, against 32 of 128), since they are copied for every
+// request; cuts are worded as Redis words them.
 #pragma once
 
 #include <cstdint>
