@@ -58,8 +58,9 @@ class SlowLogArgs {
   static constexpr size_t kMaxArgBytes = 48;
 
   static void Capture(std::span<const std::string_view> argv, std::string* out);
-  // Back to SLOWLOG's form, as Redis words it: an argument cut short ends with "... (N
-  // more bytes)", and a last "... (N more arguments)" when some were left.
+  // Back to SLOWLOG's form, as Redis words it: an argument cut short ends
+  // with "... (N more bytes)", and a last "... (N more arguments)" when
+  // some were left.
   static std::vector<std::string> Expand(std::string_view captured);
 };
 

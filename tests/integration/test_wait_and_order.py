@@ -26,6 +26,9 @@ def replicated(workdir):
 
 
 def test_wait_returns_once_every_shards_replica_has_the_writes(replicated):
+    """The count and the replicas' data after WAIT. (On one machine the
+    replicas are quick enough to pass this even if WAIT did not wait; the
+    write offset the PUBLISH moves is what the stopped-replica test checks.)"""
     masters, replicas, proxy = replicated
     c = proxy.connect()
     keys = [k for shard in range(3) for k in keys_on_shard(shard, 20, prefix="wait-")]
