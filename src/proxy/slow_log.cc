@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace redkube::proxy {
 
 void SlowLog::Add(SlowLogEntry entry) {
@@ -32,33 +35,37 @@ uint64_t SlowLog::total() const {
   return next_id_;
 }
 
-// Layout of a captured request: the argument count (4 bytes, little
-// endian), then for each kept argument its full length, its kept length and
-// the kept bytes.
+// Layout of a captured request: the argument count, then for each kept
+// argument its full length, its kept length and the kept bytes; lengths are
+// 4-byte host-order integers (the capture never leaves the process).
 namespace {
 
-void AppendU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+char* PutU32(char* p, uint32_t v) {
+  std::memcpy(p, &v, sizeof(v));
+  return p + sizeof(v);
 }
 
 uint32_t ReadU32(std::string_view s, size_t pos) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(s[pos + i])) << (8 * i);
+  uint32_t v;
+  std::memcpy(&v, s.data() + pos, sizeof(v));
   return v;
 }
 
 }  // namespace
 
 void SlowLogArgs::Capture(std::span<const std::string_view> argv, std::string* out) {
-  out->clear();
-  AppendU32(out, static_cast<uint32_t>(argv.size()));
-  size_t kept = std::min(argv.size(), kMaxArgs);
+  // Sized once and filled with memcpy: this runs for every request.
+  const size_t kept = std::min(argv.size(), kMaxArgs);
+  size_t size = 4;
+  for (size_t i = 0; i < kept; ++i) size += 8 + std::min(argv[i].size(), kMaxArgBytes);
+  out->resize(size);
+  char* p = PutU32(out->data(), static_cast<uint32_t>(argv.size()));
   for (size_t i = 0; i < kept; ++i) {
-    std::string_view a = argv[i];
-    AppendU32(out, static_cast<uint32_t>(a.size()));
-    size_t n = std::min(a.size(), kMaxArgBytes);
-    AppendU32(out, static_cast<uint32_t>(n));
-    out->append(a.data(), n);
+    const size_t n = std::min(argv[i].size(), kMaxArgBytes);
+    p = PutU32(p, static_cast<uint32_t>(argv[i].size()));
+    p = PutU32(p, static_cast<uint32_t>(n));
+    std::memcpy(p, argv[i].data(), n);
+    p += n;
   }
 }
 

@@ -98,7 +98,13 @@ void Worker::Accept() {
     s->total_connections.fetch_add(1, std::memory_order_relaxed);
     if (s->connected_clients.fetch_add(1, std::memory_order_relaxed) >= options().max_clients) {
       s->connected_clients.fetch_sub(1, std::memory_order_relaxed);
-      s->rejected_connections.fetch_add(1, std::memory_order_relaxed);
+      uint64_t rejected = s->rejected_connections.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (loop_.now_ms() >= next_refusal_log_ms_) {
+        // One line per 10 s at most, however many are refused.
+        next_refusal_log_ms_ = loop_.now_ms() + 10000;
+        spdlog::warn("client {} refused: --max-clients {} reached ({} refused since start)", AddressOf(peer),
+                     options().max_clients, rejected);
+      }
       static constexpr char kMaxClients[] = "-ERR max number of clients reached\r\n";
       ssize_t ignored = write(fd, kMaxClients, sizeof(kMaxClients) - 1);
       (void)ignored;

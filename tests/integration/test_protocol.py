@@ -124,6 +124,12 @@ def test_max_clients_is_enforced_with_redis_error(workdir, shards):
         extra = p.connect()
         assert extra.read() == RespError("ERR max number of clients reached")
         assert extra.closed_by_peer()
+        for _ in range(5):  # refused again: logged once, not per connection
+            again = p.connect()
+            assert again.read() == RespError("ERR max number of clients reached")
+            again.close()
+        log = p.log_text()
+        assert log.count("refused: --max-clients 3 reached") == 1, log
         held[0].close()
         # A slot frees up once a client leaves.
         deadline = time.monotonic() + 5
