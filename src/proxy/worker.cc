@@ -99,9 +99,10 @@ void Worker::Accept() {
     if (s->connected_clients.fetch_add(1, std::memory_order_relaxed) >= options().max_clients) {
       s->connected_clients.fetch_sub(1, std::memory_order_relaxed);
       uint64_t rejected = s->rejected_connections.fetch_add(1, std::memory_order_relaxed) + 1;
-      if (loop_.now_ms() >= next_refusal_log_ms_) {
-        // One line per 10 s at most, however many are refused.
-        next_refusal_log_ms_ = loop_.now_ms() + 10000;
+      int64_t log_after = s->next_refusal_log_ms.load(std::memory_order_relaxed);
+      if (loop_.now_ms() >= log_after &&
+          s->next_refusal_log_ms.compare_exchange_strong(log_after, loop_.now_ms() + 10000)) {
+        // One line per 10 s at most for the process, however many are refused.
         spdlog::warn("client {} refused: --max-clients {} reached ({} refused since start)", AddressOf(peer),
                      options().max_clients, rejected);
       }

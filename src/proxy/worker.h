@@ -133,7 +133,6 @@ class Worker : public ReplySink {
   BackendOptions blocking_options_;
   std::unordered_set<ClientSession*> clients_with_blocking_;
   int64_t next_idle_check_ms_ = 0;
-  int64_t next_refusal_log_ms_ = 0;
 };
 
 }  // namespace redkube::proxy
