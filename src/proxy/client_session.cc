@@ -168,8 +168,7 @@ PendingReply* ClientSession::NewPending() {
 
 void ClientSession::Reply(std::string_view resp) {
   if (current_command_ >= 0 && !resp.empty() && resp[0] == '-') {
-    worker_->command_stats()[static_cast<uint16_t>(current_command_)].failed.fetch_add(
-        1, std::memory_order_relaxed);
+    BumpSingleWriter(worker_->command_stats()[static_cast<uint16_t>(current_command_)].failed, 1);
   }
   if (head_ == nullptr) {
     output_.Append(resp);

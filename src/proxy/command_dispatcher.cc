@@ -240,7 +240,7 @@ CommandDispatcher::Order CommandDispatcher::Dispatch(ClientSession* client, std:
     return done;
   }
   const Policy& policy = PolicyFor(*spec);
-  worker_->command_stats()[policy.command_index].calls.fetch_add(1, std::memory_order_relaxed);
+  BumpSingleWriter(worker_->command_stats()[policy.command_index].calls, 1);
   client->set_current_request(policy.command_index, argv);
   if (client->subscriptions().active() && !AllowedWhileSubscribed(client, *spec, argv)) return done;
   if (HandleTransaction(client, *spec, argv, raw)) return done;

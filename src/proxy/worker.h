@@ -60,8 +60,8 @@ class Worker : public ReplySink {
   void RecordReply(const PendingReply& pending, std::string_view reply) {
     CommandCounters& c = command_stats_[static_cast<uint16_t>(pending.command - 1)];
     int64_t duration_us = loop_.now_us() - pending.start_us;
-    c.latency.Record(duration_us);
-    if (!reply.empty() && reply[0] == '-') c.failed.fetch_add(1, std::memory_order_relaxed);
+    c.latency.RecordSingleWriter(duration_us);
+    if (!reply.empty() && reply[0] == '-') BumpSingleWriter(c.failed, 1);
     if (slow_log_->IsSlow(duration_us) && !pending.blocks) LogSlowRequest(pending, duration_us);
   }
   bool slow_log_enabled() const { return slow_log_->IsSlow(INT64_MAX); }
