@@ -202,8 +202,9 @@ void AppendRequest(Buffer* out, std::span<const std::string_view> argv, std::str
   for (auto a : argv) AppendBulk(out, a);
 }
 
-CommandDispatcher::Order CommandDispatcher::Dispatch(ClientSession* client, std::span<const std::string_view> argv,
-                                 std::string_view raw) {
+CommandDispatcher::Order CommandDispatcher::Dispatch(ClientSession* client,
+                                                     std::span<const std::string_view> argv,
+                                                     std::string_view raw) {
   const CommandSpec* spec = CommandTable::Instance().Resolve(argv);
   // A request for the client's own connection could overtake the client's
   // earlier requests on the shared ones, and be overtaken by its later ones:

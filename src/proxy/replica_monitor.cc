@@ -27,6 +27,11 @@ std::map<std::string, std::string, std::less<>> SlaveFields(std::string_view val
   return fields;
 }
 
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 bool ParseInt(std::string_view s, int64_t* v) {
   auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
@@ -120,10 +125,10 @@ void ReplicaMonitor::CheckOnce() {
     if (info.empty()) continue;  // lag unknown: none of its replicas is vouched for
     int64_t master_offset = 0;
     if (!ParseInt(InfoField(info, "master_repl_offset"), &master_offset)) continue;
-    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
-    auto& history = histories_.try_emplace(shard.master.ToString(), int64_t{max_lag_s_} * 1000 + 1000).first->second;
+    const int64_t now_ms = SteadyNowMs();
+    // Kept a second longer than the bound, so that a lag just over it shows.
+    const int64_t window_ms = int64_t{max_lag_s_} * 1000 + 1000;
+    auto& history = histories_.try_emplace(shard.master.ToString(), window_ms).first->second;
     history.Record(now_ms, master_offset);
     std::vector<std::pair<std::string, uint16_t>> ips;
     for (const auto& r : shard.replicas) {
@@ -136,13 +141,9 @@ void ReplicaMonitor::CheckOnce() {
       result->pairs.insert(ReadableReplicas::Key(shard.master, shard.replicas[i]));
     }
   }
-  // Connections to servers that are no longer masters are dropped.
-  for (auto it = clients_.begin(); it != clients_.end();) {
-    it = masters.count(it->first) ? std::next(it) : clients_.erase(it);
-  }
-  for (auto it = histories_.begin(); it != histories_.end();) {
-    it = masters.count(it->first) ? std::next(it) : histories_.erase(it);
-  }
+  // What is kept for servers that are no longer masters goes.
+  std::erase_if(clients_, [&](const auto& entry) { return !masters.count(entry.first); });
+  std::erase_if(histories_, [&](const auto& entry) { return !masters.count(entry.first); });
   for (const auto& pair : result->pairs) {
     if (!readable_.count(pair)) spdlog::info("replica reads: {} (master|replica) readable", pair);
   }
