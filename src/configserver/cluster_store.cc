@@ -42,6 +42,11 @@ void ClusterStore::RefreshLoop(std::chrono::milliseconds every) {
 }
 
 Status ClusterStore::Refresh() {
+  uint64_t started_at_write;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_at_write = local_writes_;
+  }
   auto kvs = etcd_->GetPrefix(kPrefix);
   std::lock_guard<std::mutex> lock(mu_);
   if (!kvs.ok()) {
@@ -58,6 +63,14 @@ Status ClusterStore::Refresh() {
     }
     fresh[record->name] = std::move(record.value());
   }
+  // A record this instance wrote (or deleted) while etcd was being read is
+  // newer than what the read saw: keep it, or a GET right after a PUT could
+  // answer with the record from before it.
+  for (const auto& [name, written_at] : written_at_) {
+    if (written_at <= started_at_write) continue;
+    fresh.erase(name);
+    if (auto it = cache_.find(name); it != cache_.end()) fresh.emplace(name, it->second);
+  }
   bool moved = fresh.size() != cache_.size();
   for (const auto& [name, record] : fresh) {
     auto it = cache_.find(name);
@@ -72,6 +85,7 @@ Status ClusterStore::Refresh() {
 void ClusterStore::CacheRecord(const ClusterRecord& record) {
   std::lock_guard<std::mutex> lock(mu_);
   cache_[record.name] = record;
+  written_at_[record.name] = ++local_writes_;
   changed_.notify_all();
 }
 
@@ -142,6 +156,7 @@ std::optional<StoreError> ClusterStore::Delete(const std::string& name) {
   if (!deleted.value()) return StoreError{409, "cluster " + name + " changed meanwhile; retry"};
   std::lock_guard<std::mutex> lock(mu_);
   cache_.erase(name);
+  written_at_[name] = ++local_writes_;
   changed_.notify_all();
   return std::nullopt;
 }

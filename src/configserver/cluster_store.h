@@ -79,6 +79,10 @@ class ClusterStore {
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, ClusterRecord> cache_;
+  // Writes (and deletes) of this instance, counted, and when each cluster
+  // was last written: a refresh that began before a write keeps its result.
+  uint64_t local_writes_ = 0;
+  std::map<std::string, uint64_t> written_at_;
   bool cache_fresh_ = false;
   bool stopping_ = false;
   std::thread refresher_;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "proxy/command_dispatcher.h"
@@ -292,39 +293,120 @@ void ClientSession::SetReading(bool reading) {
 }
 
 BackendConnection* ClientSession::OwnBackend(int shard) {
-  const HostPort& master = worker_->topology().shards()[shard].master;
-  for (auto& b : own_backends_) {
-    if (b->address() == master) return b.get();
+  const Shard& owner = worker_->topology().shards()[shard];
+  for (auto& own : own_backends_) {
+    if (own.backend->address() == owner.master) return own.backend.get();
   }
   if (own_backends_.empty()) worker_->TrackBlockingClient(this);
-  own_backends_.push_back(std::make_unique<BackendConnection>(
-      worker_->loop(), master, worker_->blocking_backend_options(), worker_));
-  return own_backends_.back().get();
+  own_backends_.push_back({std::make_unique<BackendConnection>(worker_->loop(), owner.master,
+                                                               worker_->blocking_backend_options(), worker_),
+                           owner.id});
+  return own_backends_.back().backend.get();
+}
+
+void ClientSession::TickOwnBackends() {
+  // Ticking may fail a connection, which reports lost subscriptions: they
+  // are restored after the loop, which may add and remove connections.
+  for (auto& own : own_backends_) own.backend->Tick();
+  if (!lost_subscriptions_.empty()) RestoreLostSubscriptions();
+}
+
+void ClientSession::OnSubscriptionsLost(BackendConnection* backend) {
+  for (const auto& own : own_backends_) {
+    if (own.backend.get() == backend) {
+      lost_subscriptions_.try_emplace(own.shard_id);
+      return;
+    }
+  }
+}
+
+void ClientSession::RestoreLostSubscriptions() {
+  static constexpr int kRetryMinMs = 100;
+  static constexpr int kRetryMaxMs = 500;
+  const Topology& topology = worker_->topology();
+  const int64_t now = worker_->loop()->now_ms();
+  for (auto it = lost_subscriptions_.begin(); it != lost_subscriptions_.end();) {
+    const std::string& shard_id = it->first;
+    LostSubscriptions& lost = it->second;
+    if (lost.restoring != nullptr) {
+      if (lost.restoring->failing()) {
+        RetireOwnBackend(lost.restoring);
+        lost.restoring = nullptr;
+        lost.retry_delay_ms = std::min(std::max(lost.retry_delay_ms * 2, kRetryMinMs), kRetryMaxMs);
+        lost.next_attempt_ms = now + lost.retry_delay_ms;
+      } else if (lost.restoring->connected() && lost.restoring->in_flight() == 0) {
+        worker_->stats()->subscriptions_restored.fetch_add(1, std::memory_order_relaxed);
+        it = lost_subscriptions_.erase(it);
+        continue;
+      }
+    }
+    if (lost.restoring != nullptr || now < lost.next_attempt_ms) {
+      ++it;
+      continue;
+    }
+    auto shard = std::find_if(topology.shards().begin(), topology.shards().end(),
+                              [&](const Shard& s) { return s.id == shard_id; });
+    if (shard == topology.shards().end()) {  // the shard left the topology
+      it = lost_subscriptions_.erase(it);
+      continue;
+    }
+    // This shard's subscribed connections that failed, or lead to a server
+    // that is not its master any more, go: the subscriptions are made again,
+    // all on one connection to the master, so each message comes once.
+    std::vector<BackendConnection*> stale;
+    for (const auto& own : own_backends_) {
+      BackendConnection* b = own.backend.get();
+      if (own.shard_id == shard_id && b->push_owner() == this && (b->failing() || b->address() != shard->master)) {
+        stale.push_back(b);
+      }
+    }
+    for (BackendConnection* b : stale) RetireOwnBackend(b);
+    int index = static_cast<int>(shard - topology.shards().begin());
+    BackendConnection* backend = OwnBackend(index);
+    backend->set_push_owner(this);
+    if (worker_->dispatcher()->subscription_router()->Resubscribe(this, index, backend) == 0) {
+      it = lost_subscriptions_.erase(it);  // nothing of the client's lives there any more
+      continue;
+    }
+    lost.restoring = backend;
+    ++it;
+  }
+}
+
+void ClientSession::RetireOwnBackend(BackendConnection* backend) {
+  auto it = std::find_if(own_backends_.begin(), own_backends_.end(),
+                         [&](const OwnConnection& own) { return own.backend.get() == backend; });
+  if (it == own_backends_.end()) return;
+  backend->set_push_owner(nullptr);  // its failure is no news
+  backend->Abandon();
+  worker_->Retire(std::move(it->backend));
+  own_backends_.erase(it);
 }
 
 bool ClientSession::IdleLongerThan(int64_t ms) const {
   if (subscriptions_.active() || !Idle()) return false;
-  for (const auto& b : own_backends_) {
-    if (b->in_flight() > 0) return false;  // blocked (BLPOP...): not idle
+  for (const auto& own : own_backends_) {
+    if (own.backend->in_flight() > 0) return false;  // blocked (BLPOP...): not idle
   }
   return worker_->loop()->now_ms() - last_read_ms_ > ms;
 }
 
 BackendConnection* ClientSession::FindOwnBackend(const std::string& master) {
-  for (auto& b : own_backends_) {
-    if (b->name() == master) return b.get();
+  for (auto& own : own_backends_) {
+    if (own.backend->name() == master) return own.backend.get();
   }
   return nullptr;
 }
 
 void ClientSession::DropOwnBackends() {
   // Closing them unblocks, unwatches and unsubscribes on the servers too.
-  for (auto& b : own_backends_) {
-    b->set_push_owner(nullptr);
-    b->Abandon();
-    worker_->Retire(std::move(b));
+  for (auto& own : own_backends_) {
+    own.backend->set_push_owner(nullptr);
+    own.backend->Abandon();
+    worker_->Retire(std::move(own.backend));
   }
   own_backends_.clear();
+  lost_subscriptions_.clear();
   subscriptions_ = ClientSubscriptions();
 }
 

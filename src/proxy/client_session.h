@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <memory>
@@ -73,9 +74,16 @@ class ClientSession : public EventHandler {
   // and for transactions (WATCH state lives on a connection). Created on
   // first use, closed with the client.
   BackendConnection* OwnBackend(int shard);
-  void TickOwnBackends() {
-    for (auto& b : own_backends_) b->Tick();
-  }
+  // Periodic: the own connections' timeouts and reconnects, and lost
+  // subscriptions restored.
+  void TickOwnBackends();
+  // An own connection that carried subscriptions failed (its server died,
+  // restarted, or was replaced by a failover). They are subscribed again in
+  // the background on the shard's master of the moment, retried until it
+  // answers; the client stays connected and subscribed. Messages published
+  // on that shard meanwhile are missed, as pub/sub promises no delivery to
+  // a subscriber that is not connected.
+  void OnSubscriptionsLost(BackendConnection* backend);
 
   // The own connection to `master`, if the client has one.
   BackendConnection* FindOwnBackend(const std::string& master);
@@ -139,7 +147,22 @@ class ClientSession : public EventHandler {
   bool stop_reading_ = false;    // QUIT seen or shutting down
   bool close_after_flush_ = false;
   bool dirty_ = false;
-  std::vector<std::unique_ptr<BackendConnection>> own_backends_;
+  struct OwnConnection {
+    std::unique_ptr<BackendConnection> backend;
+    std::string shard_id;  // the shard whose master it was opened to
+  };
+  // Subscriptions of one shard being restored after their connection failed.
+  struct LostSubscriptions {
+    BackendConnection* restoring = nullptr;  // where they are being sent again
+    int64_t next_attempt_ms = 0;
+    int retry_delay_ms = 0;
+  };
+  void RestoreLostSubscriptions();
+  // Closes one own connection (at the end of this loop iteration).
+  void RetireOwnBackend(BackendConnection* backend);
+
+  std::vector<OwnConnection> own_backends_;
+  std::map<std::string, LostSubscriptions> lost_subscriptions_;  // by shard id
   ClientTransaction transaction_;
   ClientSubscriptions subscriptions_;
   int current_command_ = -1;

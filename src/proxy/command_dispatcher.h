@@ -46,6 +46,7 @@ class CommandDispatcher {
   // Ends the client's transaction and releases its WATCH (DISCARD, RESET,
   // EXECABORT).
   void EndTransaction(ClientSession* client);
+  SubscriptionRouter* subscription_router() { return &subscriptions_; }
 
  private:
   // MULTI, EXEC, DISCARD, WATCH, UNWATCH, and every command while in MULTI.

@@ -202,6 +202,9 @@ std::string ProxyServer::RenderMetrics() const {
   counter("redkube_proxy_output_limit_disconnects_total", "clients closed for not reading their replies",
           s.output_limit_disconnects.load());
   counter("redkube_proxy_idle_disconnects_total", "clients closed after the idle timeout", s.idle_disconnects.load());
+  counter("redkube_proxy_subscriptions_restored_total",
+          "a client's subscriptions on one shard made again after their server connection was lost",
+          s.subscriptions_restored.load());
   counter("redkube_proxy_slow_requests_total", "requests logged in SLOWLOG (slower than the threshold)",
           slow_log_.total());
   gauge("redkube_proxy_topology_epoch", "epoch of the topology in use", current ? current->epoch() : 0);

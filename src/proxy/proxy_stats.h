@@ -18,6 +18,7 @@ struct ProxyStats {
   std::atomic<uint64_t> bytes_out{0};  // written to clients
   std::atomic<uint64_t> output_limit_disconnects{0};
   std::atomic<uint64_t> idle_disconnects{0};
+  std::atomic<uint64_t> subscriptions_restored{0};  // a client's, of one shard, after a lost connection
   std::atomic<int64_t> next_refusal_log_ms{0};  // refused clients are logged once per 10 s
 };
 

@@ -117,4 +117,28 @@ void SubscriptionRouter::Unsubscribe(ClientSession* client, Kind kind, std::span
   }
 }
 
+size_t SubscriptionRouter::Resubscribe(ClientSession* client, int shard, BackendConnection* backend) {
+  const Topology& topology = worker_->topology();
+  const ClientSubscriptions& subs = client->subscriptions();
+  std::vector<std::pair<std::string_view, const std::string*>> requests;
+  auto add_if_here = [&](std::string_view command, const std::string& name) {
+    if (topology.ShardIndexForSlot(KeySlot(name)) == shard) requests.emplace_back(command, &name);
+  };
+  for (const auto& c : subs.channels) add_if_here("SUBSCRIBE", c);
+  for (const auto& c : subs.shard_channels) add_if_here("SSUBSCRIBE", c);
+  for (const auto& p : subs.patterns) requests.emplace_back("PSUBSCRIBE", &p);  // patterns live everywhere
+  if (requests.empty()) return 0;
+  // A reply slot of no client: the confirmations are dropped when they come.
+  PendingReply* p = worker_->pending_pool()->Get();
+  p->fixed = true;
+  p->outstanding = static_cast<uint32_t>(requests.size());
+  for (const auto& [command, name] : requests) {
+    Buffer* out = backend->StartSubscriptionRequest(p);
+    AppendArrayHeader(out, 2);
+    AppendBulk(out, command);
+    AppendBulk(out, *name);
+  }
+  return requests.size();
+}
+
 }  // namespace redkube::proxy

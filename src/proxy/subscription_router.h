@@ -15,6 +15,7 @@
 
 namespace redkube::proxy {
 
+class BackendConnection;
 class ClientSession;
 class Worker;
 
@@ -38,6 +39,11 @@ class SubscriptionRouter {
   void Subscribe(ClientSession* client, Kind kind, std::span<const std::string_view> argv);
   // UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE [name ...] (none: all of them)
   void Unsubscribe(ClientSession* client, Kind kind, std::span<const std::string_view> argv);
+  // Subscribes `backend` (the client's own connection to shard `shard`'s
+  // master) to everything of the client's that lives on that shard, after the
+  // connection that had them was lost. The client gets no confirmations: as
+  // far as it knows it never left. Returns how many (P|S)SUBSCRIBEs were sent.
+  size_t Resubscribe(ClientSession* client, int shard, BackendConnection* backend);
 
  private:
   // Sends `command name` to the shards `name` lives on, with a reply slot

@@ -197,11 +197,7 @@ void Worker::OnBackendPush(BackendConnection* backend, std::string_view message)
 
 void Worker::OnSubscriptionsLost(BackendConnection* backend) {
   auto* client = static_cast<ClientSession*>(backend->push_owner());
-  if (client == nullptr || client->closed()) return;
-  // Its subscriptions on that server are gone: rather than let the client
-  // wait for messages that will not come, tell it and close, so that its
-  // library reconnects and subscribes again.
-  client->ReplyAndClose("-ERR pub/sub connection to " + backend->name() + " lost; subscribe again\r\n");
+  if (client != nullptr && !client->closed()) client->OnSubscriptionsLost(backend);
 }
 
 BackendConnection* Worker::BackendFor(const HostPort& address) {

@@ -1,12 +1,15 @@
 """Pub/sub through the proxy (three shards): Redis's exact confirmations and
 subscribed-mode rules, delivery exactly once across two proxies, PUBSUB
-introspection, and redis-py's PubSub object."""
+introspection, redis-py's PubSub object, and subscriptions that outlive a
+failover and a server restart."""
+import signal
 import time
 
 import pytest
 import redis
 
-from conftest import Proxy, RespConnection, RespError, key_slot, shard_of
+from conftest import (Proxy, RedisServer, RespConnection, RespError, http, key_slot, shard_of, start_replica,
+                      topology_doc, wait_until)
 
 
 def exchange(conn, *cmd, replies=1):
@@ -103,3 +106,99 @@ def test_redis_py_pubsub(flushed):
             got.append((m["type"], m["channel"], m["data"]))
     assert got == [("message", b"events", b"one"), ("pmessage", b"log.error", b"two")]
     p.close()
+
+
+def first_on_shard(shard, prefix):
+    return next(name for name in ("%s%d" % (prefix, i) for i in range(1000)) if shard_of(name) == shard)
+
+
+def check_delivery_once(sub, pub, channels, sharded, rounds=20):
+    """Publishes `rounds` messages to each channel (and SPUBLISHes to the
+    sharded one): the subscriber, subscribed to them all and to the pattern
+    `ch*`, gets every one exactly once (twice for channels the pattern
+    matches: a message and a pmessage), and nothing more."""
+    expected = []
+    for i in range(rounds):
+        for c in channels:
+            assert pub.command("PUBLISH", c, "m%d" % i) == 2, (c, i)
+            expected += [[b"message", c.encode(), b"m%d" % i], [b"pmessage", b"ch*", c.encode(), b"m%d" % i]]
+        assert pub.command("SPUBLISH", sharded, "m%d" % i) == 1
+        expected.append([b"smessage", sharded.encode(), b"m%d" % i])
+    got = [sub.read() for _ in expected]
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
+    sub.sock.sendall(sub.encode("PING"))
+    assert sub.read() == [b"pong", b""]  # no duplicate came first
+
+
+def drain_probes(sub, deliveries):
+    """Reads the `deliveries` messages the probing PUBLISHes said they made."""
+    for _ in range(deliveries):
+        message = sub.read()
+        assert message[-1] == b"probe", message
+
+
+def test_subscriptions_follow_a_failover_and_a_restart_on_the_same_connection(workdir):
+    servers = [RedisServer(workdir) for _ in range(3)]
+    replica = start_replica(workdir, servers[0])
+    proxy = Proxy(workdir, servers)
+    try:
+        channels = [first_on_shard(i, "ch") for i in range(3)]
+        sharded = first_on_shard(0, "room")
+        sub, pub = proxy.connect(), proxy.connect()
+        assert [r[2] for r in exchange(sub, "SUBSCRIBE", *channels, replies=3)] == [1, 2, 3]
+        assert exchange(sub, "PSUBSCRIBE", "ch*")[0] == [b"psubscribe", b"ch*", 4]
+        assert exchange(sub, "SSUBSCRIBE", sharded)[0] == [b"ssubscribe", sharded.encode(), 1]
+        check_delivery_once(sub, pub, channels, sharded)
+
+        # Shard 0's master dies; its replica is promoted and the topology
+        # says so. Meanwhile the other shards' messages keep coming.
+        servers[0].kill()
+        assert pub.command("PUBLISH", channels[1], "probe") == 2
+        drain_probes(sub, 2)
+        promote = RespConnection(replica.port)
+        assert promote.command("REPLICAOF", "NO", "ONE") == b"OK"
+        promote.close()
+        proxy.write_topology(topology_doc([replica, servers[1], servers[2]], epoch=2))
+        proxy.signal(signal.SIGHUP)
+        delivered = []
+
+        def restored():
+            # The channel, the pattern and the shard channel, all on the
+            # promoted replica (PUBLISH counts the receivers).
+            n = pub.command("PUBLISH", channels[0], "probe")
+            delivered.append(n if isinstance(n, int) else 0)
+            return n == 2 and pub.command("SPUBLISH", sharded, "probe") == 1
+        wait_until(restored, 15, "subscriptions made again on the promoted replica", step_s=0.05)
+        drain_probes(sub, sum(delivered) + 1)
+        check_delivery_once(sub, pub, channels, sharded)
+
+        # Shard 2's master restarts in place (no failover): same address,
+        # empty server; the subscriptions are made there again.
+        servers[2].kill()
+        servers[2].start()
+        delivered.clear()
+
+        def back():
+            n = pub.command("PUBLISH", channels[2], "probe")
+            delivered.append(n if isinstance(n, int) else 0)
+            return n == 2
+        wait_until(back, 15, "subscriptions made again on the restarted server", step_s=0.05)
+        drain_probes(sub, sum(delivered))
+        check_delivery_once(sub, pub, channels, sharded)
+
+        # The restored subscriptions are the client's: UNSUBSCRIBE still
+        # counts them and leaves nothing behind on the servers.
+        assert exchange(sub, "UNSUBSCRIBE", replies=3)[-1][2] == 1
+        assert exchange(sub, "PUNSUBSCRIBE")[0] == [b"punsubscribe", b"ch*", 0]
+        assert pub.command("PUBSUB", "NUMSUB", *channels) == [x for c in channels for x in (c.encode(), 0)]
+        assert pub.command("PUBSUB", "NUMPAT") == 0
+        status, body = http("GET", "http://127.0.0.1:%d/metrics" % proxy.admin_port)
+        assert status == 200
+        restores = [line for line in body.splitlines() if line.startswith("redkube_proxy_subscriptions_restored_total ")]
+        assert restores and float(restores[0].split()[1]) >= 2, restores
+        sub.close()
+        pub.close()
+    finally:
+        proxy.stop()
+        for s in servers + [replica]:
+            s.stop()
