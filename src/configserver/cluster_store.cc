@@ -66,10 +66,15 @@ Status ClusterStore::Refresh() {
   // A record this instance wrote (or deleted) while etcd was being read is
   // newer than what the read saw: keep it, or a GET right after a PUT could
   // answer with the record from before it.
-  for (const auto& [name, written_at] : written_at_) {
-    if (written_at <= started_at_write) continue;
+  for (auto it = written_at_.begin(); it != written_at_.end();) {
+    const auto& [name, written_at] = *it;
+    if (written_at <= started_at_write) {  // this read saw that write
+      it = written_at_.erase(it);
+      continue;
+    }
     fresh.erase(name);
-    if (auto it = cache_.find(name); it != cache_.end()) fresh.emplace(name, it->second);
+    if (auto cached = cache_.find(name); cached != cache_.end()) fresh.emplace(name, cached->second);
+    ++it;
   }
   bool moved = fresh.size() != cache_.size();
   for (const auto& [name, record] : fresh) {

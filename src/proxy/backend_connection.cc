@@ -100,7 +100,7 @@ void BackendConnection::OnConnected() {
   }
   state_ = State::kConnected;
   if (stats_) stats_->connections.fetch_add(1, std::memory_order_relaxed);
-  if (retry_delay_ms_ > 0) spdlog::info("backend {} is up", name_);
+  if (retry_delay_ms_ > 0 && options_->log_state_changes) spdlog::info("backend {} is up", name_);
   retry_delay_ms_ = 0;
 }
 
@@ -243,7 +243,7 @@ void BackendConnection::Fail(const std::string& reason) {
     close(fd_);
     fd_ = -1;
   }
-  if (was_up || (state_ == State::kConnecting && retry_delay_ms_ == 0)) {
+  if (options_->log_state_changes && (was_up || (state_ == State::kConnecting && retry_delay_ms_ == 0))) {
     spdlog::warn("backend {} is down: {}", name_, reason);
   }
   state_ = State::kDown;

@@ -55,6 +55,10 @@ struct BackendOptions {
   // clients' own connections, mostly idle between blocking commands (a
   // thousand woken BLPOP clients would otherwise keep 16 KB each).
   bool release_idle_buffers = false;
+  // Log the connection going down and up. Off for the clients' own
+  // connections: a thousand subscribers of a dead server are not news a
+  // thousand times (the worker's shared connection tells it once).
+  bool log_state_changes = true;
 };
 
 class BackendConnection : public EventHandler {
@@ -97,6 +101,8 @@ class BackendConnection : public EventHandler {
   // Failed and not reconnected since.
   bool failing() const { return retry_delay_ms_ > 0; }
   bool idle() const { return in_flight_.empty() && out_.empty(); }
+  // Subscriptions the server holds for this connection, as it last counted.
+  int64_t subscriptions() const { return subscriptions_; }
 
   void OnEvent(uint32_t events) override;
 

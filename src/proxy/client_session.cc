@@ -308,6 +308,10 @@ void ClientSession::TickOwnBackends() {
   // Ticking may fail a connection, which reports lost subscriptions: they
   // are restored after the loop, which may add and remove connections.
   for (auto& own : own_backends_) own.backend->Tick();
+  if (subscriptions_.active() && subscriptions_checked_at_ != worker_->topology_generation()) {
+    subscriptions_checked_at_ = worker_->topology_generation();
+    MoveSubscriptionsOffFormerMasters();
+  }
   if (!lost_subscriptions_.empty()) RestoreLostSubscriptions();
 }
 
@@ -320,50 +324,77 @@ void ClientSession::OnSubscriptionsLost(BackendConnection* backend) {
   }
 }
 
+const Shard* ClientSession::ShardById(const std::string& id) const {
+  for (const Shard& shard : worker_->topology().shards()) {
+    if (shard.id == id) return &shard;
+  }
+  return nullptr;
+}
+
+void ClientSession::MoveSubscriptionsOffFormerMasters() {
+  // A server demoted by a switchover still delivers its shard's messages
+  // (PUBLISH replicates), but UNSUBSCRIBE would now go to the new master and
+  // miss it: the subscriptions move to the new master.
+  for (const auto& own : own_backends_) {
+    if (own.backend->push_owner() != this) continue;
+    const Shard* shard = ShardById(own.shard_id);
+    if (shard == nullptr || own.backend->address() != shard->master) lost_subscriptions_.try_emplace(own.shard_id);
+  }
+}
+
 void ClientSession::RestoreLostSubscriptions() {
   static constexpr int kRetryMinMs = 100;
-  static constexpr int kRetryMaxMs = 500;
+  static constexpr int kRetryMaxMs = 1000;
   const Topology& topology = worker_->topology();
   const int64_t now = worker_->loop()->now_ms();
   for (auto it = lost_subscriptions_.begin(); it != lost_subscriptions_.end();) {
     const std::string& shard_id = it->first;
     LostSubscriptions& lost = it->second;
     if (lost.restoring != nullptr) {
-      if (lost.restoring->failing()) {
-        RetireOwnBackend(lost.restoring);
+      BackendConnection* b = lost.restoring;
+      if (b->failing()) {
+        lost.restoring = nullptr;  // it reconnects by itself; sent again then
+      } else if (b->connected() && b->in_flight() == 0) {
+        if (b->subscriptions() > 0) {
+          worker_->stats()->subscriptions_restored.fetch_add(1, std::memory_order_relaxed);
+          it = lost_subscriptions_.erase(it);
+          continue;
+        }
+        // Answered with errors (-BUSY, -LOADING...): try again later.
         lost.restoring = nullptr;
         lost.retry_delay_ms = std::min(std::max(lost.retry_delay_ms * 2, kRetryMinMs), kRetryMaxMs);
         lost.next_attempt_ms = now + lost.retry_delay_ms;
-      } else if (lost.restoring->connected() && lost.restoring->in_flight() == 0) {
-        worker_->stats()->subscriptions_restored.fetch_add(1, std::memory_order_relaxed);
-        it = lost_subscriptions_.erase(it);
-        continue;
       }
     }
     if (lost.restoring != nullptr || now < lost.next_attempt_ms) {
       ++it;
       continue;
     }
-    auto shard = std::find_if(topology.shards().begin(), topology.shards().end(),
-                              [&](const Shard& s) { return s.id == shard_id; });
-    if (shard == topology.shards().end()) {  // the shard left the topology
-      it = lost_subscriptions_.erase(it);
-      continue;
+    const Shard* shard = ShardById(shard_id);
+    if (shard == nullptr) {
+      // Its slots went to other shards (not a failover): the client is told,
+      // as its library then subscribes to everything again.
+      std::string message = "-ERR pub/sub shard " + shard_id + " left the topology; subscribe again\r\n";
+      lost_subscriptions_.clear();
+      ReplyAndClose(message);
+      return;
     }
-    // This shard's subscribed connections that failed, or lead to a server
-    // that is not its master any more, go: the subscriptions are made again,
-    // all on one connection to the master, so each message comes once.
+    // This shard's subscribed connections to a server that is not its master
+    // any more go: the subscriptions are made again, all on one connection
+    // to the master, so each message comes once.
     std::vector<BackendConnection*> stale;
     for (const auto& own : own_backends_) {
       BackendConnection* b = own.backend.get();
-      if (own.shard_id == shard_id && b->push_owner() == this && (b->failing() || b->address() != shard->master)) {
-        stale.push_back(b);
-      }
+      if (own.shard_id == shard_id && b->push_owner() == this && b->address() != shard->master) stale.push_back(b);
     }
     for (BackendConnection* b : stale) RetireOwnBackend(b);
-    int index = static_cast<int>(shard - topology.shards().begin());
+    int index = static_cast<int>(shard - topology.shards().data());
     BackendConnection* backend = OwnBackend(index);
     backend->set_push_owner(this);
+    if (backend->failing()) {  // down: it reconnects with its own backoff, then
+      ++it;
+      continue;
+    }
     if (worker_->dispatcher()->subscription_router()->Resubscribe(this, index, backend) == 0) {
       it = lost_subscriptions_.erase(it);  // nothing of the client's lives there any more
       continue;
@@ -377,6 +408,9 @@ void ClientSession::RetireOwnBackend(BackendConnection* backend) {
   auto it = std::find_if(own_backends_.begin(), own_backends_.end(),
                          [&](const OwnConnection& own) { return own.backend.get() == backend; });
   if (it == own_backends_.end()) return;
+  for (auto& [id, lost] : lost_subscriptions_) {
+    if (lost.restoring == backend) lost.restoring = nullptr;
+  }
   backend->set_push_owner(nullptr);  // its failure is no news
   backend->Abandon();
   worker_->Retire(std::move(it->backend));

@@ -158,11 +158,16 @@ class ClientSession : public EventHandler {
     int retry_delay_ms = 0;
   };
   void RestoreLostSubscriptions();
+  // After a topology change: subscriptions held by a server that is no
+  // longer its shard's master are marked lost, to be made on the master.
+  void MoveSubscriptionsOffFormerMasters();
+  const Shard* ShardById(const std::string& id) const;
   // Closes one own connection (at the end of this loop iteration).
   void RetireOwnBackend(BackendConnection* backend);
 
   std::vector<OwnConnection> own_backends_;
   std::map<std::string, LostSubscriptions> lost_subscriptions_;  // by shard id
+  uint64_t subscriptions_checked_at_ = 0;  // topology generation
   ClientTransaction transaction_;
   ClientSubscriptions subscriptions_;
   int current_command_ = -1;

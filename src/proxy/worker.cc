@@ -44,6 +44,7 @@ Worker::Worker(int index, ProxyServer* server, int listen_fd)
   blocking_options_ = server_->options().backend;
   blocking_options_.reply_timeout_ms = 0;  // a blocked command owes its reply for as long as it blocks
   blocking_options_.release_idle_buffers = true;
+  blocking_options_.log_state_changes = false;
   loop_.Add(listen_fd_, EPOLLIN, listener_.get());
   loop_.SetBeforeSleep([this] { BeforeSleep(); });
   loop_.SetTick(50, [this] { Tick(); });

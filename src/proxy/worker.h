@@ -48,6 +48,8 @@ class Worker : public ReplySink {
   ProxyStats* stats();
   ProxyServer* server() { return server_; }
   const Topology& topology() const { return *topology_; }
+  // Moves whenever the worker takes a new topology.
+  uint64_t topology_generation() const { return topology_generation_; }
   BackendConnection* BackendForShard(int shard_index) { return shard_backends_[shard_index]; }
   // For a read-only request: a replica in sync (in turn) under --read-from
   // replica|prefer-replica, else the master; nullptr when only a replica may
