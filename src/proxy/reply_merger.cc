@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <map>
 #include <random>
 
@@ -13,6 +14,10 @@ namespace redkube::proxy {
 namespace {
 
 const char kProtocolMismatch[] = "-ERR redkube: unexpected reply from a backend\r\n";
+
+// *sum += v, false if that overflows: a sum of real counts never does, so
+// a backend that sends such numbers gets the protocol-mismatch error.
+bool AddChecked(int64_t* sum, int64_t v) { return !__builtin_add_overflow(*sum, v, sum); }
 
 // Parses "key=value,key=value" from one INFO keyspace line into *fields.
 void AddKeyspaceLine(std::string_view line, std::map<std::string, std::map<std::string, int64_t>>* dbs,
@@ -30,7 +35,8 @@ void AddKeyspaceLine(std::string_view line, std::map<std::string, std::map<std::
     if (eq != std::string_view::npos) {
       int64_t v = 0;
       std::from_chars(field.data() + eq + 1, field.data() + field.size(), v);
-      fields[std::string(field.substr(0, eq))] += v;
+      int64_t& total = fields[std::string(field.substr(0, eq))];
+      if (!AddChecked(&total, v)) total = INT64_MAX;  // INFO text: saturate
     }
     if (comma == std::string_view::npos) break;
     rest = rest.substr(comma + 1);
@@ -92,7 +98,10 @@ void ReplyMerger::Finish(std::string* out) {
           out->assign(kProtocolMismatch);
           return;
         }
-        sum += v;
+        if (!AddChecked(&sum, v)) {
+          out->assign(kProtocolMismatch);
+          return;
+        }
       }
       AppendInteger(out, sum);
       return;
@@ -162,8 +171,9 @@ void ReplyMerger::Finish(std::string* out) {
           if (i == 0) {
             names.push_back(elements_[j]);
             sums.push_back(v);
-          } else {
-            sums[j / 2] += v;
+          } else if (!AddChecked(&sums[j / 2], v)) {
+            out->assign(kProtocolMismatch);
+            return;
           }
         }
       }
