@@ -269,9 +269,15 @@ void BackendConnection::FailOwed(const std::string& reason) {
   // the current list first.
   std::deque<InFlight> owed;
   owed.swap(in_flight_);
+  bool subscribing = false;
   for (const InFlight& f : owed) {
+    subscribing |= f.subscription;
     if (f.pending != nullptr) sink_->OnBackendReply(f.pending, f.part, error);
   }
+  // A SUBSCRIBE that failed is still the client's (it is in its set, and a
+  // second SUBSCRIBE would be confirmed without reaching a server): have it
+  // made once the server is back, like subscriptions that were lost.
+  if (subscribing) sink_->OnSubscriptionsLost(this);
 }
 
 }  // namespace redkube::proxy

@@ -158,6 +158,11 @@ def test_subscriptions_follow_a_failover_and_a_restart_on_the_same_connection(wo
         servers[0].kill()
         assert pub.command("PUBLISH", channels[1], "probe") == 2
         drain_probes(sub, 2)
+        # A SUBSCRIBE meanwhile fails, but is made with the rest (the name
+        # is the client's now: SUBSCRIBE again would only be confirmed).
+        late = first_on_shard(0, "late")
+        failed = exchange(sub, "SUBSCRIBE", late)[0]
+        assert isinstance(failed, RespError) and str(failed).startswith("TRYAGAIN"), failed
         promote = RespConnection(replica.port)
         assert promote.command("REPLICAOF", "NO", "ONE") == b"OK"
         promote.close()
@@ -173,6 +178,8 @@ def test_subscriptions_follow_a_failover_and_a_restart_on_the_same_connection(wo
             return n == 2 and pub.command("SPUBLISH", sharded, "probe") == 1
         wait_until(restored, 15, "subscriptions made again on the promoted replica", step_s=0.05)
         drain_probes(sub, sum(delivered) + 1)
+        assert pub.command("PUBLISH", late, "after") == 1
+        assert sub.read() == [b"message", late.encode(), b"after"]
         check_delivery_once(sub, pub, channels, sharded)
 
         # A switchover of shard 1: its master is demoted to a replica of the
@@ -215,9 +222,10 @@ def test_subscriptions_follow_a_failover_and_a_restart_on_the_same_connection(wo
 
         # The restored subscriptions are the client's: UNSUBSCRIBE still
         # counts them and leaves nothing behind on the servers.
-        assert exchange(sub, "UNSUBSCRIBE", replies=3)[-1][2] == 1
+        assert exchange(sub, "UNSUBSCRIBE", replies=4)[-1][2] == 1
         assert exchange(sub, "PUNSUBSCRIBE")[0] == [b"punsubscribe", b"ch*", 0]
-        assert pub.command("PUBSUB", "NUMSUB", *channels) == [x for c in channels for x in (c.encode(), 0)]
+        assert pub.command("PUBSUB", "NUMSUB", *channels, late) == [x for c in channels + [late]
+                                                                    for x in (c.encode(), 0)]
         assert pub.command("PUBSUB", "NUMPAT") == 0
 
         sub.close()
