@@ -1,0 +1,113 @@
+// libFuzzer target: client bytes -> a whole proxy, in process, over a real
+// socket: its worker thread, the client session, the command dispatcher and
+// everything behind it (local commands, transactions, pub/sub, split and
+// fan-out requests, WAIT, SCAN cursors, SLOWLOG, CLIENT...). Its servers
+// refuse connections, so whatever needs one is answered -TRYAGAIN: what is
+// fuzzed is the proxy's own handling of requests, before and after a server.
+// A crash or sanitizer report in the worker thread ends the run with the
+// input; so does a proxy that has not closed the connection 10 s after the
+// client finished sending (a hang).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "core/topology.h"
+#include "proxy/proxy_server.h"
+
+using namespace redkube;
+using namespace redkube::proxy;
+
+namespace {
+
+ProxyServer* g_server = nullptr;
+uint16_t g_port = 0;
+
+// A port nothing listens on now (the kernel's pick, released).
+uint16_t UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) abort();
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+int Connect() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(g_port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) abort();
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  return fd;
+}
+
+// Sends `input`, then half-closes and reads until the proxy closes.
+void Exchange(const uint8_t* input, size_t size) {
+  int fd = Connect();
+  for (size_t sent = 0; sent < size;) {
+    ssize_t n = send(fd, input + sent, size - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the proxy closed early (QUIT, a protocol error)
+    sent += static_cast<size_t>(n);
+  }
+  shutdown(fd, SHUT_WR);
+  char buf[16384];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      fprintf(stderr, "the proxy kept the connection open 10 s after the client's last byte\n");
+      abort();
+    }
+    break;
+  }
+  close(fd);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  spdlog::set_level(spdlog::level::off);
+  std::string doc = "{\"cluster\": \"fuzz\", \"epoch\": 1, \"migrations\": [], \"shards\": [";
+  const int ranges[3][2] = {{0, 5460}, {5461, 10922}, {10923, 16383}};
+  for (int i = 0; i < 3; ++i) {
+    doc += (i ? "," : "") + std::string("{\"id\": \"s") + std::to_string(i) + "\", \"master\": \"127.0.0.1:" +
+           std::to_string(UnusedPort()) + "\", \"replicas\": [\"127.0.0.1:" + std::to_string(UnusedPort()) +
+           "\"], \"slots\": [[" + std::to_string(ranges[i][0]) + ", " + std::to_string(ranges[i][1]) + "]]}";
+  }
+  doc += "]}";
+  auto topology = Topology::FromJson(doc);
+  if (!topology.ok()) abort();
+  ProxyOptions options;
+  options.port = UnusedPort();
+  options.threads = 1;
+  options.shutdown_grace_ms = 1000;
+  options.slowlog_slower_than_us = 0;  // every request goes through SLOWLOG's capture
+  options.read_from = ReadFrom::kPreferReplica;
+  g_port = options.port;
+  g_server = new ProxyServer(options, topology.value());
+  if (!g_server->Start().ok()) abort();
+  // Kept until the process exits: the worker thread serves every input.
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Exchange(data, size);
+  return 0;
+}
