@@ -87,10 +87,10 @@ Status ClusterStore::Refresh() {
   return Status::Ok();
 }
 
-void ClusterStore::CacheRecord(const ClusterRecord& record) {
+void ClusterStore::CacheRecord(const ClusterRecord& record, bool written) {
   std::lock_guard<std::mutex> lock(mu_);
   cache_[record.name] = record;
-  written_at_[record.name] = ++local_writes_;
+  if (written) written_at_[record.name] = ++local_writes_;
   changed_.notify_all();
 }
 
@@ -107,7 +107,7 @@ std::variant<ClusterRecord, StoreError> ClusterStore::Load(const std::string& na
   auto stored = Read(name);
   if (auto* e = std::get_if<StoreError>(&stored)) return *e;
   ClusterRecord& record = std::get<Stored>(stored).record;
-  CacheRecord(record);
+  CacheRecord(record, /*written=*/false);
   return std::move(record);
 }
 

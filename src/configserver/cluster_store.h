@@ -68,7 +68,9 @@ class ClusterStore {
 
  private:
   void RefreshLoop(std::chrono::milliseconds every);
-  void CacheRecord(const ClusterRecord& record);
+  // `written`: this instance just wrote it (a refresh under way must not
+  // put back what it read before); false for a record only read.
+  void CacheRecord(const ClusterRecord& record, bool written = true);
   struct Stored {
     ClusterRecord record;
     int64_t mod_revision = 0;

@@ -336,7 +336,8 @@ void ClientSession::MoveSubscriptionsOffFormerMasters() {
   // (PUBLISH replicates), but UNSUBSCRIBE would now go to the new master and
   // miss it: the subscriptions move to the new master.
   for (const auto& own : own_backends_) {
-    if (own.backend->push_owner() != this) continue;
+    const BackendConnection* b = own.backend.get();
+    if (b->push_owner() != this || (b->subscriptions() == 0 && b->in_flight() == 0)) continue;  // holds none
     const Shard* shard = ShardById(own.shard_id);
     if (shard == nullptr || own.backend->address() != shard->master) lost_subscriptions_.try_emplace(own.shard_id);
   }
@@ -345,6 +346,10 @@ void ClientSession::MoveSubscriptionsOffFormerMasters() {
 void ClientSession::RestoreLostSubscriptions() {
   static constexpr int kRetryMinMs = 100;
   static constexpr int kRetryMaxMs = 1000;
+  if (stop_reading_) {  // closing (QUIT, an error, shutdown): nothing to restore
+    lost_subscriptions_.clear();
+    return;
+  }
   const Topology& topology = worker_->topology();
   const int64_t now = worker_->loop()->now_ms();
   for (auto it = lost_subscriptions_.begin(); it != lost_subscriptions_.end();) {
@@ -352,7 +357,13 @@ void ClientSession::RestoreLostSubscriptions() {
     LostSubscriptions& lost = it->second;
     if (lost.restoring != nullptr) {
       BackendConnection* b = lost.restoring;
-      if (b->failing()) {
+      const Shard* shard = ShardById(shard_id);
+      if (shard == nullptr || b->address() != shard->master) {
+        // The topology moved on while they were being made there (a
+        // failover of the new master, or one that stalls): start over, on
+        // the master of the moment.
+        lost.restoring = nullptr;
+      } else if (b->failing()) {
         lost.restoring = nullptr;  // it reconnects by itself; sent again then
       } else if (b->connected() && b->in_flight() == 0) {
         if (b->subscriptions() > 0) {

@@ -32,8 +32,8 @@ namespace {
 ProxyServer* g_server = nullptr;
 uint16_t g_port = 0;
 
-// A port nothing listens on now (the kernel's pick, released).
-uint16_t UnusedPort() {
+// A socket bound to a loopback port of the kernel's pick; *port is set.
+int BoundSocket(uint16_t* port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -41,8 +41,23 @@ uint16_t UnusedPort() {
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) abort();
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+// A port that refuses connections: bound, never listening, and kept for the
+// process's life so that no other process can take it.
+uint16_t RefusingPort() {
+  uint16_t port;
+  BoundSocket(&port);
+  return port;
+}
+
+// A free port for the proxy to listen on (picked, then released).
+uint16_t FreePort() {
+  uint16_t port;
+  close(BoundSocket(&port));
+  return port;
 }
 
 int Connect() {
@@ -88,22 +103,23 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const int ranges[3][2] = {{0, 5460}, {5461, 10922}, {10923, 16383}};
   for (int i = 0; i < 3; ++i) {
     doc += (i ? "," : "") + std::string("{\"id\": \"s") + std::to_string(i) + "\", \"master\": \"127.0.0.1:" +
-           std::to_string(UnusedPort()) + "\", \"replicas\": [\"127.0.0.1:" + std::to_string(UnusedPort()) +
+           std::to_string(RefusingPort()) + "\", \"replicas\": [\"127.0.0.1:" + std::to_string(RefusingPort()) +
            "\"], \"slots\": [[" + std::to_string(ranges[i][0]) + ", " + std::to_string(ranges[i][1]) + "]]}";
   }
   doc += "]}";
   auto topology = Topology::FromJson(doc);
   if (!topology.ok()) abort();
   ProxyOptions options;
-  options.port = UnusedPort();
+  options.port = FreePort();
   options.threads = 1;
   options.shutdown_grace_ms = 1000;
   options.slowlog_slower_than_us = 0;  // every request goes through SLOWLOG's capture
-  options.read_from = ReadFrom::kPreferReplica;
   g_port = options.port;
   g_server = new ProxyServer(options, topology.value());
   if (!g_server->Start().ok()) abort();
-  // Kept until the process exits: the worker thread serves every input.
+  // Kept until the process exits: the worker thread serves every input, so
+  // state (scripts, SLOWLOG) carries over from one input to the next, and a
+  // saved crash input may need the ones before it to crash again.
   return 0;
 }
 
