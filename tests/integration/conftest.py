@@ -114,6 +114,29 @@ def stop_process(proc, name, timeout_s=15.0, must_stop=True):
             raise AssertionError("%s did not stop on SIGTERM within %.0f s" % (name, timeout_s))
 
 
+# Every process the helpers below start, so that none outlives the test run
+# even when a test fails halfway through building its cluster.
+STARTED = []
+
+
+def spawn(args, **kwargs):
+    proc = subprocess.Popen(args, **kwargs)
+    STARTED.append(proc)
+    return proc
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    yield
+    left = [p for p in STARTED if p.poll() is None]
+    for p in left:
+        p.kill()
+        p.wait()
+    if left:
+        print("\nstopped %d process(es) that tests left running: %s"
+              % (len(left), ", ".join(str(p.args[0]) for p in left)))
+
+
 def write_secret(path, text):
     """A password or token file, as the binaries take them."""
     with open(path, "w") as f:
@@ -165,7 +188,7 @@ class RedisServer:
             args += ["--appendonly", "no"]
         if self.password:
             args += ["--requirepass", self.password, "--masterauth", self.password]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        self.proc = spawn(args, stdout=subprocess.DEVNULL)
         wait_for_ping(self.port, self.password)
 
     def kill(self):
@@ -234,7 +257,7 @@ class Proxy:
                      write_secret(os.path.join(workdir, "password-%d" % self.port), password)]
         self.log_path = os.path.join(workdir, "proxy-%d.log" % self.port)
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(list(args) + list(extra_args), stdout=self.log,
+        self.proc = spawn(list(args) + list(extra_args), stdout=self.log,
                                      stderr=subprocess.STDOUT)
         if wait:
             wait_for_ping(self.port, password)
@@ -415,7 +438,7 @@ class Etcd:
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "test=" + peer]
         self.log = open(os.path.join(self.dir, "etcd.log"), "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = spawn(args, stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: self._healthy(), 20, "etcd health")
 
     def _healthy(self):
@@ -454,7 +477,7 @@ class ConfigServer:
             args += ["--token-file", write_secret(os.path.join(self.workdir, "cs-token"), self.token)]
         self.log_path = os.path.join(self.workdir, "configserver-%d.log" % self.port)
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args + self.extra_args, stdout=self.log,
+        self.proc = spawn(args + self.extra_args, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         wait_until(self._healthy, 20, "ConfigServer /healthz")
 

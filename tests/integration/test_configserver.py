@@ -29,11 +29,21 @@ class ControlPlane:
         self.workdir = workdir
         self.name = name
         self.token = token
-        self.etcd = Etcd(workdir)
-        self.configservers = [ConfigServer(workdir, self.etcd, password=PASSWORD, token=token)
-                              for _ in range(configservers)]
         self.servers = {}
         self.proxies = []
+        self.configservers = []
+        self.etcd = Etcd(workdir)
+        try:
+            self._start(shards, replicas, persistent, configservers)
+        except BaseException:
+            self.close()  # what did start must not outlive a failed setup
+            raise
+
+    def _start(self, shards, replicas, persistent, configservers):
+        name = self.name
+        workdir = self.workdir
+        for _ in range(configservers):
+            self.configservers.append(ConfigServer(workdir, self.etcd, password=PASSWORD, token=self.token))
         cs = self.configservers[0]
         assert cs.call("POST", "/v1/clusters", {"name": name, "shards": shards})[0] == 201
         for i in range(shards):
