@@ -4,7 +4,7 @@ and the commands the proxy answers itself."""
 import socket
 import time
 
-from conftest import RespConnection, RespError
+from conftest import RespConnection, RespError, http, wait_until
 
 
 def test_inline_commands_like_telnet(pc, rc):
@@ -118,6 +118,10 @@ def test_max_clients_is_enforced_with_redis_error(workdir, shards):
     from conftest import Proxy
     p = Proxy(workdir, shards, extra_args=["--max-clients", "3"])
     try:
+        # Proxy() waited for a PING on a connection of its own: once the proxy
+        # has seen it close, three slots are free.
+        wait_until(lambda: "redkube_proxy_connected_clients 0\n" in http(
+            "GET", "http://127.0.0.1:%d/metrics" % p.admin_port)[1], 5, "the readiness probe's connection gone")
         held = [p.connect() for _ in range(3)]
         for c in held:
             assert c.command("PING") == b"PONG"
