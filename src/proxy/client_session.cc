@@ -331,6 +331,12 @@ const Shard* ClientSession::ShardById(const std::string& id) const {
   return nullptr;
 }
 
+// Whether `backend` leads to what is no longer `shard`'s master (or the
+// shard left the topology).
+static bool OffMaster(const BackendConnection* backend, const Shard* shard) {
+  return shard == nullptr || backend->address() != shard->master;
+}
+
 void ClientSession::MoveSubscriptionsOffFormerMasters() {
   // A server demoted by a switchover still delivers its shard's messages
   // (PUBLISH replicates), but UNSUBSCRIBE would now go to the new master and
@@ -338,8 +344,7 @@ void ClientSession::MoveSubscriptionsOffFormerMasters() {
   for (const auto& own : own_backends_) {
     const BackendConnection* b = own.backend.get();
     if (b->push_owner() != this || (b->subscriptions() == 0 && b->in_flight() == 0)) continue;  // holds none
-    const Shard* shard = ShardById(own.shard_id);
-    if (shard == nullptr || own.backend->address() != shard->master) lost_subscriptions_.try_emplace(own.shard_id);
+    if (OffMaster(b, ShardById(own.shard_id))) lost_subscriptions_.try_emplace(own.shard_id);
   }
 }
 
@@ -355,10 +360,10 @@ void ClientSession::RestoreLostSubscriptions() {
   for (auto it = lost_subscriptions_.begin(); it != lost_subscriptions_.end();) {
     const std::string& shard_id = it->first;
     LostSubscriptions& lost = it->second;
+    const Shard* shard = ShardById(shard_id);
     if (lost.restoring != nullptr) {
       BackendConnection* b = lost.restoring;
-      const Shard* shard = ShardById(shard_id);
-      if (shard == nullptr || b->address() != shard->master) {
+      if (OffMaster(b, shard)) {
         // The topology moved on while they were being made there (a
         // failover of the new master, or one that stalls): start over, on
         // the master of the moment.
@@ -381,7 +386,6 @@ void ClientSession::RestoreLostSubscriptions() {
       ++it;
       continue;
     }
-    const Shard* shard = ShardById(shard_id);
     if (shard == nullptr) {
       // Its slots went to other shards (not a failover): the client is told,
       // as its library then subscribes to everything again.
@@ -396,7 +400,7 @@ void ClientSession::RestoreLostSubscriptions() {
     std::vector<BackendConnection*> stale;
     for (const auto& own : own_backends_) {
       BackendConnection* b = own.backend.get();
-      if (own.shard_id == shard_id && b->push_owner() == this && b->address() != shard->master) stale.push_back(b);
+      if (own.shard_id == shard_id && b->push_owner() == this && OffMaster(b, shard)) stale.push_back(b);
     }
     for (BackendConnection* b : stale) RetireOwnBackend(b);
     int index = static_cast<int>(shard - topology.shards().data());

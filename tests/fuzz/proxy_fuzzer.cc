@@ -9,6 +9,7 @@
 // client finished sending (a hang).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -32,12 +33,18 @@ namespace {
 ProxyServer* g_server = nullptr;
 uint16_t g_port = 0;
 
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
 // A socket bound to a loopback port of the kernel's pick; *port is set.
 int BoundSocket(uint16_t* port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in addr = Loopback(0);
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) abort();
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -62,10 +69,7 @@ uint16_t FreePort() {
 
 int Connect() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(g_port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in addr = Loopback(g_port);
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) abort();
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
@@ -99,15 +103,18 @@ void Exchange(const uint8_t* input, size_t size) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   spdlog::set_level(spdlog::level::off);
-  std::string doc = "{\"cluster\": \"fuzz\", \"epoch\": 1, \"migrations\": [], \"shards\": [";
+  auto address = [](uint16_t port) { return "127.0.0.1:" + std::to_string(port); };
+  nlohmann::json shards = nlohmann::json::array();
   const int ranges[3][2] = {{0, 5460}, {5461, 10922}, {10923, 16383}};
   for (int i = 0; i < 3; ++i) {
-    doc += (i ? "," : "") + std::string("{\"id\": \"s") + std::to_string(i) + "\", \"master\": \"127.0.0.1:" +
-           std::to_string(RefusingPort()) + "\", \"replicas\": [\"127.0.0.1:" + std::to_string(RefusingPort()) +
-           "\"], \"slots\": [[" + std::to_string(ranges[i][0]) + ", " + std::to_string(ranges[i][1]) + "]]}";
+    shards.push_back({{"id", "s" + std::to_string(i)},
+                      {"master", address(RefusingPort())},
+                      {"replicas", {address(RefusingPort())}},
+                      {"slots", {{ranges[i][0], ranges[i][1]}}}});
   }
-  doc += "]}";
-  auto topology = Topology::FromJson(doc);
+  nlohmann::json doc = {{"cluster", "fuzz"}, {"epoch", 1}, {"migrations", nlohmann::json::array()},
+                        {"shards", shards}};
+  auto topology = Topology::FromJson(doc.dump());
   if (!topology.ok()) abort();
   ProxyOptions options;
   options.port = FreePort();
