@@ -1,6 +1,7 @@
 #include "core/reply_scanner.h"
 
 #include <charconv>
+#include <climits>
 #include <cstring>
 
 namespace redkube {
@@ -10,6 +11,10 @@ bool ParseLength(const char* p, const char* end, int64_t* out) {
   auto r = std::from_chars(p, end, *out);
   return r.ec == std::errc() && r.ptr == end;
 }
+
+// More elements than any server can send (each takes bytes): a count above
+// it is garbage, refused before it is doubled (maps) or counted down.
+constexpr int64_t kMaxAggregateLength = INT32_MAX;
 
 const char* FindLf(const char* p, const char* end) {
   return static_cast<const char*>(std::memchr(p, '\n', end - p));
@@ -44,7 +49,7 @@ int64_t ReplyScanner::Scan(const char* data, size_t size) {
       }
       case '*': case '~': case '>': case '%': case '|': {
         int64_t n;
-        if (!ParseLength(p + 1, line_end, &n) || n < -1) return -1;
+        if (!ParseLength(p + 1, line_end, &n) || n < -1 || n > kMaxAggregateLength) return -1;
         if (n > 0) children = (*p == '%' || *p == '|') ? 2 * n : n;
         break;
       }

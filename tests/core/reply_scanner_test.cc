@@ -46,6 +46,17 @@ TEST(ReplyScannerTest, RejectsGarbage) {
   EXPECT_EQ(ScanBytewise("$3\r\nabcde\r\n"), std::vector<int64_t>{-1});
 }
 
+// Found by reply_fuzzer under UBSan: a map or attribute count this large
+// overflowed when doubled into its element count.
+TEST(ReplyScannerTest, RefusesAggregateCountsNoServerCouldSend) {
+  EXPECT_EQ(ScanBytewise("|7938878571801105093\r\n"), std::vector<int64_t>{-1});
+  EXPECT_EQ(ScanBytewise("%4611686018427387904\r\n"), std::vector<int64_t>{-1});
+  EXPECT_EQ(ScanBytewise("*2147483648\r\n"), std::vector<int64_t>{-1});
+  ReplyScanner scanner;
+  const std::string fuzzed = "*1111110000000000010\r\n(\xcb\r\n|0\r\n|07938878571801105093\r\n$";
+  EXPECT_EQ(scanner.Scan(fuzzed.data(), fuzzed.size()), -1);
+}
+
 TEST(ReplyScannerTest, SplitsArrays) {
   std::vector<std::string_view> elements;
   ASSERT_TRUE(SplitArray("*3\r\n$1\r\na\r\n$-1\r\n*1\r\n:1\r\n", &elements));
