@@ -239,7 +239,7 @@ class Proxy:
     `servers`, or (servers=None) following `configserver` for `cluster`."""
 
     def __init__(self, workdir, servers, extra_args=(), password=None, wait=True,
-                 configserver=None, cluster=None, replicas=None):
+                 configserver=None, cluster=None, replicas=None, env=None):
         self.port = free_port()
         self.admin_port = free_port()
         self.workdir = workdir
@@ -258,7 +258,7 @@ class Proxy:
         self.log_path = os.path.join(workdir, "proxy-%d.log" % self.port)
         self.log = open(self.log_path, "wb")
         self.proc = spawn(list(args) + list(extra_args), stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                          stderr=subprocess.STDOUT, env=env)
         if wait:
             wait_for_ping(self.port, password)
 
