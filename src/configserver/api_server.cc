@@ -246,7 +246,7 @@ std::string ApiServer::RenderMetrics() const {
   metric("redkube_configserver_probes_total", "counter", "node probes", p.probes.load());
   metric("redkube_configserver_probe_failures_total", "counter", "failed node probes",
          p.probe_failures.load());
-  metric("redkube_configserver_failovers_total", "counter", "automatic master failovers",
+  metric("redkube_configserver_failovers_total", "counter", "masters changed by the leader (failovers, switchovers found done but unrecorded)",
          p.failovers.load());
   metric("redkube_configserver_repoints_total", "counter", "REPLICAOF commands sent to re-point nodes",
          p.repoints.load());

@@ -2,7 +2,9 @@
 
 #include <httplib.h>
 
+#include <charconv>
 #include <cstring>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -13,13 +15,32 @@ using nlohmann::json;
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-// The gateway prints int64 fields as JSON strings.
+// The gateway prints int64 fields as JSON strings. A field of another shape
+// throws, as nlohmann::json does for a wrong type; Interpret() turns both
+// into an error.
 int64_t Int(const json& j, const char* field) {
-  if (!j.contains(field)) return 0;
+  if (!j.is_object() || !j.contains(field)) return 0;
   const json& v = j[field];
-  if (v.is_string()) return std::stoll(v.get<std::string>());
-  if (v.is_number()) return v.get<int64_t>();
-  return 0;
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) {
+    const std::string& text = v.get_ref<const std::string&>();
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec == std::errc() && end == text.data() + text.size()) return n;
+  }
+  throw std::invalid_argument(std::string("field ") + field + " is not an integer");
+}
+
+// Reads a gateway reply with `read`. A reply of another shape (something
+// other than etcd behind the endpoint, another API version) is an error
+// for the caller, never an exception on a thread that catches none.
+template <typename Read>
+auto Interpret(const std::string& where, const json& reply, Read read) -> decltype(read(reply)) {
+  try {
+    return read(reply);
+  } catch (const std::exception& e) {
+    return Status::Error("etcd " + where + ": unexpected reply: " + e.what());
+  }
 }
 
 KeyValue ToKeyValue(const json& kv) {
@@ -107,28 +128,33 @@ Result<json> EtcdClient::Post(const std::string& path, const json& request) cons
                          ": " + res->body);
   }
   json reply = json::parse(res->body, nullptr, false);
-  if (reply.is_discarded()) return Status::Error("etcd " + endpoint_ + path + ": malformed reply");
+  if (reply.is_discarded() || !reply.is_object()) {
+    return Status::Error("etcd " + endpoint_ + path + ": malformed reply");
+  }
   return reply;
 }
 
 Result<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) const {
   auto body = Post("/v3/kv/range", json{{"key", Base64Encode(key)}});
   if (!body.ok()) return body.status();
-  const json& j = body.value();
-  if (!j.contains("kvs") || j["kvs"].empty()) return std::optional<KeyValue>();
-  return std::optional<KeyValue>(ToKeyValue(j["kvs"][0]));
+  return Interpret(endpoint_, body.value(), [](const json& j) -> Result<std::optional<KeyValue>> {
+    if (!j.contains("kvs") || j.at("kvs").empty()) return std::optional<KeyValue>();
+    return std::optional<KeyValue>(ToKeyValue(j.at("kvs").at(0)));
+  });
 }
 
 Result<std::vector<KeyValue>> EtcdClient::GetPrefix(const std::string& prefix) const {
   auto body = Post("/v3/kv/range", json{{"key", Base64Encode(prefix)},
                                         {"range_end", Base64Encode(PrefixEnd(prefix))}});
   if (!body.ok()) return body.status();
-  const json& j = body.value();
-  std::vector<KeyValue> out;
-  if (j.contains("kvs")) {
-    for (const auto& kv : j["kvs"]) out.push_back(ToKeyValue(kv));
-  }
-  return out;
+  return Interpret(endpoint_, body.value(), [](const json& j) -> Result<std::vector<KeyValue>> {
+    std::vector<KeyValue> out;
+    if (j.contains("kvs")) {
+      if (!j.at("kvs").is_array()) throw std::invalid_argument("kvs is not an array");
+      for (const auto& kv : j.at("kvs")) out.push_back(ToKeyValue(kv));
+    }
+    return out;
+  });
 }
 
 Result<bool> EtcdClient::PutIfRevision(const std::string& key, const std::string& value,
@@ -166,7 +192,8 @@ Result<bool> EtcdClient::WriteIf(const std::vector<EtcdCompare>& compares, const
   json txn = {{"compare", conditions}, {"success", json::array({op})}};
   auto body = Post("/v3/kv/txn", txn);
   if (!body.ok()) return body.status();
-  return body->value("succeeded", false);
+  return Interpret(endpoint_, body.value(),
+                   [](const json& j) -> Result<bool> { return j.value("succeeded", false); });
 }
 
 Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) const {
@@ -185,11 +212,10 @@ Result<bool> EtcdClient::DeleteIfValue(const std::string& key,
 Result<int64_t> EtcdClient::GrantLease(int ttl_seconds) const {
   auto body = Post("/v3/lease/grant", json{{"TTL", std::to_string(ttl_seconds)}});
   if (!body.ok()) return body.status();
-  const json& j = body.value();
-  if (Int(j, "ID") == 0) {
-    return Status::Error("etcd: lease not granted: " + j.dump());
-  }
-  return Int(j, "ID");
+  return Interpret(endpoint_, body.value(), [](const json& j) -> Result<int64_t> {
+    if (Int(j, "ID") == 0) return Status::Error("etcd: lease not granted: " + j.dump());
+    return Int(j, "ID");
+  });
 }
 
 Result<int64_t> EtcdClient::KeepAlive(int64_t lease) const {
@@ -197,9 +223,9 @@ Result<int64_t> EtcdClient::KeepAlive(int64_t lease) const {
   if (!body.ok()) return body.status();
   // The gateway streams keep-alive replies; one request gives one
   // {"result": {...}} object.
-  const json& j = body.value();
-  const json& r = j.contains("result") ? j["result"] : j;
-  return Int(r, "TTL");
+  return Interpret(endpoint_, body.value(), [](const json& j) -> Result<int64_t> {
+    return Int(j.contains("result") ? j.at("result") : j, "TTL");
+  });
 }
 
 Status EtcdClient::Revoke(int64_t lease) const {

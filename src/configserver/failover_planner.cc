@@ -24,7 +24,22 @@ ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHe
   if (!shard.switching_to.empty() && now_ms < shard.switching_until_ms) return plan;
 
   std::string master = shard.master;
-  if (FailedFor(Find(health, master), now_ms, down_after_ms)) {
+  const NodeHealth* recorded = Find(health, master);
+  if (recorded != nullptr && recorded->reachable && recorded->role == "slave") {
+    // The recorded master replicates. If it follows a shard node that is
+    // master, a switchover finished without being recorded (its
+    // ConfigServer died, or its last write failed): the record adopts that
+    // node. Otherwise a promotion was recorded but not finished, or the node
+    // was re-pointed by hand: it is made master again. Either way no node
+    // is ever pointed at a master that is itself a replica (two servers
+    // replicating each other would leave the shard with no master).
+    const std::string& source = recorded->replicating_from;
+    const NodeHealth* h = Find(health, source);
+    bool adopt = source != master && shard.HasNode(source) && !shard.IsDown(source) && h != nullptr &&
+                 h->reachable && h->role == "master";
+    plan.promote = adopt ? source : master;
+    master = plan.promote;
+  } else if (FailedFor(recorded, now_ms, down_after_ms)) {
     // The replica that has seen the most of the old master's stream loses
     // the fewest writes. Nodes in the down set are never candidates: they
     // may be stale old masters or replicas not yet in sync.

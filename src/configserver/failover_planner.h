@@ -1,9 +1,11 @@
 // Decides, from what the prober last saw of a shard's nodes, what the leader
 // must do: promote a replica when the master has failed for down-after,
-// point nodes that replicate from the wrong place (or not at all: a
-// returning old master, a restarted replica) at the current master, and move
-// nodes in or out of the read set. A pure function, so every rule is unit
-// tested without servers; the Prober carries the plan out.
+// repair a recorded master that replicates (a switchover or a promotion that
+// ended without being recorded), point nodes that replicate from the wrong
+// place (or not at all: a returning old master, a restarted replica) at the
+// current master, and move nodes in or out of the read set. A pure function,
+// so every rule is unit tested without servers; the Prober carries the plan
+// out.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +28,10 @@ struct NodeHealth {
 };
 
 struct ShardPlan {
-  std::string promote;              // replica to become master ("" for none)
+  // The node to be the shard's master ("" for none): recorded as master
+  // first, then sent REPLICAOF NO ONE (a no-op on a node already master).
+  // It may be the recorded master itself (an unfinished promotion).
+  std::string promote;
   std::vector<std::string> follow;  // nodes to REPLICAOF the (new) master
   std::vector<std::string> mark_down;
   std::vector<std::string> mark_up;

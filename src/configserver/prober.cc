@@ -110,23 +110,29 @@ void Prober::ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms
   }
 }
 
+bool Prober::StillAsPlanned(const ClusterRecord& cluster, const ShardRecord& shard) {
+  auto current = store_->Load(cluster.name);
+  const auto* record = std::get_if<ClusterRecord>(&current);
+  const ShardRecord* now = record == nullptr ? nullptr : record->FindShard(shard.id);
+  if (now == nullptr || now->master != shard.master) return false;
+  return now->switching_to.empty() || now->switching_until_ms <= WallClockMs();
+}
+
 void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
                       const ShardPlan& plan) {
-  std::string master = shard.master;
-  if (!plan.promote.empty()) {
-    spdlog::warn("cluster {} shard {}: master {} down for {} ms: promoting {}", cluster.name,
-                 shard.id, shard.master, options_.down_after.count(), plan.promote);
-    if (Status s = control_->Promote(plan.promote); !s.ok()) {
-      spdlog::error("cluster {} shard {}: promotion failed: {}", cluster.name, shard.id,
-                    s.message());
-      return;
-    }
-    master = plan.promote;
-  }
-  // Record the change first for a promotion (proxies must switch now), then
-  // re-point the others; a re-pointed node enters the read set only later,
-  // once its link is up (mark_up in a following round).
-  if (!plan.promote.empty() || !plan.mark_down.empty() || !plan.mark_up.empty()) {
+  // The plan comes from the cache and this round's probes: act only if etcd
+  // still holds the shard as planned (another instance may have begun a
+  // switchover, or recorded a failover, since the cache was read).
+  if (!StillAsPlanned(cluster, shard)) return;
+  const bool new_master = !plan.promote.empty() && plan.promote != shard.master;
+  const std::string master = plan.promote.empty() ? shard.master : plan.promote;
+  // Record first, then promote: proxies switch at once, and a promotion
+  // that stops half way (this instance dies, the server does not answer)
+  // leaves a recorded master that replicates, which a later round promotes
+  // again, rather than an unrecorded master that a later failover would
+  // pass over for a replica with less data. A re-pointed node enters the
+  // read set only later, once its link is up (mark_up in a following round).
+  if (new_master || !plan.mark_down.empty() || !plan.mark_up.empty()) {
     auto result = store_->Update(
         cluster.name,
         [&](ClusterRecord* record) -> std::optional<StoreError> {
@@ -134,7 +140,7 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
           if (s == nullptr || s->master != shard.master) {
             return StoreError{409, "shard changed meanwhile"};
           }
-          if (!plan.promote.empty()) {
+          if (new_master) {
             s->master = plan.promote;
             s->MarkUp(plan.promote);
           }
@@ -149,10 +155,18 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
       return;
     }
     const auto& written = std::get<ClusterRecord>(result);
-    if (!plan.promote.empty()) {
+    if (new_master) {
       stats_.failovers.fetch_add(1);
-      spdlog::warn("cluster {} shard {}: failed over to {}, epoch {}", cluster.name, shard.id,
-                   master, written.epoch);
+      bool failed_over = std::find(plan.mark_down.begin(), plan.mark_down.end(), shard.master) !=
+                         plan.mark_down.end();
+      if (failed_over) {
+        spdlog::warn("cluster {} shard {}: master {} down for {} ms: failing over to {}, epoch {}",
+                     cluster.name, shard.id, shard.master, options_.down_after.count(), master,
+                     written.epoch);
+      } else {
+        spdlog::warn("cluster {} shard {}: {} replicates {}, already master: recorded as master, epoch {}",
+                     cluster.name, shard.id, shard.master, master, written.epoch);
+      }
     }
     for (const auto& n : plan.mark_down) {
       spdlog::warn("cluster {} shard {}: {} leaves the read set, epoch {}", cluster.name,
@@ -161,6 +175,17 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
     for (const auto& n : plan.mark_up) {
       spdlog::info("cluster {} shard {}: {} is in sync and back in the read set, epoch {}",
                    cluster.name, shard.id, n, written.epoch);
+    }
+  }
+  if (!plan.promote.empty()) {
+    if (!new_master) {
+      spdlog::warn("cluster {} shard {}: master {} replicates: making it master again", cluster.name,
+                   shard.id, master);
+    }
+    if (Status s = control_->Promote(master); !s.ok()) {
+      spdlog::error("cluster {} shard {}: promoting {} failed: {}", cluster.name, shard.id, master,
+                    s.message());
+      return;
     }
   }
   for (const auto& node : plan.follow) {

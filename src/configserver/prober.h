@@ -51,6 +51,9 @@ class Prober {
   void Run();
   void ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms);
   void CarryOut(const ClusterRecord& cluster, const ShardRecord& shard, const ShardPlan& plan);
+  // Whether etcd still holds `shard` with the master the plan was made for
+  // and no switchover under way.
+  bool StillAsPlanned(const ClusterRecord& cluster, const ShardRecord& shard);
 
   ClusterStore* store_;
   const LeaderLease* lease_;

@@ -98,8 +98,46 @@ TEST(FailoverPlanner, SwitchoverInProgressHoldsTheShard) {
   std::map<std::string, NodeHealth> health = {
       {"m:1", Up("slave", "r:1")}, {"r:1", Up("master")}, {"r:2", Up("slave", "m:1")}};
   EXPECT_TRUE(PlanShard(shard, health, 10000, kDownAfter).Empty());
-  // After its deadline the prober repairs whatever is left.
-  EXPECT_FALSE(PlanShard(shard, health, 30000, kDownAfter).Empty());
+  // After its deadline the prober repairs whatever is left: here the swap
+  // was done but not recorded, so the record adopts the new master.
+  ShardPlan plan = PlanShard(shard, health, 30000, kDownAfter);
+  EXPECT_EQ(plan.promote, "r:1");
+  EXPECT_EQ(plan.follow, std::vector<std::string>{"r:2"});
+}
+
+TEST(FailoverPlanner, AdoptsTheMasterOfAnUnrecordedSwitchoverInsteadOfMakingACycle) {
+  // FAILOVER finished, the record still names m:1: r:1 must not be pointed
+  // at m:1 (each would replicate the other and neither take writes).
+  std::map<std::string, NodeHealth> health = {
+      {"m:1", Up("slave", "r:1", 500)}, {"r:1", Up("master", "", 500)}, {"r:2", Up("slave", "m:1", 500)}};
+  ShardPlan plan = PlanShard(Shard(), health, 10000, kDownAfter);
+  EXPECT_EQ(plan.promote, "r:1");
+  EXPECT_EQ(plan.follow, std::vector<std::string>{"r:2"});
+  EXPECT_TRUE(plan.mark_down.empty());
+}
+
+TEST(FailoverPlanner, ARecordedMasterThatReplicatesIsMadeMasterAgain) {
+  // A promotion recorded but not finished: it still follows the dead master.
+  ShardRecord shard = Shard();
+  shard.master = "r:1";
+  shard.down = {"m:1"};
+  std::map<std::string, NodeHealth> health = {
+      {"m:1", Failing(1)}, {"r:1", Up("slave", "m:1", 900, false)}, {"r:2", Up("slave", "m:1", 800, false)}};
+  ShardPlan plan = PlanShard(shard, health, 10000, kDownAfter);
+  EXPECT_EQ(plan.promote, "r:1");
+  EXPECT_EQ(plan.follow, std::vector<std::string>{"r:2"});
+  // Two servers replicating each other: the recorded one becomes master.
+  health = {{"m:1", Up("slave", "r:1")}, {"r:1", Up("slave", "m:1")}, {"r:2", Up("slave", "r:1")}};
+  plan = PlanShard(Shard(), health, 10000, kDownAfter);
+  EXPECT_EQ(plan.promote, "m:1");
+  EXPECT_EQ(plan.follow, std::vector<std::string>{"r:2"});
+  // Its source is master but out of the read set (stale): not adopted.
+  shard = Shard();
+  shard.down = {"r:1"};
+  health = {{"m:1", Up("slave", "r:1")}, {"r:1", Up("master")}, {"r:2", Up("slave", "m:1")}};
+  plan = PlanShard(shard, health, 10000, kDownAfter);
+  EXPECT_EQ(plan.promote, "m:1");
+  EXPECT_EQ(plan.follow, std::vector<std::string>{"r:1"});
 }
 
 }  // namespace

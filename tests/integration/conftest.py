@@ -454,7 +454,11 @@ class Etcd:
 
 
 class ConfigServer:
-    def __init__(self, workdir, etcd, extra_args=(), password=None, token=None):
+    """redkube-configserver on a free port; started waits for /healthz to
+    say OK (wait_healthy=False: only for it to answer)."""
+
+    def __init__(self, workdir, etcd, extra_args=(), password=None, token=None, wait_healthy=True):
+        self.wait_healthy = wait_healthy
         self.port = free_port()
         self.workdir = workdir
         self.etcd = etcd
@@ -483,7 +487,8 @@ class ConfigServer:
 
     def _healthy(self):
         try:
-            return http("GET", self.url + "/healthz", timeout=1)[0] == 200
+            status = http("GET", self.url + "/healthz", timeout=1)[0]
+            return status == 200 or (not self.wait_healthy and status == 503)
         except OSError:
             return False
 

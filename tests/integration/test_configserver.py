@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import (ConfigServer, Etcd, Proxy, RedisServer, RespConnection, RespError,
-                      keys_of_shard, slot_owner, wait_for_ping, wait_until)
+                      free_port, http, keys_of_shard, slot_owner, wait_for_ping, wait_until)
 
 PASSWORD = "cs-test-password"
 
@@ -272,6 +272,68 @@ def test_api_validates_requests_and_applies_nothing_half(workdir):
         etcd.stop()
 
 
+class NotEtcd:
+    """An HTTP service that is not etcd behind --etcd (a wrong port in the
+    configuration): it answers every POST with 200 and JSON of other
+    shapes. A stand-in, as no real etcd answers this way."""
+
+    REPLIES = [b'{"kvs": "none", "succeeded": "yes", "ID": "abc", "TTL": []}',
+               b'{"kvs": [7], "result": 5, "ID": 1.5}',
+               b'[1, 2, 3]',
+               b'{"kvs": [{"key": 5, "mod_revision": "x"}], "ID": "99999999999999999999999"}']
+
+    def __init__(self):
+        import http.server
+
+        replies = self.REPLIES
+        self.count = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = replies[outer.count % len(replies)]
+                outer.count += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_service_that_is_not_etcd_is_an_error_not_a_crash(workdir):
+    fake = NotEtcd()
+    cs = None
+    try:
+        cs = ConfigServer(workdir, fake, wait_healthy=False)
+        # Its campaign, cache refresh and API calls all meet the odd replies.
+        wait_until(lambda: fake.count >= 40, 10, "40 requests to the service")
+        for _ in range(10):
+            assert cs.call("GET", "/v1/clusters/demo")[0] in (404, 503)  # nothing read
+            status, body = cs.call("POST", "/v1/clusters", {"name": "demo", "shards": 1})
+            assert status >= 400, (status, body)
+        assert cs.proc.poll() is None, "the ConfigServer exited"
+        assert "unexpected reply" in cs.log_text() or "malformed reply" in cs.log_text()
+        assert not cs.is_leader()
+        assert http("GET", cs.url + "/healthz")[1]["etcd"] == "unreachable"
+    finally:
+        if cs is not None:
+            cs.stop()
+        fake.stop()
+
+
 def test_registration_sets_up_replication_and_publishes_topology(plane_factory):
     plane = plane_factory(shards=2, replicas=2)
     topo = plane.topology()
@@ -407,6 +469,71 @@ def test_planned_switchover_under_load_loses_nothing(plane_factory):
     r = authed(old.port)
     role = r.command("ROLE")
     assert role[0] == b"slave" and role[2] == plane.server(body["shards"][0]["master"]).port
+
+
+def role_of(server):
+    conn = authed(server.port)
+    try:
+        return conn.command("ROLE")
+    finally:
+        conn.close()
+
+
+def writes_through(proxy, key, value):
+    """Whether a SET through the proxy is acknowledged now (a -READONLY or
+    -TRYAGAIN while the topology moves is a no)."""
+    conn = authed(proxy.port)
+    try:
+        return conn.command("SET", key, value) == b"OK"
+    except RespError:
+        return False
+    finally:
+        conn.close()
+
+
+def test_switchover_done_but_not_recorded_is_adopted_not_made_a_cycle(plane_factory):
+    """A FAILOVER that finished without being recorded (what a ConfigServer
+    that dies mid-switchover leaves; sent by hand here) leaves the recorded
+    master replicating the new one. The leader records the new master; it
+    must not point the new master back at the old one (two servers
+    replicating each other: no master, every write refused, forever)."""
+    plane = plane_factory(shards=1, replicas=1)
+    proxy = plane.start_proxy()
+    topo = plane.topology()
+    old = plane.server(topo["shards"][0]["master"])
+    new = plane.server(topo["shards"][0]["replicas"][0])
+    assert writes_through(proxy, "before", "1")
+    conn = authed(old.port)
+    assert conn.command("FAILOVER", "TO", "127.0.0.1", str(new.port), "TIMEOUT", "5000") == b"OK"
+    conn.close()
+    wait_until(lambda: plane.topology()["shards"][0]["master"] == new.address, 10,
+               "the record to name the new master")
+    wait_until(lambda: writes_through(proxy, "after", "2"), 10, "writes through the proxy")
+    assert role_of(new)[0] == b"master"
+    old_role = role_of(old)
+    assert old_role[0] == b"slave" and old_role[2] == new.port, old_role
+    conn = authed(proxy.port)
+    assert conn.command("MGET", "before", "after") == [b"1", b"2"]
+    assert "already master: recorded as master" in plane.leader().log_text()
+
+
+def test_recorded_master_made_a_replica_by_hand_is_made_master_again(plane_factory):
+    """The recorded master re-pointed at a server that does not exist (a
+    promotion that stopped half way looks the same: a recorded master that
+    still replicates): the leader makes it master again and no data goes."""
+    plane = plane_factory(shards=1, replicas=1)
+    proxy = plane.start_proxy()
+    master = plane.server(plane.topology()["shards"][0]["master"])
+    assert writes_through(proxy, "kept", "yes")
+    conn = authed(master.port)
+    assert conn.command("REPLICAOF", "127.0.0.1", str(free_port())) == b"OK"
+    conn.close()
+    wait_until(lambda: role_of(master)[0] == b"master", 10, "the master to be master again")
+    wait_until(lambda: writes_through(proxy, "new", "write"), 10, "writes through the proxy")
+    assert plane.topology()["shards"][0]["master"] == master.address
+    conn = authed(proxy.port)
+    assert conn.command("MGET", "kept", "new") == [b"yes", b"write"]
+    assert "making it master again" in plane.leader().log_text()
 
 
 def test_leader_killed_standby_takes_over_and_still_fails_over(plane_factory):
