@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -17,6 +18,11 @@
 #include "proxy/pubsub_protocol.h"
 
 namespace redkube::proxy {
+
+uint64_t BackendConnection::NextSession() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 BackendConnection::BackendConnection(EventLoop* loop, HostPort address,
                                      const BackendOptions* options, ReplySink* sink)
@@ -53,6 +59,7 @@ Buffer* BackendConnection::StartSubscriptionRequest(PendingReply* pending) {
 void BackendConnection::Connect() {
   // Whatever was queued while down is failed now, so that AUTH goes first.
   FailOwed(last_error_);
+  session_ = NextSession();
 
   auto addr = ResolveIPv4(address_);
   if (!addr.ok()) {
@@ -230,6 +237,7 @@ void BackendConnection::Abandon() {
 
 void BackendConnection::Fail(const std::string& reason) {
   bool was_up = state_ == State::kConnected;
+  session_ = NextSession();
   if (was_up && stats_) {
     stats_->connections.fetch_sub(1, std::memory_order_relaxed);
     stats_->failures.fetch_add(1, std::memory_order_relaxed);

@@ -101,6 +101,10 @@ class BackendConnection : public EventHandler {
   // Failed and not reconnected since.
   bool failing() const { return retry_delay_ms_ > 0; }
   bool idle() const { return in_flight_.empty() && out_.empty(); }
+  // Changes whenever the connection is (re)made or fails, never repeating
+  // in the process: what a server holds for a connection (a WATCH) is gone
+  // once it changes.
+  uint64_t session() const { return session_; }
   // Subscriptions the server holds for this connection, as it last counted.
   int64_t subscriptions() const { return subscriptions_; }
 
@@ -145,6 +149,8 @@ class BackendConnection : public EventHandler {
   ReplyScanner scanner_;
   std::deque<InFlight> in_flight_;
   int64_t subscriptions_ = 0;  // as the server last counted them
+  uint64_t session_ = NextSession();
+  static uint64_t NextSession();
   void* push_owner_ = nullptr;
   BackendStats* stats_ = nullptr;
 };

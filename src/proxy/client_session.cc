@@ -23,6 +23,8 @@ constexpr size_t kMaxOutputBeforePause = 64 * 1024 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 // Buffers kept by an idle connection; larger ones are freed.
 constexpr size_t kIdleBufferKeep = 16 * 1024;
+// One request's bytes at most (redis-server's client-query-buffer-limit).
+constexpr size_t kMaxRequestBytes = size_t{1} << 30;
 
 }  // namespace
 
@@ -77,13 +79,20 @@ void ClientSession::ReadInput() {
       return;
     }
   } else {
-    size_t want = parser_.pending_bulk_bytes();
+    // Room for the rest of a large argument, but no more than has arrived
+    // so far: memory follows the bytes a client sends, not the length it
+    // announces (the buffer doubles, so a large value is copied no more).
+    size_t want = std::min(parser_.pending_bulk_bytes(), std::max(input_.size(), kReadChunk));
     input_.Reserve(want > kReadChunk ? want : kReadChunk);
     n = read(fd_, input_.write_ptr(), input_.writable());
     if (n > 0) {
       last_read_ms_ = worker_->loop()->now_ms();
       worker_->stats()->bytes_in.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       input_.Commit(static_cast<size_t>(n));
+      if (input_.size() > kMaxRequestBytes) {
+        ProtocolError("request over the query buffer limit (1 GB)");
+        return;
+      }
       size_t consumed = ProcessInput(input_.data(), input_.size());
       if (!closed()) {
         input_.Consume(consumed);
@@ -92,7 +101,28 @@ void ClientSession::ReadInput() {
       return;
     }
   }
-  if (n == 0 || (errno != EAGAIN && errno != EINTR)) Close();
+  if (n == 0) {
+    FinishAfterEof();
+  } else if (errno != EAGAIN && errno != EINTR) {
+    Close();
+  }
+}
+
+void ClientSession::FinishAfterEof() {
+  bool waits_on_own = std::any_of(own_backends_.begin(), own_backends_.end(),
+                                  [](const OwnConnection& own) { return own.backend->in_flight() > 0; });
+  if (waits_on_own || (head_ == nullptr && output_.empty())) {
+    Close();
+    return;
+  }
+  peer_closed_ = true;
+  StopReading();
+  if (head_ == nullptr) {
+    close_after_flush_ = true;
+  } else {
+    tail_->close_after = true;  // replies owed on shared connections: bounded by their reply timeout
+  }
+  MarkDirty();
 }
 
 size_t ClientSession::ProcessInput(const char* data, size_t size) {
@@ -288,7 +318,8 @@ void ClientSession::SetReading(bool reading) {
   reading_ = reading;
   // While not reading, a hang-up is still watched for (EPOLLRDHUP), so that
   // a client that leaves while blocked is not kept.
-  uint32_t events = (reading_ ? uint32_t{EPOLLIN} : uint32_t{EPOLLRDHUP}) | (want_write_ ? uint32_t{EPOLLOUT} : 0u);
+  uint32_t hangup = peer_closed_ ? 0u : uint32_t{EPOLLRDHUP};
+  uint32_t events = (reading_ ? uint32_t{EPOLLIN} : hangup) | (want_write_ ? uint32_t{EPOLLOUT} : 0u);
   worker_->loop()->Modify(fd_, events, this);
 }
 

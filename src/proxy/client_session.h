@@ -118,6 +118,12 @@ class ClientSession : public EventHandler {
   // bytes consumed. Stops early when too many replies are owed.
   size_t ProcessInput(const char* data, size_t size);
   void ProtocolError(const std::string& message);
+  // The client sent EOF (closed, or shut down its sending side as `nc -N`
+  // and shell pipes do): what it sent is answered first, as redis-server
+  // does, then the connection closes. A client blocked or waiting on its
+  // own connections is closed at once instead (its BLPOP must not pop for
+  // no one).
+  void FinishAfterEof();
   // Stops dispatching until every owed reply is in (request order across
   // the client's own and shared connections).
   void AwaitReplies();
@@ -146,6 +152,7 @@ class ClientSession : public EventHandler {
   bool awaiting_replies_ = false;  // paused until every owed reply is in
   bool stop_reading_ = false;    // QUIT seen or shutting down
   bool close_after_flush_ = false;
+  bool peer_closed_ = false;     // EOF read: EPOLLRDHUP would fire at once
   bool dirty_ = false;
   struct OwnConnection {
     std::unique_ptr<BackendConnection> backend;

@@ -119,13 +119,21 @@ const std::unordered_map<std::string_view, Policy>& PolicyByName() {
   return *table;
 }
 
+bool IsWord(std::string_view arg, std::string_view word) {
+  return arg.size() == word.size() && strncasecmp(arg.data(), word.data(), word.size()) == 0;
+}
+
 // Blocking commands: all of them block, except XREAD/XREADGROUP without BLOCK.
 bool Blocks(const CommandSpec& spec, std::span<const std::string_view> argv) {
   if (!spec.Has(kFlagBlocking)) return false;
   if (spec.name != "xread" && spec.name != "xreadgroup") return true;
-  for (size_t i = 1; i < argv.size(); ++i) {
-    if (argv[i].size() == 7 && strncasecmp(argv[i].data(), "streams", 7) == 0) return false;
-    if (argv[i].size() == 5 && strncasecmp(argv[i].data(), "block", 5) == 0) return true;
+  // XREAD [COUNT n] [BLOCK ms] STREAMS ...; XREADGROUP GROUP <group>
+  // <consumer> [COUNT n] [BLOCK ms] [NOACK] STREAMS ...: the options start
+  // after the group and consumer, whose names may be any word ("streams").
+  for (size_t i = spec.name == "xreadgroup" ? 4 : 1; i < argv.size(); ++i) {
+    if (IsWord(argv[i], "streams")) return false;
+    if (IsWord(argv[i], "block")) return true;
+    if (IsWord(argv[i], "count")) ++i;  // its value
   }
   return false;
 }
@@ -475,7 +483,11 @@ void CommandDispatcher::Watch(ClientSession* client, const CommandSpec& spec,
   txn.watch_master = master;
   PendingReply* p = client->NewPending();
   p->outstanding = 1;
-  AppendRequest(client->OwnBackend(shard)->StartRequest(p, 0), argv, raw);
+  BackendConnection* own = client->OwnBackend(shard);
+  AppendRequest(own->StartRequest(p, 0), argv, raw);
+  // The server connection that holds the watch: if it is lost (and
+  // reconnected) before EXEC, the watch went with it.
+  if (txn.watch_session == 0) txn.watch_session = own->session();
 }
 
 void CommandDispatcher::Exec(ClientSession* client) {
@@ -495,6 +507,13 @@ void CommandDispatcher::Exec(ClientSession* client) {
     return;
   }
   BackendConnection* own = client->OwnBackend(shard);
+  if (txn.watch_session != 0 && own->session() != txn.watch_session) {
+    // The connection that held the WATCH failed since (the server restarted,
+    // the connection was killed): EXEC on a new one would run unchecked.
+    EndTransaction(client);
+    client->Reply("*-1\r\n");
+    return;
+  }
   PendingReply* dropped = DroppedReplies(worker_, txn.count + 1);
   own->StartRequest(dropped, 0)->Append(kMultiRequest);
   for (uint32_t i = 0; i < txn.count; ++i) {

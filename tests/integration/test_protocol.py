@@ -62,6 +62,56 @@ def test_protocol_errors_match_redis_and_close_only_that_client(proxy, reference
     bystander.close()
 
 
+def _answers_after_half_close(port, payload):
+    """What a client that sends `payload` and then shuts down its sending
+    side (as `nc -N` and shell pipes do) reads back before the close."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(payload)
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data
+
+
+def test_requests_sent_before_a_half_close_are_answered_like_redis(flushed, reference, pc):
+    payload = RespConnection.encode("SET", "eof:k", "v") + RespConnection.encode("GET", "eof:k") + \
+        RespConnection.encode("MGET", "eof:k", "eof:other", "eof:k")
+    direct = _answers_after_half_close(reference.port, payload)
+    assert direct == b"+OK\r\n$1\r\nv\r\n*3\r\n$1\r\nv\r\n$-1\r\n$1\r\nv\r\n"
+    assert _answers_after_half_close(flushed.port, payload) == direct
+    assert pc.command("GET", "eof:k") == b"v"
+
+
+def _vm_size_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmSize:"))
+
+
+def test_announced_size_does_not_reserve_memory(proxy):
+    """Clients that announce 512 MB arguments and send a few bytes get no
+    more memory than they send. (The proxy used to allocate the announced
+    size at once: 40 such clients took 20 GB of address space, and where
+    the kernel does not overcommit, the next allocation failed.)"""
+    before = _vm_size_kb(proxy.proc.pid)
+    conns = []
+    for _ in range(40):
+        c = proxy.connect()
+        c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n" + b"x" * 100_000)
+        conns.append(c)
+    bystander = proxy.connect()
+    assert bystander.command("PING") == b"PONG"  # every client's bytes were read by now
+    after = _vm_size_kb(proxy.proc.pid)
+    assert (after - before) / 1024 < 1024, (before, after)
+    for c in conns:
+        c.close()
+    bystander.close()
+
+
 def test_too_big_inline_request_is_refused(proxy):
     conn = proxy.connect()
     conn.send_raw(b"GET " + b"x" * (70 * 1024))

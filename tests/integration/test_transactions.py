@@ -5,7 +5,7 @@ import threading
 
 import redis
 
-from conftest import RespConnection, RespError, key_slot
+from conftest import RespConnection, RespError, key_slot, wait_until
 from test_differential import CROSSSLOT, E, run
 
 EXECABORT = RespError("EXECABORT Transaction discarded because of previous errors.")
@@ -106,6 +106,44 @@ def test_watch_conflict_returns_nil_like_redis(flushed, reference, pc, rc):
     assert pc.command("RESET") == b"RESET"
     other_p.close()
     other_r.close()
+
+
+def test_exec_is_nil_when_the_connection_holding_the_watch_was_lost(flushed, shards, pc):
+    """The server connection that held a WATCH is killed before EXEC (a
+    restart of the master does the same): the proxy must not run EXEC
+    unchecked on a new connection, which would commit over another
+    client's change."""
+    other = flushed.connect()
+    assert pc.command("SET", "{w}bal", "10") == b"OK"
+    assert pc.command("WATCH", "{w}bal") == b"OK"
+    killed = 0
+    for server in shards:
+        admin = RespConnection(server.port)
+        for line in admin.command("CLIENT", "LIST").decode().splitlines():
+            fields = dict(f.split("=", 1) for f in line.split(" ") if "=" in f)
+            if fields.get("cmd") == "watch":
+                assert admin.command("CLIENT", "KILL", "ID", fields["id"]) == 1
+                killed += 1
+        admin.close()
+    assert killed == 1
+    assert other.command("SET", "{w}bal", "20") == b"OK"
+    assert pc.command("MULTI") == b"OK"
+    assert pc.command("SET", "{w}bal", "11") == b"QUEUED"
+    assert pc.command("EXEC") is None
+    assert pc.command("GET", "{w}bal") == b"20"
+    # The client's next attempt runs once the proxy has reconnected (a WATCH
+    # in the reconnect's 50 ms backoff gets -TRYAGAIN: it starts over, as
+    # after any error).
+    def attempt():
+        if pc.command("WATCH", "{w}bal") != b"OK":
+            pc.command("UNWATCH")
+            return False
+        assert pc.command("MULTI") == b"OK"
+        assert pc.command("SET", "{w}bal", "21") == b"QUEUED"
+        return pc.command("EXEC") == [b"OK"]
+    wait_until(attempt, 5, "a checked transaction on a new connection")
+    assert pc.command("GET", "{w}bal") == b"21"
+    other.close()
 
 
 def test_pipelined_transaction_keeps_reply_order(pc):

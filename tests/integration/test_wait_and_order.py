@@ -123,6 +123,22 @@ def test_blocking_pop_after_pipelined_delete_sees_it(pc, rc):
     assert [replies[4 * i + 3] for i in range(50)] == [[b"{o}m", b"%d" % i] for i in range(50)]
 
 
+def test_blocking_xreadgroup_of_a_group_named_streams_blocks_only_its_client(flushed, pc):
+    """XREADGROUP GROUP streams ... BLOCK: the group's name is not the
+    STREAMS keyword. Taken for a non-blocking read, it went on the shard's
+    shared connection and blocked everyone's requests to that shard."""
+    assert pc.command("XGROUP", "CREATE", "{x}s", "streams", "$", "MKSTREAM") == b"OK"
+    pc.send_raw(RespConnection.encode("XREADGROUP", "GROUP", "streams", "c1", "BLOCK", "0",
+                                      "STREAMS", "{x}s", ">"))
+    other = flushed.connect()
+    started = time.monotonic()
+    assert other.command("SET", "{x}other", "1") == b"OK"  # same shard
+    entry = other.command("XADD", "{x}s", "*", "f", "v")
+    assert time.monotonic() - started < 1.0  # not held behind the blocked read
+    assert pc.read() == [[b"{x}s", [[entry, [b"f", b"v"]]]]]
+    other.close()
+
+
 def test_watch_after_pipelined_write_does_not_see_it_as_a_conflict(pc, rc):
     commands = []
     for i in range(100):
