@@ -118,6 +118,26 @@ bool Prober::StillAsPlanned(const ClusterRecord& cluster, const ShardRecord& sha
   return now->switching_to.empty() || now->switching_until_ms <= WallClockMs();
 }
 
+void Prober::UndoNewMaster(const ClusterRecord& cluster, const ShardRecord& shard,
+                           const std::string& promoted) {
+  // Its promotion failed (it died meanwhile): the record names the former
+  // master again, still down, so the next round picks among the replicas
+  // that follow it, rather than waiting for this one to count as failed.
+  auto result = store_->Update(
+      cluster.name,
+      [&](ClusterRecord* record) -> std::optional<StoreError> {
+        ShardRecord* s = record->FindShard(shard.id);
+        if (s == nullptr || s->master != promoted) return StoreError{409, "shard changed meanwhile"};
+        s->master = shard.master;
+        return std::nullopt;
+      },
+      lease_->Guard());
+  if (auto* error = std::get_if<StoreError>(&result)) {
+    spdlog::warn("cluster {} shard {}: {} left recorded as master: {}", cluster.name, shard.id, promoted,
+                 error->message);
+  }
+}
+
 void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
                       const ShardPlan& plan) {
   // The plan comes from the cache and this round's probes: act only if etcd
@@ -185,6 +205,7 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
     if (Status s = control_->Promote(master); !s.ok()) {
       spdlog::error("cluster {} shard {}: promoting {} failed: {}", cluster.name, shard.id, master,
                     s.message());
+      if (new_master) UndoNewMaster(cluster, shard, master);
       return;
     }
   }

@@ -54,6 +54,9 @@ class Prober {
   // Whether etcd still holds `shard` with the master the plan was made for
   // and no switchover under way.
   bool StillAsPlanned(const ClusterRecord& cluster, const ShardRecord& shard);
+  // Names `shard`'s former master again after `promoted` could not be made
+  // master.
+  void UndoNewMaster(const ClusterRecord& cluster, const ShardRecord& shard, const std::string& promoted);
 
   ClusterStore* store_;
   const LeaderLease* lease_;

@@ -229,10 +229,10 @@ void BackendConnection::Tick() {
   }
 }
 
-void BackendConnection::Abandon() {
+void BackendConnection::Abandon(const std::string& why) {
   retry_delay_ms_ = options_->retry_min_ms;  // keeps Fail() from logging
   state_ = State::kDown;
-  Fail("the client disconnected");
+  Fail(why);
 }
 
 void BackendConnection::Fail(const std::string& reason) {

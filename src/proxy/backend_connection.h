@@ -94,7 +94,7 @@ class BackendConnection : public EventHandler {
 
   // Fails everything owed without logging: for a connection being dropped
   // on purpose (its client left).
-  void Abandon();
+  void Abandon(const std::string& why = "the client disconnected");
 
   size_t in_flight() const { return in_flight_.size(); }
   bool connected() const { return state_ == State::kConnected; }

@@ -49,10 +49,17 @@ void ClientSession::OnEvent(uint32_t events) {
   if (closed()) return;
   if ((paused_ || stop_reading_) && (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
     // Not reading (waiting for replies, or finishing), and the client has
-    // gone: as redis-server frees a blocked client whose socket reads EOF,
-    // close it now, which also ends its BLPOP or WAIT on the servers.
-    Close();
-    return;
+    // gone. Blocked: as redis-server frees a blocked client whose socket
+    // reads EOF, close it now, which also ends its BLPOP or WAIT on the
+    // servers. Otherwise it may only have shut down its sending side
+    // (`nc -N`): what it sent is answered, and its EOF is read once
+    // reading resumes.
+    if ((events & (EPOLLERR | EPOLLHUP)) || Blocked()) {
+      Close();
+      return;
+    }
+    peer_closed_ = true;
+    SetReading(reading_);  // stops watching for the hang-up, which stays set
   }
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ReadInput();
   if (!closed() && (events & EPOLLOUT)) FlushOutput();
@@ -108,10 +115,15 @@ void ClientSession::ReadInput() {
   }
 }
 
+bool ClientSession::Blocked() const {
+  for (const PendingReply* p = head_; p != nullptr; p = p->next) {
+    if (p->blocks && !p->done) return true;
+  }
+  return false;
+}
+
 void ClientSession::FinishAfterEof() {
-  bool waits_on_own = std::any_of(own_backends_.begin(), own_backends_.end(),
-                                  [](const OwnConnection& own) { return own.backend->in_flight() > 0; });
-  if (waits_on_own || (head_ == nullptr && output_.empty())) {
+  if (Blocked() || (head_ == nullptr && output_.empty())) {
     Close();
     return;
   }
@@ -343,6 +355,10 @@ void ClientSession::TickOwnBackends() {
     subscriptions_checked_at_ = worker_->topology_generation();
     MoveSubscriptionsOffFormerMasters();
   }
+  if (requests_checked_at_ != worker_->topology_generation()) {
+    requests_checked_at_ = worker_->topology_generation();
+    EndRequestsOnFormerMasters();
+  }
   if (!lost_subscriptions_.empty()) RestoreLostSubscriptions();
 }
 
@@ -377,6 +393,21 @@ void ClientSession::MoveSubscriptionsOffFormerMasters() {
     if (b->push_owner() != this || (b->subscriptions() == 0 && b->in_flight() == 0)) continue;  // holds none
     if (OffMaster(b, ShardById(own.shard_id))) lost_subscriptions_.try_emplace(own.shard_id);
   }
+}
+
+void ClientSession::EndRequestsOnFormerMasters() {
+  // Own connections have no reply timeout (BLPOP 0 waits for ever), so a
+  // request owed by a server that a failover left behind (frozen, cut off:
+  // nothing closes the connection) would never be answered. It is ended as
+  // redis-server ends blocked commands on a master turned replica; the
+  // client retries on the new master. Subscriptions move on their own.
+  std::vector<BackendConnection*> stale;
+  for (const auto& own : own_backends_) {
+    const BackendConnection* b = own.backend.get();
+    if (b->push_owner() == this || b->in_flight() == 0) continue;
+    if (OffMaster(b, ShardById(own.shard_id))) stale.push_back(own.backend.get());
+  }
+  for (BackendConnection* b : stale) RetireOwnBackend(b, "no longer its shard's master");
 }
 
 void ClientSession::RestoreLostSubscriptions() {
@@ -450,7 +481,7 @@ void ClientSession::RestoreLostSubscriptions() {
   }
 }
 
-void ClientSession::RetireOwnBackend(BackendConnection* backend) {
+void ClientSession::RetireOwnBackend(BackendConnection* backend, const std::string& why) {
   auto it = std::find_if(own_backends_.begin(), own_backends_.end(),
                          [&](const OwnConnection& own) { return own.backend.get() == backend; });
   if (it == own_backends_.end()) return;
@@ -458,7 +489,7 @@ void ClientSession::RetireOwnBackend(BackendConnection* backend) {
     if (lost.restoring == backend) lost.restoring = nullptr;
   }
   backend->set_push_owner(nullptr);  // its failure is no news
-  backend->Abandon();
+  backend->Abandon(why);
   worker_->Retire(std::move(it->backend));
   own_backends_.erase(it);
 }

@@ -120,10 +120,11 @@ class ClientSession : public EventHandler {
   void ProtocolError(const std::string& message);
   // The client sent EOF (closed, or shut down its sending side as `nc -N`
   // and shell pipes do): what it sent is answered first, as redis-server
-  // does, then the connection closes. A client blocked or waiting on its
-  // own connections is closed at once instead (its BLPOP must not pop for
-  // no one).
+  // does, then the connection closes. A blocked client is closed at once
+  // instead (its BLPOP must not pop for no one).
   void FinishAfterEof();
+  // A blocking request of the client's (BLPOP, WAIT...) is unanswered.
+  bool Blocked() const;
   // Stops dispatching until every owed reply is in (request order across
   // the client's own and shared connections).
   void AwaitReplies();
@@ -168,13 +169,18 @@ class ClientSession : public EventHandler {
   // After a topology change: subscriptions held by a server that is no
   // longer its shard's master are marked lost, to be made on the master.
   void MoveSubscriptionsOffFormerMasters();
+  // After a topology change: requests owed by a server that is no longer
+  // its shard's master are answered -TRYAGAIN and its connection closed.
+  void EndRequestsOnFormerMasters();
   const Shard* ShardById(const std::string& id) const;
-  // Closes one own connection (at the end of this loop iteration).
-  void RetireOwnBackend(BackendConnection* backend);
+  // Closes one own connection (at the end of this loop iteration); what it
+  // owes is answered with an error naming `why`.
+  void RetireOwnBackend(BackendConnection* backend, const std::string& why = "the client disconnected");
 
   std::vector<OwnConnection> own_backends_;
   std::map<std::string, LostSubscriptions> lost_subscriptions_;  // by shard id
   uint64_t subscriptions_checked_at_ = 0;  // topology generation
+  uint64_t requests_checked_at_ = 0;       // topology generation
   ClientTransaction transaction_;
   ClientSubscriptions subscriptions_;
   int current_command_ = -1;

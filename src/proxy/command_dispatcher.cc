@@ -479,11 +479,18 @@ void CommandDispatcher::Watch(ClientSession* client, const CommandSpec& spec,
     client->Reply("-TRYAGAIN the watched keys moved to another server; WATCH again\r\n");
     return;
   }
+  BackendConnection* own = client->OwnBackend(shard);
+  if (own->failing()) {
+    // Lost and not back yet: the WATCH would fail. Said before the
+    // transaction takes note of it, so that a retry, once reconnected, is
+    // not taken for a watch that was lost.
+    client->Reply("-TRYAGAIN backend " + master + " unavailable; WATCH again\r\n");
+    return;
+  }
   txn.slot = slot;
   txn.watch_master = master;
   PendingReply* p = client->NewPending();
   p->outstanding = 1;
-  BackendConnection* own = client->OwnBackend(shard);
   AppendRequest(own->StartRequest(p, 0), argv, raw);
   // The server connection that holds the watch: if it is lost (and
   // reconnected) before EXEC, the watch went with it.

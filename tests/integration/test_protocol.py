@@ -79,12 +79,21 @@ def _answers_after_half_close(port, payload):
 
 
 def test_requests_sent_before_a_half_close_are_answered_like_redis(flushed, reference, pc):
-    payload = RespConnection.encode("SET", "eof:k", "v") + RespConnection.encode("GET", "eof:k") + \
-        RespConnection.encode("MGET", "eof:k", "eof:other", "eof:k")
-    direct = _answers_after_half_close(reference.port, payload)
-    assert direct == b"+OK\r\n$1\r\nv\r\n*3\r\n$1\r\nv\r\n$-1\r\n$1\r\nv\r\n"
-    assert _answers_after_half_close(flushed.port, payload) == direct
-    assert pc.command("GET", "eof:k") == b"v"
+    encode = RespConnection.encode
+    payloads = [
+        encode("SET", "eof:k", "v") + encode("GET", "eof:k") + encode("MGET", "eof:k", "eof:other", "eof:k"),
+        # QUIT: answered up to it, nothing after.
+        encode("SET", "eof:q", "1") + encode("QUIT") + encode("SET", "eof:q", "2"),
+        # A transaction: EXEC goes on the client's own connection.
+        encode("MULTI") + encode("INCR", "{eof}n") + encode("EXEC") + encode("GET", "{eof}n"),
+        # Deeper than the proxy's 16,384 owed replies: it pauses reading.
+        b"".join(encode("INCR", "eof:deep") for _ in range(20_000)),
+    ]
+    for payload in payloads:
+        direct = _answers_after_half_close(reference.port, payload)
+        assert direct, payload[:40]
+        assert _answers_after_half_close(flushed.port, payload) == direct, payload[:40]
+    assert pc.command("MGET", "eof:k", "eof:q", "{eof}n", "eof:deep") == [b"v", b"1", b"1", b"20000"]
 
 
 def _vm_size_kb(pid):

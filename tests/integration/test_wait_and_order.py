@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import Proxy, RedisServer, RespConnection, RespError, keys_on_shard, start_replica, wait_until
+from conftest import (Proxy, RedisServer, RespConnection, RespError, keys_on_shard, start_replica, topology_doc,
+                      wait_until)
 from test_differential import E, run
 
 
@@ -185,3 +186,42 @@ def test_a_client_that_leaves_while_blocked_is_let_go(flushed, shards, how):
     assert other.command("RPUSH", key, "precious") == 1
     assert other.command("LLEN", key) == 1
     other.close()
+
+
+def test_a_client_blocked_on_a_master_left_behind_by_a_failover_is_answered(workdir):
+    """BLPOP 0 on a master that then freezes (SIGSTOP: nothing closes the
+    connection, as with a partition) and is replaced: once the topology names
+    the new master the client gets -TRYAGAIN instead of waiting for ever, and
+    its retry blocks on the new master."""
+    servers = [RedisServer(workdir) for _ in range(3)]
+    replica = start_replica(workdir, servers[0])
+    proxy = Proxy(workdir, servers)
+    frozen = servers[0].proc.pid
+    try:
+        key = keys_on_shard(0, 1, prefix="frozen")[0]
+        client = proxy.connect()
+        client.send_raw(RespConnection.encode("BLPOP", key, 0))
+        admin = RespConnection(servers[0].port)
+        wait_until(lambda: b"blocked_clients:1" in admin.command("INFO", "clients"), 5, "the BLPOP on the master")
+        admin.close()
+        os.kill(frozen, signal.SIGSTOP)
+        try:
+            promote = RespConnection(replica.port)
+            assert promote.command("REPLICAOF", "NO", "ONE") == b"OK"
+            promote.close()
+            proxy.write_topology(topology_doc([replica, servers[1], servers[2]], epoch=2))
+            proxy.signal(signal.SIGHUP)
+            reply = client.read()
+            assert isinstance(reply, RespError) and str(reply).startswith("TRYAGAIN"), reply
+            client.send_raw(RespConnection.encode("BLPOP", key, 5))
+            other = proxy.connect()
+            assert other.command("RPUSH", key, "v") == 1
+            assert client.read() == [key.encode(), b"v"]
+            other.close()
+        finally:
+            os.kill(frozen, signal.SIGCONT)
+        client.close()
+    finally:
+        proxy.stop()
+        for s in servers + [replica]:
+            s.stop()
