@@ -25,6 +25,7 @@ struct NodeHealth {
   std::string replicating_from;  // "host:port" of its master, for a replica
   bool link_up = false;          // master_link_status:up
   int64_t offset = 0;            // master_repl_offset or slave_repl_offset
+  int64_t previous_offset = -1;  // `offset` at its previous probe, if that answered; -1: unknown
 };
 
 struct ShardPlan {

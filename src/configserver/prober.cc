@@ -92,6 +92,7 @@ void Prober::ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms
       auto previous = health_.find(node);
       if (result.ok()) {
         h = result.value();
+        if (previous != health_.end() && previous->second.reachable) h.previous_offset = previous->second.offset;
         if (previous != health_.end() && !previous->second.reachable) {
           spdlog::info("{} answers again ({})", node, h.role);
         }

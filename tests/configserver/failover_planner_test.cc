@@ -22,6 +22,7 @@ NodeHealth Up(const std::string& role, const std::string& from = "", int64_t off
   h.role = role;
   h.replicating_from = from;
   h.offset = offset;
+  h.previous_offset = offset;  // steady: no writes since the last probe
   h.link_up = link;
   return h;
 }
@@ -80,6 +81,23 @@ TEST(FailoverPlanner, ReturningOldMasterIsDemotedAndRejoinsOnlyWhenInSync) {
   EXPECT_TRUE(PlanShard(shard, health, 10000, kDownAfter).Empty());
   health["m:1"] = Up("slave", "r:1", 0, /*link=*/true);
   EXPECT_EQ(PlanShard(shard, health, 10000, kDownAfter).mark_up, std::vector<std::string>{"m:1"});
+}
+
+TEST(FailoverPlanner, AReplicaWithTheLinkUpButBehindTheMasterStaysOutOfTheReadSet) {
+  // Just after a full sync: the link reads up, but the master has not
+  // streamed since (it waits for the replica's first ACK) while taking
+  // writes. Promoted now, the replica would lack them.
+  ShardRecord shard = Shard();
+  shard.down = {"r:1"};
+  NodeHealth master = Up("master", "", 46000);
+  master.previous_offset = 30000;
+  std::map<std::string, NodeHealth> health = {
+      {"m:1", master}, {"r:1", Up("slave", "m:1", 0)}, {"r:2", Up("slave", "m:1", 46000)}};
+  EXPECT_TRUE(PlanShard(shard, health, 10000, kDownAfter).mark_up.empty());
+  health["r:1"] = Up("slave", "m:1", 30000);  // has what the master had one probe ago
+  EXPECT_EQ(PlanShard(shard, health, 10000, kDownAfter).mark_up, std::vector<std::string>{"r:1"});
+  health["m:1"].previous_offset = -1;  // the master's first probe: nothing to compare yet
+  EXPECT_TRUE(PlanShard(shard, health, 10000, kDownAfter).mark_up.empty());
 }
 
 TEST(FailoverPlanner, FailedReplicaLeavesTheReadSet) {
