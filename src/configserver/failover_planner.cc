@@ -14,13 +14,16 @@ const NodeHealth* Find(const std::map<std::string, NodeHealth>& health, const st
   return it == health.end() ? nullptr : &it->second;
 }
 
-// A replica is in sync when its link is up and it holds all its master held
-// one probe earlier. The link alone is not enough: right after a full sync
-// redis-server 7.0 may hold the stream back until the replica's next ACK (up
-// to a second) while the link already reads up, and a replica promoted then
-// lacks every write of that time.
-bool CaughtUp(const NodeHealth& replica, const NodeHealth* master) {
-  return replica.link_up && master != nullptr && master->reachable && master->previous_offset >= 0 &&
+// A replica is in sync when its link has been up for over a second and it
+// holds all its master held one probe earlier. The link alone is not
+// enough: after a full sync redis-server 7.0 holds the stream back until the
+// replica's next ACK (sent once a second) while the link already reads up,
+// and a replica promoted then lacks every write of that time.
+constexpr int64_t kStreamStartMs = 1500;
+
+bool CaughtUp(const NodeHealth& replica, const NodeHealth* master, int64_t now_ms) {
+  return replica.link_up && replica.link_up_since_ms > 0 && now_ms - replica.link_up_since_ms >= kStreamStartMs &&
+         master != nullptr && master->reachable && master->previous_offset >= 0 &&
          replica.offset >= master->previous_offset;
 }
 
@@ -84,7 +87,7 @@ ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHe
     bool follows = h->role == "slave" && h->replicating_from == master;
     if (!follows) {
       plan.follow.push_back(node);
-    } else if (shard.IsDown(node) && plan.promote.empty() && CaughtUp(*h, Find(health, master))) {
+    } else if (shard.IsDown(node) && plan.promote.empty() && CaughtUp(*h, Find(health, master), now_ms)) {
       plan.mark_up.push_back(node);
     }
   }

@@ -26,6 +26,7 @@ struct NodeHealth {
   bool link_up = false;          // master_link_status:up
   int64_t offset = 0;            // master_repl_offset or slave_repl_offset
   int64_t previous_offset = -1;  // `offset` at its previous probe, if that answered; -1: unknown
+  int64_t link_up_since_ms = 0;  // first probe of the current run of link_up; 0: link down
 };
 
 struct ShardPlan {

@@ -92,7 +92,11 @@ void Prober::ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms
       auto previous = health_.find(node);
       if (result.ok()) {
         h = result.value();
-        if (previous != health_.end() && previous->second.reachable) h.previous_offset = previous->second.offset;
+        bool seen = previous != health_.end() && previous->second.reachable;
+        if (seen) h.previous_offset = previous->second.offset;
+        if (h.link_up) {
+          h.link_up_since_ms = seen && previous->second.link_up ? previous->second.link_up_since_ms : now_ms;
+        }
         if (previous != health_.end() && !previous->second.reachable) {
           spdlog::info("{} answers again ({})", node, h.role);
         }

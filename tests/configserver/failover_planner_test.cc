@@ -24,6 +24,7 @@ NodeHealth Up(const std::string& role, const std::string& from = "", int64_t off
   h.offset = offset;
   h.previous_offset = offset;  // steady: no writes since the last probe
   h.link_up = link;
+  h.link_up_since_ms = link ? 1 : 0;  // long ago
   return h;
 }
 
@@ -98,6 +99,12 @@ TEST(FailoverPlanner, AReplicaWithTheLinkUpButBehindTheMasterStaysOutOfTheReadSe
   EXPECT_EQ(PlanShard(shard, health, 10000, kDownAfter).mark_up, std::vector<std::string>{"r:1"});
   health["m:1"].previous_offset = -1;  // the master's first probe: nothing to compare yet
   EXPECT_TRUE(PlanShard(shard, health, 10000, kDownAfter).mark_up.empty());
+  // The link up for under 1.5 s: the master may not be streaming yet, even
+  // with no writes to show it.
+  health = {{"m:1", Up("master", "", 500)}, {"r:1", Up("slave", "m:1", 500)}, {"r:2", Up("slave", "m:1", 500)}};
+  health["r:1"].link_up_since_ms = 9000;
+  EXPECT_TRUE(PlanShard(shard, health, 10000, kDownAfter).mark_up.empty());
+  EXPECT_EQ(PlanShard(shard, health, 10500, kDownAfter).mark_up, std::vector<std::string>{"r:1"});
 }
 
 TEST(FailoverPlanner, FailedReplicaLeavesTheReadSet) {
