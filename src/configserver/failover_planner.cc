@@ -14,8 +14,8 @@ const NodeHealth* Find(const std::map<std::string, NodeHealth>& health, const st
   return it == health.end() ? nullptr : &it->second;
 }
 
-// A replica is in sync when its link has been up for over a second and it
-// holds all its master held one probe earlier. The link alone is not
+// A replica is in sync when its link has been up for 1.5 s and it holds
+// all its master held one probe earlier. The link alone is not
 // enough: after a full sync redis-server 7.0 holds the stream back until the
 // replica's next ACK (sent once a second) while the link already reads up,
 // and a replica promoted then lacks every write of that time.

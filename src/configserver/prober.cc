@@ -156,7 +156,7 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
   // leaves a recorded master that replicates, which a later round promotes
   // again, rather than an unrecorded master that a later failover would
   // pass over for a replica with less data. A re-pointed node enters the
-  // read set only later, once its link is up (mark_up in a following round).
+  // read set only later, once in sync (mark_up in a following round).
   if (new_master || !plan.mark_down.empty() || !plan.mark_up.empty()) {
     auto result = store_->Update(
         cluster.name,

@@ -89,8 +89,7 @@ void ClientSession::ReadInput() {
     // Room for the rest of a large argument, but no more than has arrived
     // so far: memory follows the bytes a client sends, not the length it
     // announces (the buffer doubles, so a large value is copied no more).
-    size_t want = std::min(parser_.pending_bulk_bytes(), std::max(input_.size(), kReadChunk));
-    input_.Reserve(want > kReadChunk ? want : kReadChunk);
+    input_.Reserve(std::max(std::min(parser_.pending_bulk_bytes(), input_.size()), kReadChunk));
     n = read(fd_, input_.write_ptr(), input_.writable());
     if (n > 0) {
       last_read_ms_ = worker_->loop()->now_ms();
@@ -351,13 +350,9 @@ void ClientSession::TickOwnBackends() {
   // Ticking may fail a connection, which reports lost subscriptions: they
   // are restored after the loop, which may add and remove connections.
   for (auto& own : own_backends_) own.backend->Tick();
-  if (subscriptions_.active() && subscriptions_checked_at_ != worker_->topology_generation()) {
-    subscriptions_checked_at_ = worker_->topology_generation();
-    MoveSubscriptionsOffFormerMasters();
-  }
-  if (requests_checked_at_ != worker_->topology_generation()) {
-    requests_checked_at_ = worker_->topology_generation();
-    EndRequestsOnFormerMasters();
+  if (topology_checked_at_ != worker_->topology_generation()) {
+    topology_checked_at_ = worker_->topology_generation();
+    LeaveFormerMasters();
   }
   if (!lost_subscriptions_.empty()) RestoreLostSubscriptions();
 }
@@ -384,28 +379,26 @@ static bool OffMaster(const BackendConnection* backend, const Shard* shard) {
   return shard == nullptr || backend->address() != shard->master;
 }
 
-void ClientSession::MoveSubscriptionsOffFormerMasters() {
-  // A server demoted by a switchover still delivers its shard's messages
-  // (PUBLISH replicates), but UNSUBSCRIBE would now go to the new master and
-  // miss it: the subscriptions move to the new master.
-  for (const auto& own : own_backends_) {
-    const BackendConnection* b = own.backend.get();
-    if (b->push_owner() != this || (b->subscriptions() == 0 && b->in_flight() == 0)) continue;  // holds none
-    if (OffMaster(b, ShardById(own.shard_id))) lost_subscriptions_.try_emplace(own.shard_id);
-  }
-}
-
-void ClientSession::EndRequestsOnFormerMasters() {
-  // Own connections have no reply timeout (BLPOP 0 waits for ever), so a
-  // request owed by a server that a failover left behind (frozen, cut off:
-  // nothing closes the connection) would never be answered. It is ended as
-  // redis-server ends blocked commands on a master turned replica; the
-  // client retries on the new master. Subscriptions move on their own.
+void ClientSession::LeaveFormerMasters() {
+  // What the client holds on a server that is no longer its shard's master
+  // moves on. Subscriptions: a server demoted by a switchover still delivers
+  // its shard's messages (PUBLISH replicates), but UNSUBSCRIBE would now go
+  // to the new master and miss it, so they are made again there. Requests:
+  // own connections have no reply timeout (BLPOP 0 waits for ever), so one
+  // owed by a server that a failover left behind (frozen, cut off: nothing
+  // closes the connection) would never be answered; it is ended, as
+  // redis-server ends blocked commands on a master turned replica, and the
+  // client retries on the new master.
   std::vector<BackendConnection*> stale;
   for (const auto& own : own_backends_) {
-    const BackendConnection* b = own.backend.get();
-    if (b->push_owner() == this || b->in_flight() == 0) continue;
-    if (OffMaster(b, ShardById(own.shard_id))) stale.push_back(own.backend.get());
+    BackendConnection* b = own.backend.get();
+    if (b->subscriptions() == 0 && b->in_flight() == 0) continue;  // holds nothing
+    if (!OffMaster(b, ShardById(own.shard_id))) continue;
+    if (b->push_owner() == this) {
+      lost_subscriptions_.try_emplace(own.shard_id);
+    } else {
+      stale.push_back(b);
+    }
   }
   for (BackendConnection* b : stale) RetireOwnBackend(b, "no longer its shard's master");
 }

@@ -166,12 +166,10 @@ class ClientSession : public EventHandler {
     int retry_delay_ms = 0;
   };
   void RestoreLostSubscriptions();
-  // After a topology change: subscriptions held by a server that is no
-  // longer its shard's master are marked lost, to be made on the master.
-  void MoveSubscriptionsOffFormerMasters();
-  // After a topology change: requests owed by a server that is no longer
-  // its shard's master are answered -TRYAGAIN and its connection closed.
-  void EndRequestsOnFormerMasters();
+  // After a topology change, on servers that are no longer their shard's
+  // master: subscriptions are marked lost, to be made on the master; owed
+  // requests are answered -TRYAGAIN and their connection closed.
+  void LeaveFormerMasters();
   const Shard* ShardById(const std::string& id) const;
   // Closes one own connection (at the end of this loop iteration); what it
   // owes is answered with an error naming `why`.
@@ -179,8 +177,7 @@ class ClientSession : public EventHandler {
 
   std::vector<OwnConnection> own_backends_;
   std::map<std::string, LostSubscriptions> lost_subscriptions_;  // by shard id
-  uint64_t subscriptions_checked_at_ = 0;  // topology generation
-  uint64_t requests_checked_at_ = 0;       // topology generation
+  uint64_t topology_checked_at_ = 0;  // topology generation LeaveFormerMasters() saw
   ClientTransaction transaction_;
   ClientSubscriptions subscriptions_;
   int current_command_ = -1;

@@ -506,21 +506,20 @@ void CommandDispatcher::Exec(ClientSession* client) {
   }
   const Topology& topology = worker_->topology();
   int shard = txn.slot >= 0 ? topology.ShardIndexForSlot(static_cast<uint16_t>(txn.slot)) : 0;
-  if (!txn.watch_master.empty() && topology.shards()[shard].master.ToString() != txn.watch_master) {
-    // The watched keys' shard changed master (failover, migration) after
-    // WATCH: their watch cannot hold, so EXEC fails as on a conflict.
-    EndTransaction(client);
-    client->Reply("*-1\r\n");
-    return;
+  if (!txn.watch_master.empty()) {
+    // The watch cannot hold if the watched keys' shard changed master after
+    // WATCH (failover, migration), or if the connection that got it failed
+    // since (the server restarted, the connection was killed: EXEC on a new
+    // one would run unchecked). EXEC then fails as on a conflict.
+    const BackendConnection* held = client->FindOwnBackend(txn.watch_master);
+    if (topology.shards()[shard].master.ToString() != txn.watch_master || held == nullptr ||
+        held->session() != txn.watch_session) {
+      EndTransaction(client);
+      client->Reply("*-1\r\n");
+      return;
+    }
   }
   BackendConnection* own = client->OwnBackend(shard);
-  if (txn.watch_session != 0 && own->session() != txn.watch_session) {
-    // The connection that held the WATCH failed since (the server restarted,
-    // the connection was killed): EXEC on a new one would run unchecked.
-    EndTransaction(client);
-    client->Reply("*-1\r\n");
-    return;
-  }
   PendingReply* dropped = DroppedReplies(worker_, txn.count + 1);
   own->StartRequest(dropped, 0)->Append(kMultiRequest);
   for (uint32_t i = 0; i < txn.count; ++i) {

@@ -405,6 +405,15 @@ def http(method, url, body=None, token=None, timeout=30.0):
         return status, text
 
 
+def proc_status_kb(pid, field):
+    """A /proc/PID/status figure in kB ("VmRSS", "VmSize")."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for pid %d" % (field, pid))
+
+
 def wait_until(predicate, deadline_s, what, step_s=0.02):
     """Polls `predicate` until it returns something truthy; fails naming `what`."""
     deadline = time.monotonic() + deadline_s

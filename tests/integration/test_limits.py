@@ -6,15 +6,11 @@ import os
 import socket
 import time
 
-from conftest import Proxy, RespConnection, http, wait_until
+from conftest import Proxy, RespConnection, http, proc_status_kb, wait_until
 
 
 def rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+    return proc_status_kb(pid, "VmRSS") / 1024
 
 
 def stalled_subscriber(port, channel):

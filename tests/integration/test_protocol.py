@@ -4,7 +4,7 @@ and the commands the proxy answers itself."""
 import socket
 import time
 
-from conftest import RespConnection, RespError, http, wait_until
+from conftest import RespConnection, RespError, http, proc_status_kb, wait_until
 
 
 def test_inline_commands_like_telnet(pc, rc):
@@ -96,17 +96,12 @@ def test_requests_sent_before_a_half_close_are_answered_like_redis(flushed, refe
     assert pc.command("MGET", "eof:k", "eof:q", "{eof}n", "eof:deep") == [b"v", b"1", b"1", b"20000"]
 
 
-def _vm_size_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmSize:"))
-
-
 def test_announced_size_does_not_reserve_memory(proxy):
     """Clients that announce 512 MB arguments and send a few bytes get no
     more memory than they send. (The proxy used to allocate the announced
     size at once: 40 such clients took 20 GB of address space, and where
     the kernel does not overcommit, the next allocation failed.)"""
-    before = _vm_size_kb(proxy.proc.pid)
+    before = proc_status_kb(proxy.proc.pid, "VmSize")
     conns = []
     for _ in range(40):
         c = proxy.connect()
@@ -114,7 +109,7 @@ def test_announced_size_does_not_reserve_memory(proxy):
         conns.append(c)
     bystander = proxy.connect()
     assert bystander.command("PING") == b"PONG"  # every client's bytes were read by now
-    after = _vm_size_kb(proxy.proc.pid)
+    after = proc_status_kb(proxy.proc.pid, "VmSize")
     assert (after - before) / 1024 < 1024, (before, after)
     for c in conns:
         c.close()
