@@ -73,6 +73,7 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
   if (doc["shards"].size() > 4096) return Status::Error("topology: more than 4096 shards");
 
   topology->slot_owner_.fill(-1);
+  topology->slot_importer_.fill(-1);
   std::set<std::string> ids;
   for (const auto& s : doc["shards"]) {
     std::string where = fmt::format("shard #{}", topology->shards_.size());
@@ -140,12 +141,18 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
       }
       Status st = ParseRanges(m.contains("slots") ? m["slots"] : json(), where, &migration.slots);
       if (!st.ok()) return st;
+      int16_t importer = 0;
+      while (topology->shards_[importer].id != migration.to) ++importer;
       for (const auto& r : migration.slots) {
         for (int slot = r.first; slot <= r.last; ++slot) {
           if (topology->shards_[topology->slot_owner_[slot]].id != migration.from) {
             return Status::Error(
                 fmt::format("{}: slot {} is not owned by {}", where, slot, migration.from));
           }
+          if (topology->slot_importer_[slot] != -1) {
+            return Status::Error(fmt::format("{}: slot {} is already in another migration", where, slot));
+          }
+          topology->slot_importer_[slot] = importer;
         }
       }
       topology->migrations_.push_back(std::move(migration));

@@ -58,8 +58,13 @@ class Topology {
   const std::vector<Shard>& shards() const { return shards_; }
   const std::vector<Migration>& migrations() const { return migrations_; }
 
-  // Index into shards() of the shard owning the slot.
+  // Index into shards() of the shard owning the slot. Proxy code asks its
+  // SlotRouter instead, the one place that also knows migrations.
   int ShardIndexForSlot(uint16_t slot) const { return slot_owner_[slot]; }
+  // Index into shards() of the shard a migration is moving the slot to, or
+  // -1 when the slot is not in a migration. A slot is in one migration at
+  // most.
+  int ImporterIndexForSlot(uint16_t slot) const { return slot_importer_[slot]; }
 
   std::string ToJson() const;
 
@@ -69,6 +74,7 @@ class Topology {
   std::vector<Shard> shards_;
   std::vector<Migration> migrations_;
   std::array<int16_t, kSlotCount> slot_owner_{};
+  std::array<int16_t, kSlotCount> slot_importer_{};
 };
 
 }  // namespace redkube

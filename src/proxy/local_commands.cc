@@ -9,10 +9,12 @@
 #include <unordered_map>
 
 #include "core/reply_scanner.h"
-#include "proxy/client_session.h"
+#include "proxy/client_backends.h"
 #include "proxy/event_loop.h"
 #include "proxy/proxy_server.h"
-#include "proxy/worker.h"
+#include "proxy/reply_queue.h"
+#include "proxy/request_context.h"
+#include "proxy/transaction_commands.h"
 
 namespace redkube::proxy {
 namespace {
@@ -33,47 +35,52 @@ std::string WrongArity(std::string_view name) {
   return fmt::format("-ERR wrong number of arguments for '{}' command\r\n", name);
 }
 
-void Ping(ClientSession* c, Argv argv) {
-  if (argv.size() > 2) return c->Reply(WrongArity("ping"));
-  c->Reply(argv.size() == 1 ? std::string("+PONG\r\n") : Bulk(argv[1]));
+void Ping(RequestContext& c, Argv argv) {
+  if (c.client.subscriptions.active()) {
+    // RESP2 subscribed mode answers PING with a pub/sub-shaped array.
+    std::string_view arg = argv.size() > 1 ? argv[1] : std::string_view();
+    return c.replies.Add("*2\r\n$4\r\npong\r\n$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) + "\r\n");
+  }
+  if (argv.size() > 2) return c.replies.Add(WrongArity("ping"));
+  c.replies.Add(argv.size() == 1 ? std::string("+PONG\r\n") : Bulk(argv[1]));
 }
 
-void Echo(ClientSession* c, Argv argv) { c->Reply(Bulk(argv[1])); }
+void Echo(RequestContext& c, Argv argv) { c.replies.Add(Bulk(argv[1])); }
 
-void Quit(ClientSession* c, Argv) { c->ReplyAndClose("+OK\r\n"); }
+void Quit(RequestContext& c, Argv) { c.replies.AddFinal("+OK\r\n"); }
 
-void Select(ClientSession* c, Argv argv) {
+void Select(RequestContext& c, Argv argv) {
   int64_t db;
   auto r = std::from_chars(argv[1].data(), argv[1].data() + argv[1].size(), db);
   if (r.ec != std::errc() || r.ptr != argv[1].data() + argv[1].size()) {
-    return c->Reply("-ERR value is not an integer or out of range\r\n");
+    return c.replies.Add("-ERR value is not an integer or out of range\r\n");
   }
-  if (db != 0) return c->Reply("-ERR SELECT is not allowed in redkube: it serves database 0 only\r\n");
-  c->Reply("+OK\r\n");
+  if (db != 0) return c.replies.Add("-ERR SELECT is not allowed in redkube: it serves database 0 only\r\n");
+  c.replies.Add("+OK\r\n");
 }
 
 // Checks a password for the default user and authenticates the client.
-bool Authenticate(ClientSession* c, std::string_view user, std::string_view password) {
-  const std::string& expected = c->worker()->options().password;
+bool Authenticate(RequestContext& c, std::string_view user, std::string_view password) {
+  const std::string& expected = c.worker.options->password;
   if (expected.empty()) {
-    c->Reply(
+    c.replies.Add(
         "-ERR AUTH <password> called without any password configured for the default user. "
         "Are you sure your configuration is correct?\r\n");
     return false;
   }
   if (user != "default" || !PasswordMatches(password, expected)) {
-    c->Reply("-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    c.replies.Add("-WRONGPASS invalid username-password pair or user is disabled.\r\n");
     return false;
   }
-  c->set_authenticated(true);
+  c.client.authenticated = true;
   return true;
 }
 
-void Auth(ClientSession* c, Argv argv) {
-  if (argv.size() > 3) return c->Reply("-ERR syntax error\r\n");
+void Auth(RequestContext& c, Argv argv) {
+  if (argv.size() > 3) return c.replies.Add("-ERR syntax error\r\n");
   bool ok = argv.size() == 2 ? Authenticate(c, "default", argv[1])
                              : Authenticate(c, argv[1], argv[2]);
-  if (ok) c->Reply("+OK\r\n");
+  if (ok) c.replies.Add("+OK\r\n");
 }
 
 bool ValidClientName(std::string_view name) {
@@ -83,17 +90,17 @@ bool ValidClientName(std::string_view name) {
   return true;
 }
 
-void Hello(ClientSession* c, Argv argv) {
+void Hello(RequestContext& c, Argv argv) {
   size_t i = 1;
   if (argv.size() >= 2) {
     int64_t version;
     auto r = std::from_chars(argv[1].data(), argv[1].data() + argv[1].size(), version);
     if (r.ec != std::errc() || r.ptr != argv[1].data() + argv[1].size()) {
-      return c->Reply("-ERR Protocol version is not an integer or out of range\r\n");
+      return c.replies.Add("-ERR Protocol version is not an integer or out of range\r\n");
     }
     if (version != 2) {
       // RESP3 is the subject of a later version; clients fall back to RESP2.
-      return c->Reply("-NOPROTO sorry, this protocol version is not supported.\r\n");
+      return c.replies.Add("-NOPROTO sorry, this protocol version is not supported.\r\n");
     }
     i = 2;
   }
@@ -108,20 +115,20 @@ void Hello(ClientSession* c, Argv argv) {
       setname = argv[++i];
       has_setname = true;
     } else {
-      return c->Reply(fmt::format("-ERR Syntax error in HELLO option '{}'\r\n", argv[i]));
+      return c.replies.Add(fmt::format("-ERR Syntax error in HELLO option '{}'\r\n", argv[i]));
     }
   }
-  if (!c->authenticated()) {
-    return c->Reply(
+  if (!c.client.authenticated) {
+    return c.replies.Add(
         "-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
         "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
         "select the RESP protocol version at the same time\r\n");
   }
   if (has_setname) {
     if (!ValidClientName(setname)) {
-      return c->Reply("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+      return c.replies.Add("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
     }
-    c->set_name(std::string(setname));
+    c.client.name = std::string(setname);
   }
   std::string out;
   AppendArrayHeader(&out, 14);
@@ -132,87 +139,87 @@ void Hello(ClientSession* c, Argv argv) {
   AppendBulk(&out, "proto");
   AppendInteger(&out, 2);
   AppendBulk(&out, "id");
-  AppendInteger(&out, static_cast<int64_t>(c->id()));
+  AppendInteger(&out, static_cast<int64_t>(c.client.id));
   AppendBulk(&out, "mode");
   AppendBulk(&out, "standalone");
   AppendBulk(&out, "role");
   AppendBulk(&out, "master");
   AppendBulk(&out, "modules");
   AppendArrayHeader(&out, 0);
-  c->Reply(out);
+  c.replies.Add(out);
 }
 
-void ClientSetName(ClientSession* c, Argv argv) {
+void ClientSetName(RequestContext& c, Argv argv) {
   if (!ValidClientName(argv[2])) {
-    return c->Reply("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+    return c.replies.Add("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
   }
-  c->set_name(std::string(argv[2]));
-  c->Reply("+OK\r\n");
+  c.client.name = std::string(argv[2]);
+  c.replies.Add("+OK\r\n");
 }
 
-void ClientGetName(ClientSession* c, Argv) {
-  c->Reply(c->name().empty() ? std::string("$-1\r\n") : Bulk(c->name()));
+void ClientGetName(RequestContext& c, Argv) {
+  c.replies.Add(c.client.name.empty() ? std::string("$-1\r\n") : Bulk(c.client.name));
 }
 
-void ClientId(ClientSession* c, Argv) {
+void ClientId(RequestContext& c, Argv) {
   std::string out;
-  AppendInteger(&out, static_cast<int64_t>(c->id()));
-  c->Reply(out);
+  AppendInteger(&out, static_cast<int64_t>(c.client.id));
+  c.replies.Add(out);
 }
 
 // Every field redis-server 7.0 gives (client libraries parse them), with the
 // values of the client's connection to the proxy; buffer sizes are not
 // tracked per field and read 0.
-void ClientInfo(ClientSession* c, Argv) {
-  int64_t now_ms = c->worker()->loop()->now_ms();
-  int64_t age_s = (now_ms - c->created_ms()) / 1000;
-  int64_t idle_s = (now_ms - c->last_read_ms()) / 1000;
-  const ClientSubscriptions& subs = c->subscriptions();
-  const ClientTransaction& txn = c->transaction();
+void ClientInfo(RequestContext& c, Argv) {
+  int64_t now_ms = c.worker.loop->now_ms();
+  int64_t age_s = (now_ms - c.client.created_ms) / 1000;
+  int64_t idle_s = (now_ms - c.client.last_read_ms) / 1000;
+  const ClientSubscriptions& subs = c.client.subscriptions;
+  const ClientTransaction& txn = c.client.transaction;
   std::string flags = subs.active() ? "P" : (txn.in_multi ? "x" : "N");
-  c->Reply(Bulk(fmt::format(
+  c.replies.Add(Bulk(fmt::format(
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} "
       "multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
       "events=r cmd=client|info user=default redir=-1 resp=2\n",
-      c->id(), c->peer(), c->local(), c->fd(), c->name(), age_s, idle_s, flags, subs.channels.size(),
+      c.client.id, c.client.peer, c.client.local, c.client.fd, c.client.name, age_s, idle_s, flags, subs.channels.size(),
       subs.patterns.size(), subs.shard_channels.size(), txn.in_multi ? static_cast<int64_t>(txn.count) : -1,
       txn.queued.size())));
 }
 
-void Time(ClientSession* c, Argv) {
+void Time(RequestContext& c, Argv) {
   timeval tv;
   gettimeofday(&tv, nullptr);
   std::string out;
   AppendArrayHeader(&out, 2);
   AppendBulk(&out, std::to_string(tv.tv_sec));
   AppendBulk(&out, std::to_string(tv.tv_usec));
-  c->Reply(out);
+  c.replies.Add(out);
 }
 
-void Reset(ClientSession* c, Argv) {
-  c->worker()->dispatcher()->EndTransaction(c);
-  c->DropOwnBackends();  // unsubscribes from everything as well
-  c->set_name("");
-  c->set_authenticated(c->worker()->options().password.empty());
-  c->Reply("+RESET\r\n");
+void Reset(RequestContext& c, Argv) {
+  TransactionCommands::End(c);
+  c.own.DropAll();  // unsubscribes from everything as well
+  c.client.name.clear();
+  c.client.authenticated = c.worker.options->password.empty();
+  c.replies.Add("+RESET\r\n");
 }
 
 // SLOWLOG GET/LEN/RESET answer for the proxy: requests slower than
 // --slowlog-slower-than-us end to end, whichever server answered them.
-void SlowlogGet(ClientSession* c, Argv argv) {
+void SlowlogGet(RequestContext& c, Argv argv) {
   int64_t count = 10;
   if (argv.size() > 2) {
     auto r = std::from_chars(argv[2].data(), argv[2].data() + argv[2].size(), count);
     if (r.ec != std::errc() || r.ptr != argv[2].data() + argv[2].size()) {
-      c->Reply("-ERR value is not an integer or out of range\r\n");
+      c.replies.Add("-ERR value is not an integer or out of range\r\n");
       return;
     }
     if (count < -1) {
-      c->Reply("-ERR count should be greater than or equal to -1\r\n");
+      c.replies.Add("-ERR count should be greater than or equal to -1\r\n");
       return;
     }
   }
-  auto entries = c->worker()->server()->slow_log()->Newest(count);
+  auto entries = c.worker.server->slow_log()->Newest(count);
   std::string out;
   AppendArrayHeader(&out, static_cast<int64_t>(entries.size()));
   for (const auto& e : entries) {
@@ -223,16 +230,16 @@ void SlowlogGet(ClientSession* c, Argv argv) {
     AppendBulk(&out, e.client_addr);
     AppendBulk(&out, e.client_name);
   }
-  c->Reply(out);
+  c.replies.Add(out);
 }
 
-void SlowlogLen(ClientSession* c, Argv) {
-  c->Reply(fmt::format(":{}\r\n", c->worker()->server()->slow_log()->Length()));
+void SlowlogLen(RequestContext& c, Argv) {
+  c.replies.Add(fmt::format(":{}\r\n", c.worker.server->slow_log()->Length()));
 }
 
-void SlowlogReset(ClientSession* c, Argv) {
-  c->worker()->server()->slow_log()->Reset();
-  c->Reply("+OK\r\n");
+void SlowlogReset(RequestContext& c, Argv) {
+  c.worker.server->slow_log()->Reset();
+  c.replies.Add("+OK\r\n");
 }
 
 }  // namespace

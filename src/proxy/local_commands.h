@@ -4,13 +4,14 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace redkube::proxy {
 
-class ClientSession;
+struct RequestContext;
 
-using LocalCommand = void (*)(ClientSession* client, std::span<const std::string_view> argv);
+using LocalCommand = void (*)(RequestContext& ctx, std::span<const std::string_view> argv);
 
 // The handler for a command's full name ("ping", "client|setname"), or
 // nullptr if the proxy does not answer it itself.

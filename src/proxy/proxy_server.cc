@@ -205,6 +205,8 @@ std::string ProxyServer::RenderMetrics() const {
   counter("redkube_proxy_subscriptions_restored_total",
           "a client's subscriptions on one shard made again after their server connection was lost",
           s.subscriptions_restored.load());
+  counter("redkube_proxy_scans_restarted_total",
+          "SCAN cursors issued under another shard layout, walked again from the first shard", s.scans_restarted.load());
   counter("redkube_proxy_slow_requests_total", "requests logged in SLOWLOG (slower than the threshold)",
           slow_log_.total());
   gauge("redkube_proxy_topology_epoch", "epoch of the topology in use", current ? current->epoch() : 0);

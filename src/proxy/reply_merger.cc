@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/reply_scanner.h"
+#include "proxy/scan_cursor.h"
 
 namespace redkube::proxy {
 namespace {
@@ -60,6 +61,16 @@ void ReplyMerger::SetPart(uint32_t part, std::string_view reply) {
   if (part < parts_.size()) parts_[part].assign(reply);
 }
 
+const ReplyMerger::MergeFunction ReplyMerger::kMerge[kKinds] = {
+    // In Kind's order.
+    &ReplyMerger::MergeMget,   &ReplyMerger::MergeAllOk,  &ReplyMerger::MergeSum,  &ReplyMerger::MergeConcat,
+    &ReplyMerger::MergeFirst,  &ReplyMerger::MergeAnd,    &ReplyMerger::MergeRandom, &ReplyMerger::MergeScan,
+    &ReplyMerger::MergeInfo,   &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,
+};
+static_assert(static_cast<int>(ReplyMerger::Kind::kMgetByPosition) == 0 &&
+              static_cast<int>(ReplyMerger::Kind::kScanCursor) == 7 &&
+              static_cast<int>(ReplyMerger::Kind::kMinInteger) == 10);
+
 void ReplyMerger::Finish(std::string* out) {
   out->clear();
   for (const auto& p : parts_) {
@@ -68,171 +79,162 @@ void ReplyMerger::Finish(std::string* out) {
       return;
     }
   }
-  switch (kind_) {
-    case Kind::kMgetByPosition: {
-      std::vector<std::vector<std::string_view>> split(parts_.size());
-      for (size_t i = 0; i < parts_.size(); ++i) {
-        if (!SplitArray(parts_[i], &split[i])) {
-          out->assign(kProtocolMismatch);
-          return;
-        }
-      }
-      AppendArrayHeader(out, static_cast<int64_t>(positions.size()));
-      for (const auto& [part, index] : positions) {
-        if (index >= split[part].size()) {
-          out->assign(kProtocolMismatch);
-          return;
-        }
-        out->append(split[part][index]);
-      }
+  kMerge[static_cast<int>(kind_)](*this, out);
+}
+
+void ReplyMerger::MergeMget(ReplyMerger& m, std::string* out) {
+  if (m.split_.size() < m.parts_.size()) m.split_.resize(m.parts_.size());
+  for (size_t i = 0; i < m.parts_.size(); ++i) {
+    if (!SplitArray(m.parts_[i], &m.split_[i])) {
+      out->assign(kProtocolMismatch);
       return;
     }
-    case Kind::kAllOk:
-      out->assign("+OK\r\n");
-      return;
-    case Kind::kSumIntegers: {
-      int64_t sum = 0;
-      for (const auto& p : parts_) {
-        int64_t v;
-        if (!ParseIntegerReply(p, &v)) {
-          out->assign(kProtocolMismatch);
-          return;
-        }
-        if (!AddChecked(&sum, v)) {
-          out->assign(kProtocolMismatch);
-          return;
-        }
-      }
-      AppendInteger(out, sum);
+  }
+  AppendArrayHeader(out, static_cast<int64_t>(m.positions.size()));
+  for (const auto& [part, index] : m.positions) {
+    if (index >= m.split_[part].size()) {
+      out->assign(kProtocolMismatch);
       return;
     }
-    case Kind::kMinInteger: {
-      int64_t least = INT64_MAX;
-      for (const auto& p : parts_) {
-        int64_t v;
-        if (!ParseIntegerReply(p, &v)) {
-          out->assign(kProtocolMismatch);
-          return;
-        }
-        least = std::min(least, v);
-      }
-      AppendInteger(out, parts_.empty() ? 0 : least);
-      return;
-    }
-    case Kind::kConcatArrays: {
-      std::string body;
-      int64_t count = 0;
-      for (const auto& p : parts_) {
-        if (!SplitArray(p, &elements_)) {
-          out->assign(kProtocolMismatch);
-          return;
-        }
-        for (auto e : elements_) body.append(e);
-        count += static_cast<int64_t>(elements_.size());
-      }
-      AppendArrayHeader(out, count);
-      out->append(body);
-      return;
-    }
-    case Kind::kFirstReply:
-      out->assign(parts_.empty() ? std::string("+OK\r\n") : parts_[0]);
-      return;
-    case Kind::kAndArrays: {
-      std::vector<bool> all;
-      for (size_t i = 0; i < parts_.size(); ++i) {
-        if (!SplitArray(parts_[i], &elements_)) {
-          out->assign(kProtocolMismatch);
-          return;
-        }
-        if (i == 0) all.assign(elements_.size(), true);
-        for (size_t j = 0; j < elements_.size() && j < all.size(); ++j) {
-          if (elements_[j] != ":1\r\n") all[j] = false;
-        }
-      }
-      AppendArrayHeader(out, static_cast<int64_t>(all.size()));
-      for (bool b : all) out->append(b ? ":1\r\n" : ":0\r\n");
-      return;
-    }
-    case Kind::kSumPairs: {
-      std::vector<std::string_view> names;
-      std::vector<int64_t> sums;
-      for (size_t i = 0; i < parts_.size(); ++i) {
-        if (!SplitArray(parts_[i], &elements_) || elements_.size() % 2 != 0 ||
-            (i > 0 && elements_.size() != 2 * names.size())) {
-          out->assign(kProtocolMismatch);
-          return;
-        }
-        for (size_t j = 0; j < elements_.size(); j += 2) {
-          int64_t v;
-          if (!ParseIntegerReply(elements_[j + 1], &v)) {
-            out->assign(kProtocolMismatch);
-            return;
-          }
-          if (i == 0) {
-            names.push_back(elements_[j]);
-            sums.push_back(v);
-          } else if (!AddChecked(&sums[j / 2], v)) {
-            out->assign(kProtocolMismatch);
-            return;
-          }
-        }
-      }
-      AppendArrayHeader(out, static_cast<int64_t>(2 * names.size()));
-      for (size_t j = 0; j < names.size(); ++j) {
-        out->append(names[j]);
-        AppendInteger(out, sums[j]);
-      }
-      return;
-    }
-    case Kind::kRandomNonNil: {
-      std::vector<size_t> candidates;
-      for (size_t i = 0; i < parts_.size(); ++i) {
-        if (parts_[i] != "$-1\r\n") candidates.push_back(i);
-      }
-      if (candidates.empty()) {
-        out->assign("$-1\r\n");
-        return;
-      }
-      static thread_local std::minstd_rand rng(std::random_device{}());
-      out->assign(parts_[candidates[rng() % candidates.size()]]);
-      return;
-    }
-    case Kind::kScanCursor:
-      FinishScan(out);
-      return;
-    case Kind::kInfo:
-      FinishInfo(out);
-      return;
+    out->append(m.split_[part][index]);
   }
 }
 
-void ReplyMerger::FinishScan(std::string* out) {
+void ReplyMerger::MergeAllOk(ReplyMerger&, std::string* out) { out->assign("+OK\r\n"); }
+
+void ReplyMerger::MergeSum(ReplyMerger& m, std::string* out) {
+  int64_t sum = 0;
+  for (const auto& p : m.parts_) {
+    int64_t v;
+    if (!ParseIntegerReply(p, &v) || !AddChecked(&sum, v)) {
+      out->assign(kProtocolMismatch);
+      return;
+    }
+  }
+  AppendInteger(out, sum);
+}
+
+void ReplyMerger::MergeMin(ReplyMerger& m, std::string* out) {
+  int64_t least = INT64_MAX;
+  for (const auto& p : m.parts_) {
+    int64_t v;
+    if (!ParseIntegerReply(p, &v)) {
+      out->assign(kProtocolMismatch);
+      return;
+    }
+    least = std::min(least, v);
+  }
+  AppendInteger(out, m.parts_.empty() ? 0 : least);
+}
+
+void ReplyMerger::MergeConcat(ReplyMerger& m, std::string* out) {
+  int64_t count = 0;
+  for (const auto& p : m.parts_) {
+    if (!SplitArray(p, &m.elements_)) {
+      out->assign(kProtocolMismatch);
+      return;
+    }
+    count += static_cast<int64_t>(m.elements_.size());
+  }
+  AppendArrayHeader(out, count);
+  for (const auto& p : m.parts_) {
+    SplitArray(p, &m.elements_);
+    for (auto e : m.elements_) out->append(e);
+  }
+}
+
+void ReplyMerger::MergeFirst(ReplyMerger& m, std::string* out) {
+  out->assign(m.parts_.empty() ? std::string_view("+OK\r\n") : std::string_view(m.parts_[0]));
+}
+
+void ReplyMerger::MergeAnd(ReplyMerger& m, std::string* out) {
+  std::vector<bool> all;
+  for (size_t i = 0; i < m.parts_.size(); ++i) {
+    if (!SplitArray(m.parts_[i], &m.elements_)) {
+      out->assign(kProtocolMismatch);
+      return;
+    }
+    if (i == 0) all.assign(m.elements_.size(), true);
+    for (size_t j = 0; j < m.elements_.size() && j < all.size(); ++j) {
+      if (m.elements_[j] != ":1\r\n") all[j] = false;
+    }
+  }
+  AppendArrayHeader(out, static_cast<int64_t>(all.size()));
+  for (bool b : all) out->append(b ? ":1\r\n" : ":0\r\n");
+}
+
+void ReplyMerger::MergeSumPairs(ReplyMerger& m, std::string* out) {
+  std::vector<std::string_view> names;
+  std::vector<int64_t> sums;
+  for (size_t i = 0; i < m.parts_.size(); ++i) {
+    if (!SplitArray(m.parts_[i], &m.elements_) || m.elements_.size() % 2 != 0 ||
+        (i > 0 && m.elements_.size() != 2 * names.size())) {
+      out->assign(kProtocolMismatch);
+      return;
+    }
+    for (size_t j = 0; j < m.elements_.size(); j += 2) {
+      int64_t v;
+      if (!ParseIntegerReply(m.elements_[j + 1], &v)) {
+        out->assign(kProtocolMismatch);
+        return;
+      }
+      if (i == 0) {
+        names.push_back(m.elements_[j]);
+        sums.push_back(v);
+      } else if (!AddChecked(&sums[j / 2], v)) {
+        out->assign(kProtocolMismatch);
+        return;
+      }
+    }
+  }
+  AppendArrayHeader(out, static_cast<int64_t>(2 * names.size()));
+  for (size_t j = 0; j < names.size(); ++j) {
+    out->append(names[j]);
+    AppendInteger(out, sums[j]);
+  }
+}
+
+void ReplyMerger::MergeRandom(ReplyMerger& m, std::string* out) {
+  std::vector<size_t> candidates;
+  for (size_t i = 0; i < m.parts_.size(); ++i) {
+    if (m.parts_[i] != "$-1\r\n") candidates.push_back(i);
+  }
+  if (candidates.empty()) {
+    out->assign("$-1\r\n");
+    return;
+  }
+  static thread_local std::minstd_rand rng(std::random_device{}());
+  out->assign(m.parts_[candidates[rng() % candidates.size()]]);
+}
+
+void ReplyMerger::MergeScan(ReplyMerger& m, std::string* out) {
   std::string_view cursor_text;
-  if (parts_.size() != 1 || !SplitArray(parts_[0], &elements_) || elements_.size() != 2 ||
-      !ParseStringReply(elements_[0], &cursor_text)) {
+  uint64_t backend_cursor = 0;
+  if (m.parts_.size() != 1 || !SplitArray(m.parts_[0], &m.elements_) || m.elements_.size() != 2 ||
+      !ParseStringReply(m.elements_[0], &cursor_text) ||
+      std::from_chars(cursor_text.data(), cursor_text.data() + cursor_text.size(), backend_cursor).ec != std::errc() ||
+      !ScanCursor::Fits(backend_cursor)) {
     out->assign(kProtocolMismatch);
     return;
   }
-  uint64_t backend_cursor = 0;
-  std::from_chars(cursor_text.data(), cursor_text.data() + cursor_text.size(), backend_cursor);
-  uint64_t cursor = 0;
+  ScanCursor next;
   if (backend_cursor != 0) {
-    cursor = backend_cursor * kScanShardSlots + scan_shard;
-  } else if (scan_shard + 1 < scan_shard_count) {
-    cursor = scan_shard + 1;  // the next shard, from its start
+    next = ScanCursor{backend_cursor, m.scan_position, m.scan_tag};
+  } else if (m.scan_position + 1 < m.scan_positions) {
+    next = ScanCursor{0, m.scan_position + 1, m.scan_tag};  // the next shard, from its start
   }
   AppendArrayHeader(out, 2);
-  AppendBulk(out, std::to_string(cursor));
-  out->append(elements_[1]);
+  AppendBulk(out, std::to_string(next.Encode()));
+  out->append(m.elements_[1]);
 }
 
-void ReplyMerger::FinishInfo(std::string* out) {
+void ReplyMerger::MergeInfo(ReplyMerger& m, std::string* out) {
   std::map<std::string, std::map<std::string, int64_t>> dbs;
   std::vector<std::string> order;
   std::string server_section;
-  for (size_t i = 0; i < parts_.size(); ++i) {
+  for (size_t i = 0; i < m.parts_.size(); ++i) {
     std::string_view text;
-    if (!ParseStringReply(parts_[i], &text)) continue;
+    if (!ParseStringReply(m.parts_[i], &text)) continue;
     bool in_server = false;
     while (!text.empty()) {
       size_t eol = text.find("\r\n");
@@ -247,9 +249,9 @@ void ReplyMerger::FinishInfo(std::string* out) {
       text = text.substr(eol + 2);
     }
   }
-  std::string body = info_prefix;
-  if (info_server && !server_section.empty()) body += server_section + "\r\n";
-  if (info_keyspace) {
+  std::string body = m.info_prefix;
+  if (m.info_server && !server_section.empty()) body += server_section + "\r\n";
+  if (m.info_keyspace) {
     body += "# Keyspace\r\n";
     for (const auto& db : order) {
       const auto& f = dbs[db];
@@ -257,7 +259,7 @@ void ReplyMerger::FinishInfo(std::string* out) {
       int64_t expires = f.count("expires") ? f.at("expires") : 0;
       // avg_ttl is an average: the sum over shards means nothing, report the mean.
       int64_t avg_ttl =
-          f.count("avg_ttl") ? f.at("avg_ttl") / static_cast<int64_t>(parts_.size()) : 0;
+          f.count("avg_ttl") ? f.at("avg_ttl") / static_cast<int64_t>(m.parts_.size()) : 0;
       body += fmt::format("{}:keys={},expires={},avg_ttl={}\r\n", db, keys, expires, avg_ttl);
     }
   }

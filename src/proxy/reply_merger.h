@@ -1,6 +1,8 @@
 // Combines the replies of the parts of a split or fan-out request into the
-// one reply a single redis-server would have given. Reused across requests
-// (Reset) so steady-state merging allocates little.
+// one reply a single redis-server would have given, with one merge function
+// per kind (a table indexed by Kind). Reused across requests (Reset): its
+// part buffers and scratch vectors keep their capacity, so a split MGET
+// merges without allocating once warm.
 #pragma once
 
 #include <cstdint>
@@ -20,11 +22,12 @@ class ReplyMerger {
     kFirstReply,      // SCRIPT LOAD, FUNCTION LOAD/LIST: the parts agree; first
     kAndArrays,       // SCRIPT EXISTS: element-wise AND of 0/1 arrays
     kRandomNonNil,    // RANDOMKEY: any non-nil part
-    kScanCursor,      // SCAN: one part; its cursor is mapped to the proxy's
+    kScanCursor,      // SCAN: one part; its cursor is mapped to the proxy's (ScanCursor)
     kInfo,            // INFO: proxy sections, shard 0's Server section, summed keyspace
     kSumPairs,        // PUBSUB NUMSUB: [name, n, ...] per part; n summed by position
     kMinInteger,      // WAIT: the smallest integer reply (what every shard reached)
   };
+  static constexpr int kKinds = static_cast<int>(Kind::kMinInteger) + 1;
 
   // Prepares for a request of `parts` backend replies.
   void Reset(Kind kind, uint32_t parts);
@@ -37,9 +40,11 @@ class ReplyMerger {
 
   // kMgetByPosition: (part, index within that part's array) per result element.
   std::vector<std::pair<uint32_t, uint32_t>> positions;
-  // kScanCursor: the shard the part came from and how many shards there are.
-  uint32_t scan_shard = 0;
-  uint32_t scan_shard_count = 0;
+  // kScanCursor: the position in the scan order of the shard the part came
+  // from, how many positions there are, and the layout tag to issue.
+  uint32_t scan_position = 0;
+  uint32_t scan_positions = 0;
+  uint32_t scan_tag = 0;
   // kInfo: the proxy's own sections, placed first; then part 0's "# Server"
   // section if info_server, then the keyspace summed over parts if
   // info_keyspace.
@@ -48,16 +53,25 @@ class ReplyMerger {
   bool info_keyspace = false;
 
  private:
-  void FinishScan(std::string* out);
-  void FinishInfo(std::string* out);
+  using MergeFunction = void (*)(ReplyMerger& m, std::string* out);
+  static const MergeFunction kMerge[kKinds];
+
+  static void MergeMget(ReplyMerger& m, std::string* out);
+  static void MergeAllOk(ReplyMerger& m, std::string* out);
+  static void MergeSum(ReplyMerger& m, std::string* out);
+  static void MergeConcat(ReplyMerger& m, std::string* out);
+  static void MergeFirst(ReplyMerger& m, std::string* out);
+  static void MergeAnd(ReplyMerger& m, std::string* out);
+  static void MergeRandom(ReplyMerger& m, std::string* out);
+  static void MergeScan(ReplyMerger& m, std::string* out);
+  static void MergeInfo(ReplyMerger& m, std::string* out);
+  static void MergeSumPairs(ReplyMerger& m, std::string* out);
+  static void MergeMin(ReplyMerger& m, std::string* out);
 
   Kind kind_ = Kind::kAllOk;
   std::vector<std::string> parts_;
-  std::vector<std::string_view> elements_;  // scratch
+  std::vector<std::string_view> elements_;               // scratch
+  std::vector<std::vector<std::string_view>> split_;     // scratch: each part's elements
 };
-
-// SCAN cursors of the proxy: the backend cursor times kScanShardSlots plus
-// the index of the shard being walked. Stable as long as the shard list is.
-inline constexpr uint64_t kScanShardSlots = 1024;
 
 }  // namespace redkube::proxy

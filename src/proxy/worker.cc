@@ -39,12 +39,22 @@ Worker::Worker(int index, ProxyServer* server, int listen_fd)
       server_(server),
       listen_fd_(listen_fd),
       listener_(std::make_unique<Listener>(this)),
-      slow_log_(server->slow_log()),
-      dispatcher_(this) {
-  blocking_options_ = server_->options().backend;
-  blocking_options_.reply_timeout_ms = 0;  // a blocked command owes its reply for as long as it blocks
-  blocking_options_.release_idle_buffers = true;
-  blocking_options_.log_state_changes = false;
+      recorder_(&loop_, server->slow_log()),
+      backends_(&loop_, server, this),
+      dispatcher_(&context_) {
+  own_backend_options_ = server_->options().backend;
+  own_backend_options_.reply_timeout_ms = 0;  // a blocked command owes its reply for as long as it blocks
+  own_backend_options_.release_idle_buffers = true;
+  own_backend_options_.log_state_changes = false;
+  context_.loop = &loop_;
+  context_.server = server_;
+  context_.options = &server_->options();
+  context_.stats = server_->stats();
+  context_.pending_pool = &pending_pool_;
+  context_.recorder = &recorder_;
+  context_.backends = &backends_;
+  context_.sink = this;
+  context_.own_backend_options = &own_backend_options_;
   loop_.Add(listen_fd_, EPOLLIN, listener_.get());
   loop_.SetBeforeSleep([this] { BeforeSleep(); });
   loop_.SetTick(50, [this] { Tick(); });
@@ -56,9 +66,6 @@ Worker::~Worker() {
   clients_.clear();
   if (listen_fd_ >= 0) close(listen_fd_);
 }
-
-const ProxyOptions& Worker::options() const { return server_->options(); }
-ProxyStats* Worker::stats() { return server_->stats(); }
 
 void Worker::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -78,26 +85,26 @@ void Worker::Run() {
   loop_.Run();
   // Whatever is left after the drain is closed.
   for (auto& [ptr, client] : clients_) client->Close();
-  closed_clients_.clear();
+  context_.closed_clients.clear();
   clients_.clear();
-  backends_.clear();
+  backends_.Clear();
 }
 
 void Worker::Accept() {
+  const ProxyOptions& options = server_->options();
   for (int i = 0; i < 64; ++i) {
     sockaddr_in peer{};
     socklen_t len = sizeof(peer);
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
         spdlog::warn("accept failed: {}", strerror(errno));
       }
       return;
     }
-    ProxyStats* s = stats();
+    ProxyStats* s = server_->stats();
     s->total_connections.fetch_add(1, std::memory_order_relaxed);
-    if (s->connected_clients.fetch_add(1, std::memory_order_relaxed) >= options().max_clients) {
+    if (s->connected_clients.fetch_add(1, std::memory_order_relaxed) >= options.max_clients) {
       s->connected_clients.fetch_sub(1, std::memory_order_relaxed);
       uint64_t rejected = s->rejected_connections.fetch_add(1, std::memory_order_relaxed) + 1;
       int64_t log_after = s->next_refusal_log_ms.load(std::memory_order_relaxed);
@@ -105,7 +112,7 @@ void Worker::Accept() {
           s->next_refusal_log_ms.compare_exchange_strong(log_after, loop_.now_ms() + 10000)) {
         // One line per 10 s at most for the process, however many are refused.
         spdlog::warn("client {} refused: --max-clients {} reached ({} refused since start)", AddressOf(peer),
-                     options().max_clients, rejected);
+                     options.max_clients, rejected);
       }
       static constexpr char kMaxClients[] = "-ERR max number of clients reached\r\n";
       ssize_t ignored = write(fd, kMaxClients, sizeof(kMaxClients) - 1);
@@ -119,25 +126,17 @@ void Worker::Accept() {
     socklen_t local_len = sizeof(local);
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
     uint64_t id = s->next_client_id.fetch_add(1, std::memory_order_relaxed);
-    auto client = std::make_unique<ClientSession>(this, fd, id, AddressOf(peer), AddressOf(local));
+    auto client = std::make_unique<ClientSession>(&context_, &dispatcher_, fd, id, AddressOf(peer), AddressOf(local));
     ClientSession* raw = client.get();
     clients_.emplace(raw, std::move(client));
   }
-}
-
-void Worker::OnClientClosed(ClientSession* client) {
-  clients_with_blocking_.erase(client);
-  // It is freed at the end of this loop iteration: no later pass may see it.
-  std::erase(resumable_clients_, client);
-  stats()->connected_clients.fetch_sub(1, std::memory_order_relaxed);
-  closed_clients_.push_back(client);
 }
 
 void Worker::OnBackendConnecting(BackendConnection* backend) {
   // A new connection may reach a server that lacks the scripts loaded
   // through this proxy (a promoted replica, a restarted server): load them
   // first, so that EVALSHA keeps working, in the client's order.
-  if (backend->options() != &options().backend) return;  // shared connections only
+  if (backend->options() != &server_->options().backend) return;  // shared connections only
   for (const std::string& body : server_->scripts()->Bodies()) {
     static constexpr std::string_view kScriptLoad[] = {"SCRIPT", "LOAD"};
     Buffer* out = backend->StartOwnRequest();
@@ -148,122 +147,67 @@ void Worker::OnBackendConnecting(BackendConnection* backend) {
 }
 
 void Worker::OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) {
-  ClientSession* client = pending->client;
-  if (pending->fixed) {
-    if (IsErrorReply(reply)) pending->data.assign(reply);
-  } else if (pending->merging) {
-    pending->merger->SetPart(part, reply);
-  } else if (client != nullptr && client->IsNextReply(pending)) {
-    // The common case: the reply is next in line, so it goes straight to the
-    // client's output, one copy.
-    // Its (empty) data is popped without writing anything more.
-    if (pending->command != 0) {
-      RecordReply(*pending, reply);
-      pending->command = 0;
-    }
-    client->AppendOutput(reply);
-    pending->done = true;
-    pending->outstanding = 0;
-    client->DrainDoneReplies();
+  if (pending->queue == nullptr) {
+    // Its client has gone (or it was the proxy's own): nothing to deliver.
+    if (--pending->outstanding == 0) pending_pool_.Put(pending);
     return;
-  } else if (client != nullptr) {
-    pending->data.assign(reply);
   }
-  if (--pending->outstanding > 0) return;
-  if (pending->merging && client != nullptr) pending->merger->Finish(&pending->data);
-  pending->done = true;
-  if (client == nullptr) {
-    pending_pool_.Put(pending);
-  } else {
-    client->DrainDoneReplies();
+  if (pending->next_step != nullptr) {
+    // A two-step request: its first step answered. The step sends the
+    // second (same slot, same place in the client's queue) or says what
+    // the client gets.
+    RequestStep* step = pending->next_step;
+    pending->next_step = nullptr;
+    if (step->Continue(pending, &reply)) return;
   }
-}
-
-void Worker::LogSlowRequest(const PendingReply& pending, int64_t duration_us) {
-  SlowLogEntry entry;
-  entry.unix_time_s = time(nullptr);
-  entry.duration_us = duration_us;
-  entry.args = SlowLogArgs::Expand(pending.slowlog_args);
-  if (pending.client != nullptr) {
-    entry.client_addr = pending.client->peer();
-    entry.client_name = pending.client->name();
-  }
-  slow_log_->Add(std::move(entry));
+  pending->queue->Complete(pending, part, reply);
 }
 
 void Worker::OnBackendPush(BackendConnection* backend, std::string_view message) {
-  auto* client = static_cast<ClientSession*>(backend->push_owner());
-  if (client != nullptr && !client->closed()) client->Push(message);
+  if (auto* own = static_cast<ClientBackends*>(backend->push_owner())) own->OnPush(message);
 }
 
 void Worker::OnSubscriptionsLost(BackendConnection* backend) {
-  auto* client = static_cast<ClientSession*>(backend->push_owner());
-  if (client != nullptr && !client->closed()) client->OnSubscriptionsLost(backend);
-}
-
-BackendConnection* Worker::BackendFor(const HostPort& address) {
-  std::string key = address.ToString();
-  auto it = backends_.find(key);
-  if (it == backends_.end()) {
-    it = backends_.emplace(key, std::make_unique<BackendConnection>(&loop_, address, &options().backend, this))
-             .first;
-    it->second->set_stats(server_->StatsForBackend(key));
-  }
-  return it->second.get();
+  if (auto* own = static_cast<ClientBackends*>(backend->push_owner())) own->OnSubscriptionsLost(backend);
 }
 
 void Worker::ApplyTopologyIfChanged() {
   uint64_t generation = server_->topology_generation();
   uint64_t replicas_generation = server_->replicas_generation();
-  if (generation == topology_generation_ && replicas_generation == replicas_generation_) return;
-  topology_generation_ = generation;
+  if (generation == context_.topology_generation && replicas_generation == replicas_generation_) return;
+  if (generation != context_.topology_generation || context_.router == nullptr) {
+    context_.router = std::make_shared<const SlotRouter>(server_->topology());
+  }
+  context_.topology_generation = generation;
   replicas_generation_ = replicas_generation;
-  topology_ = server_->topology();
-  auto readable = server_->readable_replicas();
-  shard_backends_.clear();
-  replica_backends_.assign(topology_->shards().size(), {});
-  for (size_t i = 0; i < topology_->shards().size(); ++i) {
-    const Shard& shard = topology_->shards()[i];
-    shard_backends_.push_back(BackendFor(shard.master));
-    if (options().read_from == ReadFrom::kMaster) continue;
-    for (const auto& replica : shard.replicas) {
-      if (readable->Contains(shard.master, replica)) replica_backends_[i].push_back(BackendFor(replica));
-    }
-  }
-}
-
-BackendConnection* Worker::ReadBackendForShard(int shard_index) {
-  const auto& replicas = replica_backends_[shard_index];
-  for (size_t tries = 0; tries < replicas.size(); ++tries) {
-    BackendConnection* b = replicas[next_replica_++ % replicas.size()];
-    if (!b->failing()) return b;  // one this worker just saw fail waits for the monitor
-  }
-  return options().read_from == ReadFrom::kReplica ? nullptr : shard_backends_[shard_index];
+  backends_.Apply(*context_.router, *server_->readable_replicas());
 }
 
 void Worker::BeforeSleep() {
   ApplyTopologyIfChanged();
   if (shutdown_requested_.load(std::memory_order_acquire) && !draining_) {
     draining_ = true;
-    drain_deadline_ms_ = loop_.now_ms() + options().shutdown_grace_ms;
+    drain_deadline_ms_ = loop_.now_ms() + server_->options().shutdown_grace_ms;
     loop_.Remove(listen_fd_);
     close(listen_fd_);
     listen_fd_ = -1;
     for (auto& [ptr, client] : clients_) client->StopReading();
   }
   // Resuming a paused client may dispatch requests: do it before flushing.
-  for (size_t i = 0; i < resumable_clients_.size(); ++i) {
-    ClientSession* c = resumable_clients_[i];
+  auto& resumable = context_.resumable_clients;
+  for (size_t i = 0; i < resumable.size(); ++i) {
+    ClientSession* c = resumable[i];
     if (!c->closed()) c->ResumeInput();
   }
-  resumable_clients_.clear();
+  resumable.clear();
   for (size_t i = 0; i < dirty_backends_.size(); ++i) dirty_backends_[i]->Flush();
   dirty_backends_.clear();
-  for (size_t i = 0; i < dirty_clients_.size(); ++i) dirty_clients_[i]->FlushOutput();
-  dirty_clients_.clear();
-  for (ClientSession* c : closed_clients_) clients_.erase(c);
-  closed_clients_.clear();
-  retired_backends_.clear();
+  auto& dirty = context_.dirty_clients;
+  for (size_t i = 0; i < dirty.size(); ++i) dirty[i]->FlushOutput();
+  dirty.clear();
+  for (ClientSession* c : context_.closed_clients) clients_.erase(c);
+  context_.closed_clients.clear();
+  context_.retired.clear();
   if (draining_) DrainForShutdown();
 }
 
@@ -279,46 +223,23 @@ void Worker::DrainForShutdown() {
 }
 
 void Worker::Tick() {
-  for (auto& [name, backend] : backends_) backend->Tick();
-  if (options().idle_timeout_s > 0 && loop_.now_ms() >= next_idle_check_ms_) {
+  backends_.Tick();
+  const ProxyOptions& options = server_->options();
+  if (options.idle_timeout_s > 0 && loop_.now_ms() >= next_idle_check_ms_) {
     next_idle_check_ms_ = loop_.now_ms() + 1000;
-    const int64_t limit_ms = int64_t{options().idle_timeout_s} * 1000;
+    const int64_t limit_ms = int64_t{options.idle_timeout_s} * 1000;
     for (auto& [ptr, client] : clients_) {
       if (!client->closed() && client->IdleLongerThan(limit_ms)) {
-        stats()->idle_disconnects.fetch_add(1, std::memory_order_relaxed);
+        server_->stats()->idle_disconnects.fetch_add(1, std::memory_order_relaxed);
         client->Close();
       }
     }
   }
-  for (ClientSession* client : clients_with_blocking_) client->TickOwnBackends();
-  // Connections to servers that left the topology go once they owe nothing.
-  for (auto it = backends_.begin(); it != backends_.end();) {
-    bool used = false;
-    for (BackendConnection* b : shard_backends_) used |= (b == it->second.get());
-    for (const auto& replicas : replica_backends_) {
-      for (BackendConnection* b : replicas) used |= (b == it->second.get());
-    }
-    if (!used && it->second->idle()) {
-      it = backends_.erase(it);
-    } else {
-      ++it;
-    }
+  // A copy: ticking may drop a client's connections (it leaves the set).
+  ticking_.assign(context_.with_own_backends.begin(), context_.with_own_backends.end());
+  for (ClientBackends* own : ticking_) {
+    if (context_.with_own_backends.count(own)) own->Tick();
   }
-}
-
-std::string Worker::InfoSections() const {
-  const ProxyStats& s = *server_->stats();
-  int64_t uptime_s = (EventLoop::MonotonicMs() - server_->start_time_ms()) / 1000;
-  return fmt::format(
-      "# Proxy\r\nredkube_version:0.1.0\r\nprocess_id:{}\r\ntcp_port:{}\r\nthreads:{}\r\n"
-      "uptime_in_seconds:{}\r\ncluster:{}\r\ntopology_epoch:{}\r\nshards:{}\r\n\r\n"
-      "# Clients\r\nconnected_clients:{}\r\n\r\n"
-      "# Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\n"
-      "total_commands_processed:{}\r\nprotocol_errors:{}\r\n\r\n",
-      getpid(), options().port, options().threads, uptime_s, topology_->cluster(),
-      topology_->epoch(), topology_->shards().size(), s.connected_clients.load(),
-      s.total_connections.load(), s.rejected_connections.load(), s.total_commands.load(),
-      s.protocol_errors.load());
 }
 
 }  // namespace redkube::proxy

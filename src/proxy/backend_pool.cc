@@ -1,0 +1,63 @@
+#include "proxy/backend_pool.h"
+
+#include <algorithm>
+
+#include "proxy/proxy_server.h"
+
+namespace redkube::proxy {
+
+BackendPool::BackendPool(EventLoop* loop, ProxyServer* server, ReplySink* sink)
+    : loop_(loop), server_(server), sink_(sink) {}
+
+BackendConnection* BackendPool::For(const HostPort& address) {
+  std::string key = address.ToString();
+  auto it = by_address_.find(key);
+  if (it == by_address_.end()) {
+    auto backend = std::make_unique<BackendConnection>(loop_, address, &server_->options().backend, sink_);
+    backend->set_stats(server_->StatsForBackend(key));
+    it = by_address_.emplace(key, std::move(backend)).first;
+  }
+  return it->second.get();
+}
+
+void BackendPool::Apply(const SlotRouter& router, const ReadableReplicas& readable) {
+  const bool replica_reads = server_->options().read_from != ReadFrom::kMaster;
+  masters_.clear();
+  replicas_.assign(router.shard_count(), {});
+  for (int i = 0; i < router.shard_count(); ++i) {
+    const Shard& shard = router.shard(i);
+    masters_.push_back(For(shard.master));
+    if (!replica_reads) continue;
+    for (const auto& replica : shard.replicas) {
+      if (readable.Contains(shard.master, replica)) replicas_[i].push_back(For(replica));
+    }
+  }
+}
+
+BackendConnection* BackendPool::ForRead(int shard) {
+  const auto& replicas = replicas_[shard];
+  for (size_t tries = 0; tries < replicas.size(); ++tries) {
+    BackendConnection* b = replicas[next_replica_++ % replicas.size()];
+    if (!b->failing()) return b;  // one this worker just saw fail waits for the monitor
+  }
+  return server_->options().read_from == ReadFrom::kReplica ? nullptr : masters_[shard];
+}
+
+void BackendPool::Tick() {
+  for (auto& [name, backend] : by_address_) backend->Tick();
+  // Connections to servers that left the topology go once they owe nothing.
+  for (auto it = by_address_.begin(); it != by_address_.end();) {
+    const BackendConnection* b = it->second.get();
+    bool used = std::find(masters_.begin(), masters_.end(), b) != masters_.end();
+    for (const auto& replicas : replicas_) {
+      used |= std::find(replicas.begin(), replicas.end(), b) != replicas.end();
+    }
+    if (!used && b->idle()) {
+      it = by_address_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace redkube::proxy

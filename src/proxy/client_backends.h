@@ -1,0 +1,100 @@
+// A client's own connections to servers, for what cannot share the worker's
+// pipelined ones: blocking commands (a blocked client must delay no one
+// else), WATCH/MULTI/EXEC and WAIT (their state lives on a connection), and
+// subscriptions (a subscribed connection carries pushes). Created on first
+// use, one per server, closed with the client.
+//
+// It also keeps the client's subscriptions where they must be while the
+// topology changes under them:
+//  - lost: a subscribed connection failed (its server died, restarted, or
+//    was replaced by a failover). They are made again in the background on
+//    the shard's master of the moment, retried until it answers; the client
+//    stays connected and subscribed. Messages published on that shard
+//    meanwhile are missed, as pub/sub promises no delivery to a subscriber
+//    that is not connected.
+//  - moved: a channel's slot went to another shard (a topology edit, the
+//    last epoch of a migration) while the masters stayed. The channel is
+//    subscribed where it now lives and unsubscribed where it was. While the
+//    slot is in a migration it is subscribed on both sides, so that the
+//    flip loses nothing for subscribers whose proxy saw the migration.
+//  - left behind: a server that is no longer its shard's master.
+// Owned by the ClientSession. Worker thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/backend_connection.h"
+#include "proxy/client_state.h"
+#include "proxy/request_context.h"
+
+namespace redkube::proxy {
+
+class ReplyQueue;
+
+class ClientBackends {
+ public:
+  ClientBackends(WorkerContext* worker, ClientState* client, ReplyQueue* replies)
+      : worker_(worker), client_(client), replies_(replies) {}
+  ~ClientBackends() { DropAll(); }
+  ClientBackends(const ClientBackends&) = delete;
+  ClientBackends& operator=(const ClientBackends&) = delete;
+
+  // The client's connection to shard `shard`'s master (current topology).
+  BackendConnection* ForShard(int shard);
+  // The same, carrying the client's subscriptions: its pushes reach the client.
+  BackendConnection* ForSubscriptions(int shard);
+  // The connection to `master` ("host:port"), if the client has one.
+  BackendConnection* Find(const std::string& master);
+  // Whether a request on one of them is unanswered (blocked: not idle).
+  bool AnyInFlight() const;
+  // Closes every one (RESET, close): blocked commands, WATCH and
+  // subscriptions end with them on the servers.
+  void DropAll();
+
+  // Periodic: the connections' timeouts and reconnects, and the upkeep of
+  // subscriptions after a topology change or a lost connection.
+  void Tick();
+  // From the worker, for a connection of this client's.
+  void OnPush(std::string_view message);
+  void OnSubscriptionsLost(BackendConnection* backend);
+
+ private:
+  struct OwnConnection {
+    std::unique_ptr<BackendConnection> backend;
+    std::string shard_id;  // the shard whose master it was opened to
+  };
+  // Subscriptions of one shard being restored after their connection failed.
+  struct LostSubscriptions {
+    BackendConnection* restoring = nullptr;  // where they are being sent again
+    int64_t next_attempt_ms = 0;
+    int retry_delay_ms = 0;
+  };
+
+  // After a topology change, on servers that are no longer their shard's
+  // master: subscriptions are marked lost, to be made on the master; owed
+  // requests are answered -TRYAGAIN and their connection closed.
+  void LeaveFormerMasters();
+  // After a topology change: channels whose slot moved follow it.
+  void FollowChannels(const SlotRouter& before, const SlotRouter& now);
+  void RestoreLostSubscriptions();
+  OwnConnection* FindByShard(const std::string& shard_id);
+  // Closes one (at the end of this loop iteration); what it owes is
+  // answered with an error naming `why`.
+  void Retire(BackendConnection* backend, const std::string& why = "the client disconnected");
+
+  WorkerContext* worker_;
+  ClientState* client_;
+  ReplyQueue* replies_;
+  std::vector<OwnConnection> own_;
+  std::map<std::string, LostSubscriptions> lost_;  // by shard id
+  // The routing the subscriptions were last placed by.
+  std::shared_ptr<const SlotRouter> placed_by_;
+  uint64_t checked_generation_ = 0;
+};
+
+}  // namespace redkube::proxy

@@ -1,0 +1,39 @@
+// What the proxy knows of one client connection, apart from its socket: who
+// it is, whether it has authenticated, its name, its MULTI/WATCH state and
+// its subscriptions. Owned by the ClientSession; read and changed by the
+// commands it sends (through their RequestContext). Worker thread only.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "proxy/client_transaction.h"
+
+namespace redkube::proxy {
+
+// What one client is subscribed to.
+struct ClientSubscriptions {
+  std::set<std::string, std::less<>> channels;
+  std::set<std::string, std::less<>> patterns;
+  std::set<std::string, std::less<>> shard_channels;
+
+  // Subscribed mode (RESP2): only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET.
+  bool active() const { return !channels.empty() || !patterns.empty() || !shard_channels.empty(); }
+};
+
+struct ClientState {
+  uint64_t id = 0;
+  std::string peer;   // "ip:port" of the client
+  std::string local;  // "ip:port" it connected to
+  int fd = -1;
+  int64_t created_ms = 0;
+  int64_t last_read_ms = 0;
+  bool authenticated = false;
+  bool closing = false;  // reads no more requests (QUIT, an error, shutdown)
+  std::string name;
+  ClientTransaction transaction;
+  ClientSubscriptions subscriptions;
+};
+
+}  // namespace redkube::proxy

@@ -1,0 +1,73 @@
+#include "proxy/migrating_key_step.h"
+
+#include <fmt/format.h>
+
+#include "core/reply_scanner.h"
+#include "proxy/backend_pool.h"
+#include "proxy/proxy_options.h"
+#include "proxy/reply_queue.h"
+#include "proxy/request_bytes.h"
+
+namespace redkube::proxy {
+
+void MigratingKeyStep::AppendMigrate(Buffer* out, const HostPort& target, const std::string& password,
+                                     std::span<const std::string_view> argv, std::span<const uint32_t> keys) {
+  // MIGRATE host port "" 0 timeout REPLACE [AUTH password] KEYS key...
+  char port[8];
+  auto port_end = fmt::format_to_n(port, sizeof(port), "{}", target.port);
+  char timeout[16];
+  auto timeout_end = fmt::format_to_n(timeout, sizeof(timeout), "{}", kMigrateTimeoutMs);
+  AppendArrayHeader(out, static_cast<int64_t>(7 + (password.empty() ? 0 : 2) + 1 + keys.size()));
+  AppendBulk(out, "MIGRATE");
+  AppendBulk(out, target.host);
+  AppendBulk(out, std::string_view(port, port_end.size));
+  AppendBulk(out, "");
+  AppendBulk(out, "0");
+  AppendBulk(out, std::string_view(timeout, timeout_end.size));
+  AppendBulk(out, "REPLACE");
+  if (!password.empty()) {
+    AppendBulk(out, "AUTH");
+    AppendBulk(out, password);
+  }
+  AppendBulk(out, "KEYS");
+  for (uint32_t k : keys) AppendBulk(out, argv[k]);
+}
+
+void MigratingKeyStep::Start(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
+                             std::span<const uint32_t> keys, std::string_view raw) {
+  const SlotRouter& router = ctx.router();
+  PendingReply* p = ctx.replies.Open(1);
+  p->next_step = this;
+  p->step_slot = slot;
+  // The second step's request is kept as bytes: the client's argv does not
+  // outlive this call.
+  p->step_request.clear();
+  AppendRequest(&p->step_request, argv, raw);
+  BackendConnection* source = worker_->backends->Master(router.OwnerOf(slot));
+  AppendMigrate(source->StartRequest(p, 0), router.shard(router.ImporterOf(slot)).master,
+                worker_->options->backend.password, argv, keys);
+}
+
+bool MigratingKeyStep::Continue(PendingReply* p, std::string_view* reply) {
+  const SlotRouter& router = *worker_->router;
+  const uint16_t slot = p->step_slot;
+  if (IsErrorReply(*reply)) {
+    // Not handed over: the key may still be on the source. Running the
+    // request on the target now would fork it; the client retries.
+    std::string_view reason = reply->substr(1, reply->size() - 3);
+    if (reason.starts_with("TRYAGAIN ")) reason.remove_prefix(9);
+    p->step_request = fmt::format("-TRYAGAIN slot {} is moving and its keys could not be handed over: {}\r\n",
+                                  slot, reason);
+    *reply = p->step_request;
+    return false;
+  }
+  // Where the keys went: the importer, or, if the migration ended since
+  // (the flip), the slot's owner, which is then that same shard.
+  int target = router.ImporterOf(slot);
+  if (target < 0) target = router.OwnerOf(slot);
+  Buffer* out = worker_->backends->Master(target)->StartRequest(p, 0);
+  out->Append(p->step_request);
+  return true;
+}
+
+}  // namespace redkube::proxy
