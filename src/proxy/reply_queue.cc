@@ -136,4 +136,21 @@ void ReplyQueue::Close() {
   queued_ = 0;
 }
 
+void DeliverReply(PendingReply* pending, uint32_t part, std::string_view reply, PendingReplyPool* pool) {
+  if (pending->queue == nullptr) {
+    // Its client has gone (or it was the proxy's own): nothing to deliver.
+    if (--pending->outstanding == 0) pool->Put(pending);
+    return;
+  }
+  if (pending->next_step != nullptr) {
+    // A two-step request: its first step answered. The step sends the
+    // second (same slot, same place in the client's queue) or says what
+    // the client gets.
+    RequestStep* step = pending->next_step;
+    pending->next_step = nullptr;
+    if (step->Continue(pending, &reply)) return;
+  }
+  pending->queue->Complete(pending, part, reply);
+}
+
 }  // namespace redkube::proxy

@@ -85,4 +85,11 @@ class ReplyQueue {
   uint32_t queued_ = 0;
 };
 
+// A backend's reply for part `part` of `pending`, wherever it belongs: a
+// slot with a second step runs the step first (which may send the next
+// request instead of completing it), a slot of a client completes in its
+// queue, and one whose client has gone (or the proxy's own) is freed to
+// `pool` with its last reply. The worker's ReplySink calls this.
+void DeliverReply(PendingReply* pending, uint32_t part, std::string_view reply, PendingReplyPool* pool);
+
 }  // namespace redkube::proxy

@@ -13,6 +13,7 @@
 
 #include "proxy/client_session.h"
 #include "proxy/proxy_server.h"
+#include "proxy/reply_queue.h"
 
 namespace redkube::proxy {
 namespace {
@@ -147,20 +148,7 @@ void Worker::OnBackendConnecting(BackendConnection* backend) {
 }
 
 void Worker::OnBackendReply(PendingReply* pending, uint32_t part, std::string_view reply) {
-  if (pending->queue == nullptr) {
-    // Its client has gone (or it was the proxy's own): nothing to deliver.
-    if (--pending->outstanding == 0) pending_pool_.Put(pending);
-    return;
-  }
-  if (pending->next_step != nullptr) {
-    // A two-step request: its first step answered. The step sends the
-    // second (same slot, same place in the client's queue) or says what
-    // the client gets.
-    RequestStep* step = pending->next_step;
-    pending->next_step = nullptr;
-    if (step->Continue(pending, &reply)) return;
-  }
-  pending->queue->Complete(pending, part, reply);
+  DeliverReply(pending, part, reply, &pending_pool_);
 }
 
 void Worker::OnBackendPush(BackendConnection* backend, std::string_view message) {

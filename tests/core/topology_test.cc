@@ -33,6 +33,16 @@ TEST(TopologyTest, ParsesAValidDocument) {
   EXPECT_EQ(again.value()->ToJson(), topology.ToJson());
 }
 
+TEST(TopologyTest, KnowsTheImporterOfEveryMigratingSlot) {
+  auto t = Topology::FromJson(Doc(kTwoShards, R"([{"slots": [[10, 20], [30, 30]], "from": "a", "to": "b"}])"));
+  ASSERT_TRUE(t.ok()) << t.error();
+  EXPECT_EQ(t.value()->ImporterIndexForSlot(10), 1);
+  EXPECT_EQ(t.value()->ImporterIndexForSlot(20), 1);
+  EXPECT_EQ(t.value()->ImporterIndexForSlot(30), 1);
+  EXPECT_EQ(t.value()->ImporterIndexForSlot(21), -1);
+  EXPECT_EQ(t.value()->ImporterIndexForSlot(9000), -1);
+}
+
 void ExpectError(const std::string& json, const std::string& fragment) {
   auto t = Topology::FromJson(json);
   ASSERT_FALSE(t.ok()) << json;
@@ -57,6 +67,9 @@ TEST(TopologyTest, NamesTheProblem) {
               "duplicate shard id");
   ExpectError(Doc(kTwoShards, R"([{"slots": [[9000, 9001]], "from": "a", "to": "b"}])"),
               "slot 9000 is not owned by a");
+  ExpectError(Doc(kTwoShards, R"([{"slots": [[10, 20]], "from": "a", "to": "b"},
+                                  {"slots": [[20, 21]], "from": "a", "to": "b"}])"),
+              "slot 20 is already in another migration");
   ExpectError(R"({"cluster": "t", "epoch": -1, "shards": []})", "epoch");
 }
 
