@@ -66,12 +66,16 @@ void ClientBackends::Tick() {
   if (checked_generation_ != worker_->topology_generation) {
     checked_generation_ = worker_->topology_generation;
     LeaveFormerMasters();
-    if (placed_by_ != nullptr && placed_by_ != worker_->router) {
-      FollowChannels(*placed_by_, *worker_->router);
-      placed_by_ = worker_->router;
-    }
+    CatchUp();
   }
   if (!lost_.empty()) RestoreLostSubscriptions();
+}
+
+void ClientBackends::CatchUp() {
+  if (placed_by_ == nullptr || placed_by_ == worker_->router) return;
+  std::shared_ptr<const SlotRouter> before = std::move(placed_by_);
+  placed_by_ = worker_->router;
+  FollowChannels(*before, *placed_by_);
 }
 
 void ClientBackends::OnSubscriptionsLost(BackendConnection* backend) {

@@ -50,6 +50,10 @@ class ClientBackends {
   BackendConnection* ForSubscriptions(int shard);
   // The connection to `master` ("host:port"), if the client has one.
   BackendConnection* Find(const std::string& master);
+  // Places the client's subscriptions by the current routing if the
+  // topology changed since they were placed (Tick does it too; a
+  // (un)subscribe calls it first, so that it reaches where they are).
+  void CatchUp();
   // Whether a request on one of them is unanswered (blocked: not idle).
   bool AnyInFlight() const;
   // Closes every one (RESET, close): blocked commands, WATCH and

@@ -165,6 +165,16 @@ void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route, st
   part_of_shard_.assign(static_cast<size_t>(router.shard_count()), -1);
   part_shard_.clear();
   const size_t key_count = (argv.size() - 1) / stride;
+  if (const uint16_t first = KeySlot(argv[1]); router.Migrating(first)) {
+    // Keys of one migrating slot (a hash tag) move together, then run as one.
+    keys_.clear();
+    for (size_t k = 0; k < key_count; ++k) {
+      keys_.push_back(static_cast<uint32_t>(1 + k * stride));
+      if (KeySlot(argv[keys_.back()]) != first) keys_.clear();
+      if (keys_.empty()) break;
+    }
+    if (!keys_.empty()) return migrating_key_.Start(ctx, first, argv, keys_, raw);
+  }
   for (size_t k = 0; k < key_count; ++k) {
     uint16_t slot = KeySlot(argv[1 + k * stride]);
     if (router.Migrating(slot)) {

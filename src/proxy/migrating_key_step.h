@@ -25,8 +25,9 @@ namespace redkube::proxy {
 
 class MigratingKeyStep : public RequestStep {
  public:
-  // How long the source may take to hand one request's keys over.
-  static constexpr int kMigrateTimeoutMs = 2000;
+  // MIGRATE's I/O timeout with the target. Below the shared connections'
+  // reply timeout (2 s by default), which the MIGRATE waits under.
+  static constexpr int kMigrateTimeoutMs = 1000;
 
   explicit MigratingKeyStep(WorkerContext* worker) : worker_(worker) {}
 
@@ -35,8 +36,8 @@ class MigratingKeyStep : public RequestStep {
   void Start(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
              std::span<const uint32_t> keys, std::string_view raw);
 
-  // The MIGRATE request for `keys` of argv from `source` to `target` (the
-  // shards' masters), appended to `out`.
+  // The MIGRATE request that moves `keys` of argv to `target` (the
+  // importing shard's master), appended to `out`.
   static void AppendMigrate(Buffer* out, const HostPort& target, const std::string& password,
                             std::span<const std::string_view> argv, std::span<const uint32_t> keys);
 

@@ -78,6 +78,7 @@ void SendSubscriptionRequest(BackendConnection* backend, PendingReply* pending, 
 }
 
 void Subscribe(RequestContext& ctx, SubscriptionKind kind, std::span<const std::string_view> argv) {
+  ctx.own.CatchUp();
   ClientSubscriptions& subs = ctx.client.subscriptions;
   auto& set = SetOf(subs, kind);
   for (size_t i = 1; i < argv.size(); ++i) {
@@ -92,6 +93,7 @@ void Subscribe(RequestContext& ctx, SubscriptionKind kind, std::span<const std::
 }
 
 void Unsubscribe(RequestContext& ctx, SubscriptionKind kind, std::span<const std::string_view> argv) {
+  ctx.own.CatchUp();
   ClientSubscriptions& subs = ctx.client.subscriptions;
   auto& set = SetOf(subs, kind);
   std::vector<std::string> names;

@@ -204,6 +204,10 @@ def test_a_key_of_a_migrating_slot_is_handed_to_the_importer_before_the_command(
         assert conn.command("EVAL", "return redis.call('HGET', KEYS[1], 'f2') .. redis.call('GET', KEYS[2])",
                             2, h, old) == b"2v-old"
         assert direct[0].command("EXISTS", h) == 0 and direct[1].command("HLEN", h) == 2
+        # A split command whose keys share the migrating slot runs whole.
+        assert conn.command("MSET", "{%s}m1" % tag, "a", "{%s}m2" % tag, "b") == b"OK"
+        assert conn.command("MGET", old, "{%s}m2" % tag) == [b"v-old", b"b"]
+        assert direct[1].command("EXISTS", "{%s}m1" % tag, "{%s}m2" % tag) == 2
         # In order with the client's other requests, pipelined.
         replies = conn.pipeline([("SET", "{%s}p" % tag, "1"), ("INCR", "{%s}p" % tag), ("PING",),
                                  ("GET", "{%s}p" % tag)])
