@@ -57,8 +57,7 @@ class FakeDns {
     return calls_[name];
   }
 
-  AddressBook::Options Options(std::chrono::milliseconds refresh = 30s,
-                               std::chrono::milliseconds retry = 10ms) {
+  AddressBook::Options Options(std::chrono::milliseconds refresh = 30s, std::chrono::milliseconds retry = 10ms) {
     AddressBook::Options o;
     o.resolve = [this](const std::string& host) { return Resolve(host); };
     o.refresh_interval = refresh;
