@@ -32,7 +32,7 @@
 // are refreshed only on request.
 //
 // Thread-safety: every method may be called from any thread. Lookup takes no
-// lock; RequestRefresh takes a mutex held only to insert into the queue.
+// lock; RequestRefresh takes a mutex that no one holds while resolving.
 #pragma once
 
 #include <netinet/in.h>
