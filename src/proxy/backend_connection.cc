@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "core/socket_address.h"
+#include "proxy/address_book.h"
 #include "proxy/pending_reply.h"
 #include "proxy/pubsub_protocol.h"
 
@@ -61,7 +62,7 @@ void BackendConnection::Connect() {
   FailOwed(last_error_);
   session_ = NextSession();
 
-  auto addr = ResolveIPv4(address_);
+  auto addr = options_->addresses ? options_->addresses->Lookup(address_) : ResolveIPv4(address_);
   if (!addr.ok()) {
     Fail(addr.error());
     return;
@@ -237,6 +238,9 @@ void BackendConnection::Abandon(const std::string& why) {
 
 void BackendConnection::Fail(const std::string& reason) {
   bool was_up = state_ == State::kConnected;
+  // A connect refused or timed out, or a connection dropped: the server may
+  // have come back elsewhere under the same name (a rescheduled pod).
+  if (state_ != State::kDown && options_->addresses) options_->addresses->RequestRefresh(address_.host);
   session_ = NextSession();
   if (was_up && stats_) {
     stats_->connections.fetch_sub(1, std::memory_order_relaxed);

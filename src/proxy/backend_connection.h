@@ -23,6 +23,7 @@
 
 namespace redkube::proxy {
 
+class AddressBook;
 struct PendingReply;
 
 class ReplySink {
@@ -59,6 +60,10 @@ struct BackendOptions {
   // connections: a thousand subscribers of a dead server are not news a
   // thousand times (the worker's shared connection tells it once).
   bool log_state_changes = true;
+  // Where host names are looked up when connecting (never resolving on the
+  // loop); a failed or dropped connection asks it to re-resolve the name.
+  // nullptr: resolve with a blocking getaddrinfo (tests, tools).
+  AddressBook* addresses = nullptr;
 };
 
 class BackendConnection : public EventHandler {

@@ -52,6 +52,8 @@ ProxyServer::ProxyServer(ProxyOptions options, std::shared_ptr<const Topology> t
     options_.threads = static_cast<int>(std::thread::hardware_concurrency());
     if (options_.threads <= 0) options_.threads = 1;
   }
+  if (topology_) addresses_.Update(AddressBook::HostsOf(*topology_));
+  options_.backend.addresses = &addresses_;
 }
 
 ProxyServer::~ProxyServer() = default;
@@ -83,19 +85,31 @@ std::shared_ptr<const Topology> ProxyServer::topology() const {
   return topology_;
 }
 
+bool ProxyServer::Accepts(const Topology& topology) const {
+  if (topology.cluster() != topology_->cluster()) {
+    spdlog::warn("topology for cluster {} ignored: this proxy serves cluster {}", topology.cluster(),
+                 topology_->cluster());
+    return false;
+  }
+  if (topology.epoch() <= topology_->epoch()) {
+    spdlog::info("topology epoch {} ignored: epoch {} is already applied", topology.epoch(), topology_->epoch());
+    return false;
+  }
+  return true;
+}
+
 bool ProxyServer::UpdateTopology(std::shared_ptr<const Topology> topology) {
   {
     std::lock_guard<std::mutex> lock(topology_mu_);
-    if (topology->cluster() != topology_->cluster()) {
-      spdlog::warn("topology for cluster {} ignored: this proxy serves cluster {}",
-                   topology->cluster(), topology_->cluster());
-      return false;
-    }
-    if (topology->epoch() <= topology_->epoch()) {
-      spdlog::info("topology epoch {} ignored: epoch {} is already applied", topology->epoch(),
-                   topology_->epoch());
-      return false;
-    }
+    if (!Accepts(*topology)) return false;
+  }
+  // Workers connect to the new addresses as soon as they see the topology:
+  // their names are resolved here, off the event loops, first. Not under the
+  // lock: a slow DNS server must not hold up topology() readers.
+  addresses_.Update(AddressBook::HostsOf(*topology));
+  {
+    std::lock_guard<std::mutex> lock(topology_mu_);
+    if (!Accepts(*topology)) return false;  // another update won meanwhile
     spdlog::info("topology epoch {} applied ({} shards; was epoch {})", topology->epoch(),
                  topology->shards().size(), topology_->epoch());
     topology_ = std::move(topology);

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "core/topology.h"
+#include "proxy/address_book.h"
 #include "proxy/backend_stats.h"
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
@@ -26,13 +27,18 @@ class Worker;
 
 class ProxyServer {
  public:
+  // Resolves the topology's host names (blocking, see AddressBook) and has
+  // the workers' connections look them up there (options().backend.addresses).
   ProxyServer(ProxyOptions options, std::shared_ptr<const Topology> topology);
   ~ProxyServer();
 
   // Binds the port and starts the workers. Fails if the port is taken.
   Status Start();
   // Applies the topology if its epoch is newer than the current one. Returns
-  // false (and logs why) when it is not.
+  // false (and logs why) when it is not. Resolves its new host names first,
+  // so it blocks on DNS: call it from the thread that watches the topology,
+  // never a worker. A name that does not resolve does not hold the topology
+  // back: connections to it fail (-TRYAGAIN naming it) until it does.
   bool UpdateTopology(std::shared_ptr<const Topology> topology);
   // Stops accepting, lets in-flight requests finish (bounded by the grace
   // period), and joins the workers.
@@ -67,10 +73,16 @@ class ProxyServer {
   uint64_t replicas_generation() const { return replicas_generation_.load(std::memory_order_acquire); }
 
  private:
+  // Whether `topology` may replace the current one (same cluster, newer
+  // epoch); logs why not. Under topology_mu_.
+  bool Accepts(const Topology& topology) const;
+
   ProxyOptions options_;
   ProxyStats stats_;
   SlowLog slow_log_;
   ScriptCache scripts_;
+  // Before workers_: their connections look names up in it until they stop.
+  AddressBook addresses_;
   mutable std::mutex topology_mu_;
   std::shared_ptr<const Topology> topology_;
   std::atomic<uint64_t> generation_{1};

@@ -239,12 +239,14 @@ class Proxy:
     `servers`, or (servers=None) following `configserver` for `cluster`."""
 
     def __init__(self, workdir, servers, extra_args=(), password=None, wait=True,
-                 configserver=None, cluster=None, replicas=None, env=None):
+                 configserver=None, cluster=None, replicas=None, env=None, wrapper=()):
         self.port = free_port()
         self.admin_port = free_port()
         self.workdir = workdir
         self.password = password
-        args = [PROXY_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
+        # wrapper: a command that execs the proxy (same PID), e.g. into a
+        # mount namespace with a /etc/hosts of the test's.
+        args = list(wrapper) + [PROXY_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--threads", "2", "--admin-port", str(self.admin_port)]
         if servers is not None:
             self.topology_path = os.path.join(workdir, "topology-%d.json" % self.port)
