@@ -369,6 +369,14 @@ def shard_of(key):
     return next(i for i, r in enumerate(SLOT_RANGES) if r[0][0] <= slot <= r[0][1])
 
 
+def info_field(conn, field):
+    """One field of INFO through `conn` (a RespConnection), or None."""
+    for line in conn.command("INFO").decode().splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1]
+    return None
+
+
 def keys_on_shard(shard, count, prefix="k"):
     """`count` distinct key names that live on `shard` (0..2)."""
     out, i = [], 0

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import (PROXY_BIN, Proxy, RedisServer, RespConnection, RespError,
-                      free_port, keys_on_shard, topology_doc)
+                      free_port, info_field, keys_on_shard, topology_doc)
 
 
 def wait_until(predicate, timeout_s=10.0, what="condition"):
@@ -16,13 +16,6 @@ def wait_until(predicate, timeout_s=10.0, what="condition"):
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting for " + what
         time.sleep(0.02)
-
-
-def info_field(conn, field):
-    for line in conn.command("INFO").decode().splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1]
-    return None
 
 
 def run_proxy_expecting_failure(workdir, topology_text):

@@ -5,15 +5,8 @@ calls, and a key of a slot in migration is handed over to the importing
 shard before the command runs there."""
 import signal
 
-from conftest import (SLOT_RANGES, Proxy, RedisServer, RespConnection, RespError, key_slot, keys_on_shard,
+from conftest import (SLOT_RANGES, Proxy, RedisServer, RespConnection, RespError, info_field, key_slot, keys_on_shard,
                       wait_until)
-
-
-def info_field(conn, field):
-    for line in conn.command("INFO").decode().splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1]
-    return None
 
 
 def ranges_without(ranges, slots):
