@@ -48,8 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // the servers answered.
       for (uint32_t i = 0; i < 8; ++i) merger.positions.emplace_back(i % replies.size(), i / replies.size());
     }
-    merger.scan_shard = 0;
-    merger.scan_shard_count = static_cast<uint32_t>(replies.size());
+    merger.scan_position = 0;
+    merger.scan_positions = static_cast<uint32_t>(replies.size());
+    merger.scan_tag = 1;
     merger.info_server = merger.info_keyspace = true;
     for (size_t i = 0; i < replies.size(); ++i) merger.SetPart(static_cast<uint32_t>(i), replies[i]);
     out.clear();
