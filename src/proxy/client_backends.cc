@@ -114,11 +114,19 @@ void ClientBackends::LeaveFormerMasters() {
 
 void ClientBackends::FollowChannels(const SlotRouter& before, const SlotRouter& now) {
   // Each subscription is compared by shard id: where it lived under the
-  // routing it was placed by, and where it lives now. The (un)subscribe
-  // confirmations are the proxy's business, not the client's: dropped.
+  // routing it was placed by, and where it lives now. A shard that gains
+  // some is handed to the restore (RestoreLostSubscriptions), which makes
+  // everything of the client's that lives there and retries until the
+  // server has them (a -LOADING master must not lose them silently). Where
+  // a channel left, it is unsubscribed; that confirmation is dropped (a
+  // subscription left on a shard nobody publishes that channel to is inert).
   const ClientSubscriptions& subs = client_->subscriptions;
   PendingReplyPool* pool = worker_->pending_pool;
-  auto follow = [&](std::string_view subscribe, std::string_view unsubscribe, const std::string& name) {
+  auto gain = [&](const std::string& shard_id) {
+    auto [it, added] = lost_.try_emplace(shard_id);
+    if (added) it->second.moved_here = true;
+  };
+  auto follow = [&](std::string_view unsubscribe, const std::string& name) {
     int was[2], is[2];
     int nwas = before.ChannelShards(name, was), nis = now.ChannelShards(name, is);
     auto contains = [](const int* shards, int n, const SlotRouter& r, const std::string& id) {
@@ -128,8 +136,7 @@ void ClientBackends::FollowChannels(const SlotRouter& before, const SlotRouter& 
       return false;
     };
     for (int i = 0; i < nis; ++i) {
-      if (contains(was, nwas, before, now.shard(is[i]).id)) continue;
-      SendSubscriptionRequest(ForSubscriptions(is[i]), pool->Dropped(1), subscribe, name);
+      if (!contains(was, nwas, before, now.shard(is[i]).id)) gain(now.shard(is[i]).id);
     }
     for (int i = 0; i < nwas; ++i) {
       const std::string& id = before.shard(was[i]).id;
@@ -139,15 +146,12 @@ void ClientBackends::FollowChannels(const SlotRouter& before, const SlotRouter& 
       }
     }
   };
-  for (const auto& c : subs.channels) follow("SUBSCRIBE", "UNSUBSCRIBE", c);
-  for (const auto& c : subs.shard_channels) follow("SSUBSCRIBE", "SUNSUBSCRIBE", c);
+  for (const auto& c : subs.channels) follow("UNSUBSCRIBE", c);
+  for (const auto& c : subs.shard_channels) follow("SUNSUBSCRIBE", c);
   if (subs.patterns.empty()) return;
   // Patterns live on every shard: a shard new to the topology gets them.
   for (int i = 0; i < now.shard_count(); ++i) {
-    if (before.IndexOf(now.shard(i).id) >= 0) continue;
-    for (const auto& p : subs.patterns) {
-      SendSubscriptionRequest(ForSubscriptions(i), pool->Dropped(1), "PSUBSCRIBE", p);
-    }
+    if (before.IndexOf(now.shard(i).id) < 0) gain(now.shard(i).id);
   }
 }
 
@@ -175,7 +179,7 @@ void ClientBackends::RestoreLostSubscriptions() {
         lost.restoring = nullptr;  // it reconnects by itself; sent again then
       } else if (b->connected() && b->in_flight() == 0) {
         if (b->subscriptions() > 0) {
-          worker_->stats->subscriptions_restored.fetch_add(1, std::memory_order_relaxed);
+          if (!lost.moved_here) worker_->stats->subscriptions_restored.fetch_add(1, std::memory_order_relaxed);
           it = lost_.erase(it);
           continue;
         }

@@ -77,6 +77,7 @@ class ClientBackends {
     BackendConnection* restoring = nullptr;  // where they are being sent again
     int64_t next_attempt_ms = 0;
     int retry_delay_ms = 0;
+    bool moved_here = false;  // not lost: channels that moved to this shard
   };
 
   // After a topology change, on servers that are no longer their shard's

@@ -34,6 +34,9 @@ void Forward(RequestContext& ctx, int shard, std::span<const std::string_view> a
 
 DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std::string_view> argv,
                                         std::string_view raw) {
+  // A two-step request of this client's has not sent its second step yet:
+  // whatever comes next could overtake it (MigratingKeyStep), so it waits.
+  if (ctx.replies.steps_in_flight() > 0) return DispatchOrder::kRetryAfterReplies;
   const CommandSpec* spec = CommandTable::Instance().Resolve(argv);
   const CommandRoute* route = spec != nullptr ? &RoutingTable::Instance().For(*spec) : nullptr;
   ClientState& client = ctx.client;

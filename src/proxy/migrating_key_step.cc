@@ -11,12 +11,13 @@
 namespace redkube::proxy {
 
 void MigratingKeyStep::AppendMigrate(Buffer* out, const HostPort& target, const std::string& password,
-                                     std::span<const std::string_view> argv, std::span<const uint32_t> keys) {
+                                     int timeout_ms, std::span<const std::string_view> argv,
+                                     std::span<const uint32_t> keys) {
   // MIGRATE host port "" 0 timeout REPLACE [AUTH password] KEYS key...
   char port[8];
   auto port_end = fmt::format_to_n(port, sizeof(port), "{}", target.port);
   char timeout[16];
-  auto timeout_end = fmt::format_to_n(timeout, sizeof(timeout), "{}", kMigrateTimeoutMs);
+  auto timeout_end = fmt::format_to_n(timeout, sizeof(timeout), "{}", timeout_ms);
   AppendArrayHeader(out, static_cast<int64_t>(7 + (password.empty() ? 0 : 2) + 1 + keys.size()));
   AppendBulk(out, "MIGRATE");
   AppendBulk(out, target.host);
@@ -36,16 +37,20 @@ void MigratingKeyStep::AppendMigrate(Buffer* out, const HostPort& target, const 
 void MigratingKeyStep::Start(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
                              std::span<const uint32_t> keys, std::string_view raw) {
   const SlotRouter& router = ctx.router();
+  const Shard& target = router.shard(router.ImporterOf(slot));
   PendingReply* p = ctx.replies.Open(1);
   p->next_step = this;
   p->step_slot = slot;
+  p->step_target = target.id;
+  ctx.replies.StepStarted();
   // The second step's request is kept as bytes: the client's argv does not
   // outlive this call.
   p->step_request.clear();
   AppendRequest(&p->step_request, argv, raw);
+  const BackendOptions& backend = worker_->options->backend;
   BackendConnection* source = worker_->backends->Master(router.OwnerOf(slot));
-  AppendMigrate(source->StartRequest(p, 0), router.shard(router.ImporterOf(slot)).master,
-                worker_->options->backend.password, argv, keys);
+  AppendMigrate(source->StartRequest(p, 0), target.master, backend.password,
+                MigrateTimeoutMs(backend.reply_timeout_ms), argv, keys);
 }
 
 bool MigratingKeyStep::Continue(PendingReply* p, std::string_view* reply) {
@@ -61,10 +66,19 @@ bool MigratingKeyStep::Continue(PendingReply* p, std::string_view* reply) {
     *reply = p->step_request;
     return false;
   }
-  // Where the keys went: the importer, or, if the migration ended since
-  // (the flip), the slot's owner, which is then that same shard.
-  int target = router.ImporterOf(slot);
-  if (target < 0) target = router.OwnerOf(slot);
+  // The keys went to the importer of the moment of the first step. It is
+  // still where they are served if the migration goes on or ended with the
+  // flip (it owns the slot then); if the migration was cancelled or sent
+  // elsewhere meanwhile, running the request anywhere else would fork the
+  // keys: the client retries once the move is sorted out.
+  const int target = router.IndexOf(p->step_target);
+  if (target < 0 || (router.ImporterOf(slot) != target && router.OwnerOf(slot) != target)) {
+    p->step_request = fmt::format(
+        "-TRYAGAIN slot {} changed hands while its keys were handed over to {}; try again\r\n", slot,
+        p->step_target);
+    *reply = p->step_request;
+    return false;
+  }
   Buffer* out = worker_->backends->Master(target)->StartRequest(p, 0);
   out->Append(p->step_request);
   return true;

@@ -7,12 +7,25 @@
 // -TRYAGAIN and the request is not run (running it on the target while the
 // key stayed on the source would fork the key).
 //
+// Order: the second step is sent only when the first answers, so a request
+// the client sends after it could reach the importer first (after a flip,
+// or a fan-out such as FLUSHALL). While a client has a first step in
+// flight its next requests therefore wait (DispatchOrder::kRetryAfterReplies):
+// a pipeline on a moving slot runs one request per round trip, for the
+// length of the move, and only for that client.
+//
+// The MIGRATE runs on the shared connection to the source, within its reply
+// timeout: a key too big to move in that time is the mover's to move
+// (in chunks); here it fails the hand-over (-TRYAGAIN) rather than stall
+// the shared connection.
+//
 // One per worker: Start() opens the request and writes the first step;
 // Continue() (RequestStep) runs when its reply arrives. What a request
 // needs between the steps lives in its PendingReply (step_request,
 // step_slot), so the path allocates nothing once warm.
 #pragma once
 
+#include <algorithm>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,11 +38,13 @@ namespace redkube::proxy {
 
 class MigratingKeyStep : public RequestStep {
  public:
-  // MIGRATE's I/O timeout with the target. Below the shared connections'
-  // reply timeout (2 s by default), which the MIGRATE waits under.
-  static constexpr int kMigrateTimeoutMs = 1000;
-
   explicit MigratingKeyStep(WorkerContext* worker) : worker_(worker) {}
+
+  // MIGRATE's I/O timeout with the target: half the shared connections'
+  // reply timeout (which the MIGRATE waits under), 1 s when they have none.
+  static int MigrateTimeoutMs(int reply_timeout_ms) {
+    return reply_timeout_ms > 0 ? std::max(1, reply_timeout_ms / 2) : 1000;
+  }
 
   // The request (keys at argv[keys[i]], all in `slot`, which is migrating)
   // is answered after its keys are moved to the importing shard.
@@ -38,7 +53,7 @@ class MigratingKeyStep : public RequestStep {
 
   // The MIGRATE request that moves `keys` of argv to `target` (the
   // importing shard's master), appended to `out`.
-  static void AppendMigrate(Buffer* out, const HostPort& target, const std::string& password,
+  static void AppendMigrate(Buffer* out, const HostPort& target, const std::string& password, int timeout_ms,
                             std::span<const std::string_view> argv, std::span<const uint32_t> keys);
 
   bool Continue(PendingReply* pending, std::string_view* reply) override;

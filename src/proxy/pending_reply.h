@@ -56,9 +56,10 @@ struct PendingReply {
   // The request's arguments, kept (SlowLogArgs) in case it turns out slow.
   std::string slowlog_args;
   // Two-step requests: the step to run on the first reply, the request it
-  // sends, and the slot that decides where.
+  // sends, the slot it is for and the shard (id) its keys were sent to.
   RequestStep* next_step = nullptr;
   std::string step_request;
+  std::string step_target;
   uint16_t step_slot = 0;
 };
 
@@ -89,6 +90,7 @@ class PendingReplyPool {
     // Keep small buffers for reuse, free big ones.
     KeepSmall(&p->data);
     KeepSmall(&p->step_request);
+    p->step_target.clear();
     if (free_.size() >= kMaxFree) {
       delete p;
       return;

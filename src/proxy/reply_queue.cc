@@ -134,6 +134,7 @@ void ReplyQueue::Close() {
   }
   head_ = tail_ = nullptr;
   queued_ = 0;
+  steps_in_flight_ = 0;
 }
 
 void DeliverReply(PendingReply* pending, uint32_t part, std::string_view reply, PendingReplyPool* pool) {
@@ -148,6 +149,7 @@ void DeliverReply(PendingReply* pending, uint32_t part, std::string_view reply, 
     // the client gets.
     RequestStep* step = pending->next_step;
     pending->next_step = nullptr;
+    pending->queue->StepFinished();
     if (step->Continue(pending, &reply)) return;
   }
   pending->queue->Complete(pending, part, reply);

@@ -67,6 +67,11 @@ class ReplyQueue {
 
   bool empty() const { return head_ == nullptr; }
   uint32_t size() const { return queued_; }
+  // Two-step requests whose first step has not answered yet. While there
+  // are any, the client's next requests wait (see CommandDispatcher).
+  uint32_t steps_in_flight() const { return steps_in_flight_; }
+  void StepStarted() { ++steps_in_flight_; }
+  void StepFinished() { --steps_in_flight_; }
   // Whether a blocking request (BLPOP, WAIT...) is still unanswered.
   bool Blocked() const;
 
@@ -83,6 +88,7 @@ class ReplyQueue {
   PendingReply* head_ = nullptr;
   PendingReply* tail_ = nullptr;
   uint32_t queued_ = 0;
+  uint32_t steps_in_flight_ = 0;
 };
 
 // A backend's reply for part `part` of `pending`, wherever it belongs: a

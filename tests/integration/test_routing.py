@@ -206,6 +206,15 @@ def test_a_key_of_a_migrating_slot_is_handed_to_the_importer_before_the_command(
                                  ("GET", "{%s}p" % tag)])
         assert replies == [b"OK", 2, b"PONG", b"2"]
 
+        # A request pipelined behind a two-step one waits for it: a FLUSHALL
+        # sent right after a SET of a moving key must not reach the importer
+        # before the SET's second step does.
+        assert conn.pipeline([("SET", "{%s}f" % tag, "x"), ("FLUSHALL",)]) == [b"OK", b"OK"]
+        assert direct[1].command("EXISTS", "{%s}f" % tag) == 0, "FLUSHALL overtook the SET's second step"
+        assert conn.command("MSET", old, "v-old", fresh, "v-new", h, "x") == b"OK"
+        assert conn.command("DEL", h) == 1
+        assert conn.command("HSET", h, "f1", "1", "f2", "2") == 2
+
         # What cannot run across the move yet answers a retryable error.
         other = keys_on_shard(2, 1, prefix="o")[0]
         for cmd in (("MGET", old, other), ("WATCH", old), ("BLPOP", "{%s}l" % tag, "0.1")):

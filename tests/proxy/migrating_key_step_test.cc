@@ -40,16 +40,26 @@ class MigratingKeyStepTest : public ::testing::Test, public ReplySink, public Re
     ASSERT_TRUE(target_.WaitReady());
   }
 
-  // The worker's pieces around one client, for a topology whose slot
-  // `moving` migrates from "a" (source) to "b" (target at `target`).
-  void Build(uint16_t moving, const HostPort& target) {
+  // Two shards, "a" on the source and "b" on `target`; slot `moving` (if
+  // not negative) migrating from a to b.
+  std::shared_ptr<const Topology> TwoShards(int moving, const HostPort& target) {
+    std::string migrations =
+        moving < 0 ? "[]" : fmt::format(R"([{{"slots": [[{}, {}]], "from": "a", "to": "b"}}])", moving, moving);
     std::string doc = fmt::format(
         R"({{"cluster": "t", "epoch": 1, "shards": [
               {{"id": "a", "master": "{}", "slots": [[0, 8191]]}},
               {{"id": "b", "master": "{}", "slots": [[8192, 16383]]}}],
-            "migrations": [{{"slots": [[{}, {}]], "from": "a", "to": "b"}}]}})",
-        source_.address().ToString(), target.ToString(), moving, moving);
+            "migrations": {}}})",
+        source_.address().ToString(), target.ToString(), migrations);
     auto topology = Topology::FromJson(doc);
+    EXPECT_TRUE(topology.ok()) << topology.error();
+    return topology.ok() ? topology.value() : nullptr;
+  }
+
+  // The worker's pieces around one client, for a topology whose slot
+  // `moving` migrates from "a" (source) to "b" (target at `target`).
+  void Build(uint16_t moving, const HostPort& target) {
+    auto topology = Result<std::shared_ptr<const Topology>>(TwoShards(moving, target));
     ASSERT_TRUE(topology.ok()) << topology.error();
     server_ = std::make_unique<ProxyServer>(ProxyOptions{}, topology.value());
     recorder_ = std::make_unique<RequestRecorder>(&loop_, server_->slow_log());
@@ -193,6 +203,23 @@ TEST_F(MigratingKeyStepTest, AFailedHandOverAnswersTryagainAndLeavesTheKeyOnTheS
   EXPECT_TRUE(replies[0].starts_with("-TRYAGAIN slot " + std::to_string(KeySlot(key)) + " is moving")) << replies[0];
   // The write did not run anywhere: the source's value is intact.
   EXPECT_EQ(source_.Command({"GET", key}).str, "stays");
+}
+
+TEST_F(MigratingKeyStepTest, AMigrationCancelledBetweenTheStepsAnswersTryagainInsteadOfForkingTheKey) {
+  const std::string key = KeyOnShardA(6);
+  ASSERT_TRUE(source_.Command({"SET", key, "v"}).IsOk());
+  Build(KeySlot(key), target_.address());
+  SendMigrating({"SET", key, "w"});
+  // Before MIGRATE answers, the migration is called off: the slot is the
+  // source's alone again, while the key is on its way to the target.
+  context_.router = std::make_shared<const SlotRouter>(TwoShards(-1, target_.address()));
+  auto replies = Replies(1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(replies[0].starts_with("-TRYAGAIN slot " + std::to_string(KeySlot(key)) + " changed hands"))
+      << replies[0];
+  // The write ran nowhere; the key is whole on one side (the target), not on both.
+  EXPECT_EQ(source_.Command({"EXISTS", key}).integer, 0);
+  EXPECT_EQ(target_.Command({"GET", key}).str, "v");
 }
 
 TEST_F(MigratingKeyStepTest, AClientThatLeavesBetweenTheStepsFreesItsSlot) {
