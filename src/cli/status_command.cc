@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/redis_client.h"
 #include "core/secret_file.h"
+#include "core/strings.h"
 #include "runtime/configserver_client.h"
 #include "runtime/local/cluster_directory.h"
 
@@ -54,13 +55,14 @@ std::optional<std::string> Info(const HostPort& address, const std::string& pass
 int64_t KeysOf(const std::string& info) {
   std::string db0 = InfoField(info, "db0");
   if (db0.rfind("keys=", 0) != 0) return 0;
-  return std::stoll(db0.substr(5));
+  std::string_view keys = std::string_view(db0).substr(5);
+  return ParseInt64(keys.substr(0, keys.find(','))).value_or(0);
 }
 
 int64_t Offset(const std::string& info) {
   std::string role = InfoField(info, "role");
   std::string v = InfoField(info, role == "master" ? "master_repl_offset" : "slave_repl_offset");
-  return v.empty() ? 0 : std::stoll(v);
+  return ParseInt64(v).value_or(0);
 }
 
 std::string SlotsText(const json& ranges) {

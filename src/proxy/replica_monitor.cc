@@ -4,10 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 
 #include "core/socket_address.h"
+#include "core/strings.h"
 #include "proxy/proxy_server.h"
 
 namespace redkube::proxy {
@@ -33,8 +33,9 @@ int64_t SteadyNowMs() {
 }
 
 bool ParseInt(std::string_view s, int64_t* v) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  auto parsed = ParseInt64(s);
+  if (parsed) *v = *parsed;
+  return parsed.has_value();
 }
 
 }  // namespace
