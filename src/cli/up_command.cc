@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "core/signals.h"
 #include "runtime/create_workflow.h"
 #include "runtime/local/cluster_directory.h"
 #include "runtime/local/local_platform.h"
@@ -67,20 +68,11 @@ class Reporter {
   Clock::time_point start_;
 };
 
-volatile sig_atomic_t detached_child = 0;
-
-void ForwardToChild(int sig) {
-  if (detached_child > 0) kill(detached_child, sig);
-}
-
 // The parent side of --detach: relays the child's report; exits 0 once the
 // child says it is ready, 1 if it ended without saying so. Ctrl-C while it
 // waits reaches the child, which stops what it started.
 [[noreturn]] void RelayUntilReady(pid_t child, int read_fd) {
-  detached_child = child;
-  struct sigaction forward {};
-  forward.sa_handler = ForwardToChild;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &forward, nullptr);
+  ForwardSignals(child, {SIGINT, SIGTERM, SIGHUP});
   char buf[4096];
   bool ready = false;
   for (;;) {
@@ -193,11 +185,7 @@ int RunUp(const UpOptions& o) {
 
   // Signals are taken by sigtimedwait on this thread only; every thread
   // started from here on inherits the mask, and children get it cleared.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const SignalWaiter stop_signals({SIGINT, SIGTERM, SIGHUP});
 
   Reporter reporter(report_fd);
   reporter.Say(fmt::format("redkube up: cluster {} ({} shards x {} servers, {} proxies) in {}\n", spec.name,
@@ -210,9 +198,8 @@ int RunUp(const UpOptions& o) {
     created = CreateWorkflow(&platform, shape, [&](const std::string& step) { reporter.Step(step); }).Run();
     workflow_done = true;
   });
-  const timespec tick{0, 100 * 1000 * 1000};
   while (!workflow_done) {
-    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    int sig = stop_signals.WaitFor(std::chrono::milliseconds(100));
     if (sig > 0) {
       // The workflow may be waiting on a process; stop everything and leave
       // without waiting for it (nothing else is in flight).
@@ -248,9 +235,7 @@ int RunUp(const UpOptions& o) {
       layout->LogDir()));
   reporter.Release();
 
-  int sig;
-  while (sigwait(&stop_signals, &sig) != 0) {
-  }
+  int sig = stop_signals.Wait();
   fmt::print("\n{} received: stopping cluster {} (data kept in {})\n", strsignal(sig), spec.name,
              layout->ClusterDir());
   fflush(stdout);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/secret_file.h"
+#include "core/signals.h"
 #include "core/topology.h"
 #include "proxy/admin_server.h"
 #include "proxy/proxy_server.h"
@@ -45,7 +46,7 @@ std::vector<std::string> SplitUrls(const std::string& list) {
 // Fetches the first topology from the ConfigServer, retrying until one
 // answers or a stop signal arrives (nullptr then).
 std::shared_ptr<const Topology> FirstTopology(redkube::proxy::TopologyWatcher* watcher,
-                                              const sigset_t& signals) {
+                                              const redkube::SignalWaiter& signals) {
   std::string last_error;
   while (true) {
     auto topology = watcher->FetchOnce();
@@ -54,8 +55,7 @@ std::shared_ptr<const Topology> FirstTopology(redkube::proxy::TopologyWatcher* w
       spdlog::warn("waiting for the ConfigServer: {}", topology.error());
       last_error = topology.error();
     }
-    timespec wait{0, 500 * 1000 * 1000};
-    int sig = sigtimedwait(&signals, nullptr, &wait);
+    int sig = signals.WaitFor(std::chrono::milliseconds(500));
     if (sig == SIGTERM || sig == SIGINT) return nullptr;
   }
 }
@@ -177,14 +177,8 @@ int main(int argc, char** argv) {
   }
   RaiseFileLimit(options.max_clients);
 
-  // Signals are taken by the main thread with sigwait; workers never see them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Signals are taken by the main thread; workers never see them.
+  const redkube::SignalWaiter signals({SIGHUP, SIGTERM, SIGINT});
 
   std::unique_ptr<redkube::proxy::TopologyWatcher> watcher;
   Result<std::shared_ptr<const Topology>> topology = Status::Error("no topology");
@@ -231,8 +225,7 @@ int main(int argc, char** argv) {
   }
 
   while (true) {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    int sig = signals.Wait();
     if (sig == SIGHUP) {
       if (watcher) continue;  // the ConfigServer is the source
       auto reloaded = LoadTopology(topology_path);
