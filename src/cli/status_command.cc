@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/redis_client.h"
 #include "core/secret_file.h"
+#include "core/strings.h"
 #include "runtime/configserver_client.h"
 #include "runtime/local/cluster_directory.h"
 
@@ -54,13 +55,14 @@ std::optional<std::string> Info(const HostPort& address, const std::string& pass
 int64_t KeysOf(const std::string& info) {
   std::string db0 = InfoField(info, "db0");
   if (db0.rfind("keys=", 0) != 0) return 0;
-  return std::stoll(db0.substr(5));
+  std::string_view keys = std::string_view(db0).substr(5);
+  return ParseInt64(keys.substr(0, keys.find(','))).value_or(0);
 }
 
 int64_t Offset(const std::string& info) {
   std::string role = InfoField(info, "role");
   std::string v = InfoField(info, role == "master" ? "master_repl_offset" : "slave_repl_offset");
-  return v.empty() ? 0 : std::stoll(v);
+  return ParseInt64(v).value_or(0);
 }
 
 std::string SlotsText(const json& ranges) {
@@ -79,104 +81,104 @@ bool Listed(const json& list, const std::string& value) {
   return false;
 }
 
-json Gather(const LocalLayout& layout) {
-  const auto& spec = layout.spec();
-  const std::string host = layout.host();
-  const std::string password = Secret(layout.PasswordFile());
-  json processes = ProcessesByName(layout);
-  auto process_field = [&](const std::string& name, const char* field) -> json {
+// What every part of the status reads: the layout, and whether the cluster
+// runs (servers are asked only then).
+struct StatusContext {
+  const LocalLayout& layout;
+  std::string host;
+  std::string password;
+  json processes;  // ProcessesByName
+  bool running = false;
+
+  // A field of the supervisor's report on the process `name` (null if none).
+  json ProcessField(const std::string& name, const char* field) const {
     return processes.contains(name) ? processes[name].value(field, json()) : json();
-  };
-
-  json doc = {{"cluster", spec.name}, {"dir", layout.ClusterDir()}};
-  auto supervisor = RunningSupervisor(layout);
-  doc["running"] = supervisor.has_value();
-  doc["supervisor_pid"] = supervisor ? json(*supervisor) : json();
-
-  ControlPlane plane{.configserver_urls = {}, .token = Secret(layout.TokenFile())};
-  for (int i = 0; i < LocalLayout::kConfigServers; ++i) {
-    plane.configserver_urls.push_back("http://" + host + ":" + std::to_string(layout.ConfigServerPort(i)));
   }
-  json record;
-  if (supervisor) {
-    auto got = ConfigServerClient(plane).GetCluster(spec.name);
-    if (got.ok()) record = got.value();
-    else doc["configserver_error"] = got.error();
+  // name, address, pid and restarts: the columns every process shares.
+  json Process(const std::string& name, const std::string& address) const {
+    return {{"name", name},
+            {"address", address},
+            {"pid", ProcessField(name, "pid")},
+            {"restarts", ProcessField(name, "restarts")}};
   }
-  doc["epoch"] = record.is_object() ? record.value("epoch", json()) : json();
+};
 
-  json shards = json::array();
-  int slots_served = 0;
-  for (int s = 0; s < spec.shards; ++s) {
-    const std::string id = LocalLayout::ShardId(s);
-    json shard_record = json::object();
-    if (record.is_object()) {
-      for (const auto& r : record.value("shards", json::array())) {
-        if (r.value("id", "") == id) shard_record = r;
-      }
-    }
-    std::string master = shard_record.value("master", "");
-    json shard = {{"id", id}, {"slots", SlotsText(shard_record.value("slots", json::array()))}, {"master", master}};
-    if (!master.empty()) {
-      for (const auto& r : shard_record["slots"]) slots_served += r[1].get<int>() - r[0].get<int>() + 1;
-    }
-    std::optional<int64_t> master_offset;
-    json members = json::array();
-    for (int m = 0; m <= spec.replicas; ++m) {
-      std::string name = LocalLayout::ServerName(s, m);
-      HostPort address{host, static_cast<uint16_t>(layout.ServerPort(s, m))};
-      json member = {{"name", name},
-                     {"address", address.ToString()},
-                     {"pid", process_field(name, "pid")},
-                     {"restarts", process_field(name, "restarts")}};
-      auto info = supervisor ? Info(address, password) : std::nullopt;
-      if (!info) {
-        member["health"] = "down";
-      } else {
-        std::string role = InfoField(*info, "role");
-        member["role"] = role == "slave" ? "replica" : role;
-        member["keys"] = KeysOf(*info);
-        member["memory"] = InfoField(*info, "used_memory_human");
-        member["offset"] = Offset(*info);
-        if (address.ToString() == master && role == "master") master_offset = Offset(*info);
-        bool out_of_read_set = Listed(shard_record.value("down", json::array()), address.ToString());
-        bool registered = Listed(shard_record.value("nodes", json::array()), address.ToString());
-        member["health"] = !registered ? "unregistered" : out_of_read_set ? "syncing" : "up";
-        if (role == "slave") member["link"] = InfoField(*info, "master_link_status");
-      }
-      members.push_back(member);
-    }
-    for (auto& member : members) {
-      if (member.value("role", "") == "replica" && master_offset) {
-        member["lag_bytes"] = *master_offset - member.value("offset", int64_t{0});
-      }
-    }
-    shard["members"] = members;
-    shards.push_back(shard);
+// The shard `id` of the ConfigServer's record (an empty object if absent).
+json ShardRecordOf(const json& record, const std::string& id) {
+  json found = json::object();
+  if (!record.is_object()) return found;
+  for (const auto& r : record.value("shards", json::array())) {
+    if (r.value("id", "") == id) found = r;
   }
-  doc["shards"] = shards;
-  doc["slots_served"] = slots_served;
+  return found;
+}
 
+// One redis-server of a shard; sets *master_offset when it is the master.
+json MemberStatus(const StatusContext& c, const json& shard_record, int shard, int member,
+                  std::optional<int64_t>* master_offset) {
+  const std::string name = LocalLayout::ServerName(shard, member);
+  HostPort address{c.host, static_cast<uint16_t>(c.layout.ServerPort(shard, member))};
+  json status = c.Process(name, address.ToString());
+  auto info = c.running ? Info(address, c.password) : std::nullopt;
+  if (!info) {
+    status["health"] = "down";
+    return status;
+  }
+  std::string role = InfoField(*info, "role");
+  status["role"] = role == "slave" ? "replica" : role;
+  status["keys"] = KeysOf(*info);
+  status["memory"] = InfoField(*info, "used_memory_human");
+  status["offset"] = Offset(*info);
+  if (address.ToString() == shard_record.value("master", "") && role == "master") *master_offset = Offset(*info);
+  bool out_of_read_set = Listed(shard_record.value("down", json::array()), address.ToString());
+  bool registered = Listed(shard_record.value("nodes", json::array()), address.ToString());
+  status["health"] = !registered ? "unregistered" : out_of_read_set ? "syncing" : "up";
+  if (role == "slave") status["link"] = InfoField(*info, "master_link_status");
+  return status;
+}
+
+// One shard and its servers; adds the slots it serves to *slots_served.
+json ShardStatus(const StatusContext& c, const json& record, int s, int* slots_served) {
+  const std::string id = LocalLayout::ShardId(s);
+  json shard_record = ShardRecordOf(record, id);
+  std::string master = shard_record.value("master", "");
+  json shard = {{"id", id}, {"slots", SlotsText(shard_record.value("slots", json::array()))}, {"master", master}};
+  if (!master.empty()) {
+    for (const auto& r : shard_record["slots"]) *slots_served += r[1].get<int>() - r[0].get<int>() + 1;
+  }
+  std::optional<int64_t> master_offset;
+  json members = json::array();
+  for (int m = 0; m <= c.layout.spec().replicas; ++m) members.push_back(MemberStatus(c, shard_record, s, m, &master_offset));
+  for (auto& member : members) {
+    if (member.value("role", "") == "replica" && master_offset) {
+      member["lag_bytes"] = *master_offset - member.value("offset", int64_t{0});
+    }
+  }
+  shard["members"] = members;
+  return shard;
+}
+
+json ProxiesStatus(const StatusContext& c) {
   json proxies = json::array();
-  for (int i = 0; i < spec.proxies; ++i) {
-    std::string name = LocalLayout::ProxyName(i);
-    HostPort address{host, static_cast<uint16_t>(layout.ProxyPort(i))};
-    json proxy = {{"name", name}, {"address", address.ToString()}, {"pid", process_field(name, "pid")},
-                  {"restarts", process_field(name, "restarts")}};
-    auto info = supervisor ? Info(address, password) : std::nullopt;
+  for (int i = 0; i < c.layout.spec().proxies; ++i) {
+    HostPort address{c.host, static_cast<uint16_t>(c.layout.ProxyPort(i))};
+    json proxy = c.Process(LocalLayout::ProxyName(i), address.ToString());
+    auto info = c.running ? Info(address, c.password) : std::nullopt;
     proxy["health"] = info ? "up" : "down";
     if (info) proxy["clients"] = InfoField(*info, "connected_clients");
     proxies.push_back(proxy);
   }
-  doc["proxies"] = proxies;
+  return proxies;
+}
 
+// The ConfigServers (their /healthz) and etcd (its /health).
+json ControlPlaneStatus(const StatusContext& c, const ControlPlane& plane) {
   json control = json::array();
   for (int i = 0; i < LocalLayout::kConfigServers; ++i) {
-    std::string name = LocalLayout::ConfigServerName(i);
-    json entry = {{"name", name}, {"address", host + ":" + std::to_string(layout.ConfigServerPort(i))},
-                  {"pid", process_field(name, "pid")}, {"restarts", process_field(name, "restarts")},
-                  {"health", "down"}};
-    if (supervisor) {
+    json entry = c.Process(LocalLayout::ConfigServerName(i),
+                           c.host + ":" + std::to_string(c.layout.ConfigServerPort(i)));
+    entry["health"] = "down";
+    if (c.running) {
       httplib::Client client(plane.configserver_urls[i]);
       client.set_connection_timeout(0, 500000);
       client.set_read_timeout(1, 0);
@@ -188,16 +190,52 @@ json Gather(const LocalLayout& layout) {
     }
     control.push_back(entry);
   }
-  json etcd = {{"name", "etcd"}, {"address", host + ":" + std::to_string(layout.EtcdClientPort())},
-               {"pid", process_field("etcd", "pid")}, {"restarts", process_field("etcd", "restarts")},
-               {"health", "down"}};
-  if (supervisor) {
-    httplib::Client client("http://" + host + ":" + std::to_string(layout.EtcdClientPort()));
+  const std::string etcd_address = c.host + ":" + std::to_string(c.layout.EtcdClientPort());
+  json etcd = c.Process("etcd", etcd_address);
+  etcd["health"] = "down";
+  if (c.running) {
+    httplib::Client client("http://" + etcd_address);
     client.set_connection_timeout(0, 500000);
     if (auto res = client.Get("/health"); res && res->status == 200) etcd["health"] = "up";
   }
   control.push_back(etcd);
-  doc["control_plane"] = control;
+  return control;
+}
+
+json Gather(const LocalLayout& layout) {
+  const auto& spec = layout.spec();
+  auto supervisor = RunningSupervisor(layout);
+  const StatusContext c{.layout = layout,
+                        .host = layout.host(),
+                        .password = Secret(layout.PasswordFile()),
+                        .processes = ProcessesByName(layout),
+                        .running = supervisor.has_value()};
+  json doc = {{"cluster", spec.name}, {"dir", layout.ClusterDir()}};
+  doc["running"] = c.running;
+  doc["supervisor_pid"] = supervisor ? json(*supervisor) : json();
+
+  ControlPlane plane{.configserver_urls = {}, .token = Secret(layout.TokenFile())};
+  for (int i = 0; i < LocalLayout::kConfigServers; ++i) {
+    plane.configserver_urls.push_back("http://" + c.host + ":" + std::to_string(layout.ConfigServerPort(i)));
+  }
+  json record;
+  if (c.running) {
+    auto got = ConfigServerClient(plane).GetCluster(spec.name);
+    if (got.ok()) {
+      record = got.value();
+    } else {
+      doc["configserver_error"] = got.error();
+    }
+  }
+  doc["epoch"] = record.is_object() ? record.value("epoch", json()) : json();
+
+  json shards = json::array();
+  int slots_served = 0;
+  for (int s = 0; s < spec.shards; ++s) shards.push_back(ShardStatus(c, record, s, &slots_served));
+  doc["shards"] = shards;
+  doc["slots_served"] = slots_served;
+  doc["proxies"] = ProxiesStatus(c);
+  doc["control_plane"] = ControlPlaneStatus(c, plane);
   return doc;
 }
 

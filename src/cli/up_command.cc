@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "core/signals.h"
 #include "runtime/create_workflow.h"
 #include "runtime/local/cluster_directory.h"
 #include "runtime/local/local_platform.h"
@@ -67,20 +68,11 @@ class Reporter {
   Clock::time_point start_;
 };
 
-volatile sig_atomic_t detached_child = 0;
-
-void ForwardToChild(int sig) {
-  if (detached_child > 0) kill(detached_child, sig);
-}
-
 // The parent side of --detach: relays the child's report; exits 0 once the
 // child says it is ready, 1 if it ended without saying so. Ctrl-C while it
 // waits reaches the child, which stops what it started.
 [[noreturn]] void RelayUntilReady(pid_t child, int read_fd) {
-  detached_child = child;
-  struct sigaction forward {};
-  forward.sa_handler = ForwardToChild;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &forward, nullptr);
+  ForwardSignals(child, {SIGINT, SIGTERM, SIGHUP});
   char buf[4096];
   bool ready = false;
   for (;;) {
@@ -115,43 +107,56 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-}  // namespace
+// A cluster checked and ready to start: its directories, secrets and saved
+// spec exist, and this process holds its supervisor lock.
+struct PreparedCluster {
+  LocalClusterSpec spec;
+  LocalLayout layout;
+  SupervisorLock lock;
+  std::string password;
+  std::string token;
+  std::string binary_dir;  // where redkube-proxy and redkube-configserver are
+};
 
-int RunUp(const UpOptions& o) {
+// Checks that nothing is in the way of starting: the saved shape, another
+// supervisor, orphans, ports, the binaries. A first `up` that fails its
+// checks leaves nothing behind; the error is the message to print.
+Result<PreparedCluster> Prepare(const UpOptions& o) {
   auto saved = LoadClusterSpec(o.dir, o.spec.name);
-  if (!saved.ok()) return Fail(saved.error());
+  if (!saved.ok()) return saved.status();
   LocalClusterSpec spec = o.spec;
   if (saved.value()) {
-    if (Status s = CheckSavedShape(o, *saved.value()); !s.ok()) return Fail(s.message());
+    if (Status s = CheckSavedShape(o, *saved.value()); !s.ok()) return s;
     spec = *saved.value();
   }
   auto layout = LocalLayout::Make(spec, o.dir);
-  if (!layout.ok()) return Fail(layout.error());
-  // A first `up` that fails its checks leaves nothing behind.
+  if (!layout.ok()) return layout.status();
   const bool fresh = !saved.value().has_value();
   auto fail_fresh = [&](const std::string& message) {
     std::error_code ignored;
     if (fresh) fs::remove_all(layout->ClusterDir(), ignored);
-    return Fail(message);
+    return Status::Error(message);
   };
   if (Status s = MakeClusterDirs(layout.value()); !s.ok()) return fail_fresh(s.message());
   auto lock = SupervisorLock::Acquire(layout.value());
   if (!lock.ok()) {
-    return Fail(lock.error() + "; nothing changed. `redkube status --name " + spec.name +
-                "` shows it, `redkube down --name " + spec.name + "` stops it");
+    return Status::Error(lock.error() + "; nothing changed. `redkube status --name " + spec.name +
+                         "` shows it, `redkube down --name " + spec.name + "` stops it");
   }
   // Written at once so `down` never finds the lock held with a stale pid;
-  // a --detach child writes its own below.
+  // a --detach child writes its own.
   if (Status s = lock->WritePid(layout.value()); !s.ok()) return fail_fresh(s.message());
   if (auto orphans = OrphanedProcesses(layout.value()); !orphans.empty()) {
-    return Fail(fmt::format("{} processes of cluster {} still run without their supervisor (was it killed?); "
-                            "nothing started. `redkube down --name {}` stops them",
-                            orphans.size(), spec.name, spec.name));
+    return Status::Error(fmt::format(
+        "{} processes of cluster {} still run without their supervisor (was it killed?); "
+        "nothing started. `redkube down --name {}` stops them",
+        orphans.size(), spec.name, spec.name));
   }
   if (auto port = PortInUse(layout.value())) {
-    return fail_fresh(fmt::format("port {} on 127.0.0.1 is already in use by another program; nothing started. "
-                                  "Stop it, or choose other ports with --port (cluster {} needs {}..{})",
-                                  *port, spec.name, spec.port, spec.port + 100 + 10 * spec.shards - 1));
+    return fail_fresh(fmt::format(
+        "port {} on 127.0.0.1 is already in use by another program; nothing started. "
+        "Stop it, or choose other ports with --port (cluster {} needs {}..{})",
+        *port, spec.name, spec.port, spec.port + 100 + 10 * spec.shards - 1));
   }
   auto password = EnsureSecretFile(layout->PasswordFile());
   if (!password.ok()) return fail_fresh(password.error());
@@ -159,105 +164,133 @@ int RunUp(const UpOptions& o) {
   if (!token.ok()) return fail_fresh(token.error());
   if (Status s = SaveClusterSpec(layout.value()); !s.ok()) return fail_fresh(s.message());
   std::error_code ec;
-  const std::string binary_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  std::string binary_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
   for (const char* binary : {"redkube-proxy", "redkube-configserver"}) {
-    if (!fs::exists(binary_dir + "/" + binary)) return Fail(binary_dir + "/" + binary + " is missing; build it first");
-  }
-
-  int report_fd = -1;
-  if (o.detach) {
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Fail(std::string("pipe: ") + strerror(errno));
-    fflush(nullptr);
-    pid_t child = fork();
-    if (child < 0) return Fail(std::string("fork: ") + strerror(errno));
-    if (child > 0) {
-      close(pipe_fds[1]);
-      RelayUntilReady(child, pipe_fds[0]);
-    }
-    close(pipe_fds[0]);
-    setsid();  // no terminal: closing it does not stop the cluster
-    int log = open(layout->LogFile("supervisor").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (log >= 0 && null >= 0) {
-      dup2(null, 0);
-      dup2(log, 1);
-      dup2(log, 2);
-    }
-    report_fd = pipe_fds[1];
-    if (Status s = lock->WritePid(layout.value()); !s.ok()) {
-      WriteAll(report_fd, "redkube up: " + s.message() + "\n");
-      return 1;
+    if (!fs::exists(binary_dir + "/" + binary)) {
+      return Status::Error(binary_dir + "/" + binary + " is missing; build it first");
     }
   }
+  return PreparedCluster{std::move(spec),           std::move(layout.value()), std::move(lock.value()),
+                         std::move(password.value()), std::move(token.value()), std::move(binary_dir)};
+}
 
-  // Signals are taken by sigtimedwait on this thread only; every thread
-  // started from here on inherits the mask, and children get it cleared.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+// --detach: forks; the parent relays the child's report until it is ready
+// and exits (never returns). The child, in a session of its own with its
+// output in the supervisor log, returns the pipe to report on (an error
+// after the fork is on that pipe already, for the parent to print).
+Result<int> Detach(const PreparedCluster& c) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
+  fflush(nullptr);
+  pid_t child = fork();
+  if (child < 0) return Status::Error(std::string("fork: ") + strerror(errno));
+  if (child > 0) {
+    close(pipe_fds[1]);
+    RelayUntilReady(child, pipe_fds[0]);
+  }
+  close(pipe_fds[0]);
+  setsid();  // no terminal: closing it does not stop the cluster
+  int log = open(c.layout.LogFile("supervisor").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (log >= 0 && null >= 0) {
+    dup2(null, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+  }
+  if (Status s = c.lock.WritePid(c.layout); !s.ok()) {
+    WriteAll(pipe_fds[1], "redkube up: " + s.message() + "\n");
+    return s;
+  }
+  return pipe_fds[1];
+}
 
-  Reporter reporter(report_fd);
-  reporter.Say(fmt::format("redkube up: cluster {} ({} shards x {} servers, {} proxies) in {}\n", spec.name,
-                           spec.shards, spec.replicas + 1, spec.proxies, layout->ClusterDir()));
-  LocalPlatform platform(layout.value(), password.value(), token.value(), binary_dir);
-  ClusterShape shape{.name = spec.name, .shards = spec.shards, .replicas = spec.replicas, .proxies = spec.proxies};
+// Runs the creation workflow on a thread while this one takes the stop
+// signals: one arriving meanwhile stops everything and exits at once (the
+// workflow may be waiting on a process; nothing else is in flight).
+Result<ControlPlane> CreateOrExitOnSignal(LocalPlatform* platform, const PreparedCluster& c,
+                                          const SignalWaiter& stop_signals, Reporter* reporter) {
+  ClusterShape shape{
+      .name = c.spec.name, .shards = c.spec.shards, .replicas = c.spec.replicas, .proxies = c.spec.proxies};
   Result<ControlPlane> created = Status::Error("not run");
   std::atomic<bool> workflow_done{false};
   std::thread workflow([&] {
-    created = CreateWorkflow(&platform, shape, [&](const std::string& step) { reporter.Step(step); }).Run();
+    created = CreateWorkflow(platform, shape, [&](const std::string& step) { reporter->Step(step); }).Run();
     workflow_done = true;
   });
-  const timespec tick{0, 100 * 1000 * 1000};
   while (!workflow_done) {
-    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    int sig = stop_signals.WaitFor(std::chrono::milliseconds(100));
     if (sig > 0) {
-      // The workflow may be waiting on a process; stop everything and leave
-      // without waiting for it (nothing else is in flight).
-      reporter.Say(fmt::format("\n{} received while starting; stopping (data kept in {})\n", strsignal(sig),
-                               layout->ClusterDir()));
-      platform.StopAll();
+      reporter->Say(fmt::format("\n{} received while starting; stopping (data kept in {})\n", strsignal(sig),
+                                c.layout.ClusterDir()));
+      platform->StopAll();
       std::_Exit(128 + sig);
     }
   }
   workflow.join();
-  if (!created.ok()) {
-    reporter.Say("redkube up failed: " + created.error() + "\nstopping what was started; logs in " +
-                 layout->LogDir() + "\n");
-    platform.StopAll();
-    return 1;
-  }
+  return created;
+}
 
-  ShardRejoin rejoin(&platform, created.value(), spec.name);
-  platform.SetServerRestartObserver(&rejoin);
-  const std::string cli = binary_dir + "/redkube";
+void SayReady(Reporter* reporter, const UpOptions& o, const PreparedCluster& c) {
+  const LocalClusterSpec& spec = c.spec;
+  const std::string cli = c.binary_dir + "/redkube";
   const std::string dir_flag = o.dir == ".redkube" ? "" : " --dir " + o.dir;
   const std::string name_flag = spec.name == "demo" ? "" : " --name " + spec.name;
-  reporter.Step("ready");
-  reporter.Say(fmt::format(
+  reporter->Step("ready");
+  reporter->Say(fmt::format(
       "\nredkube is ready in {:.1f}s: {} shards x {} servers, {} ConfigServers, {} proxies on 127.0.0.1:{}{}\n"
       "  connect:  redis-cli -p {} -a $(cat {}) --no-auth-warning\n"
       "  status:   {} status{}{}\n"
       "  stop:     {}{} down{}{}   (data stays in {}; add --purge to delete it)\n"
       "  logs:     {}/\n",
-      reporter.Elapsed(), spec.shards, spec.replicas + 1, LocalLayout::kConfigServers, spec.proxies, spec.port,
-      spec.proxies > 1 ? fmt::format("-{}", spec.port + spec.proxies - 1) : "", spec.port, layout->PasswordFile(),
-      cli, name_flag, dir_flag, o.detach ? "" : "Ctrl-C, or ", cli, name_flag, dir_flag, layout->ClusterDir(),
-      layout->LogDir()));
+      reporter->Elapsed(), spec.shards, spec.replicas + 1, LocalLayout::kConfigServers, spec.proxies, spec.port,
+      spec.proxies > 1 ? fmt::format("-{}", spec.port + spec.proxies - 1) : "", spec.port,
+      c.layout.PasswordFile(), cli, name_flag, dir_flag, o.detach ? "" : "Ctrl-C, or ", cli, name_flag, dir_flag,
+      c.layout.ClusterDir(), c.layout.LogDir()));
+}
+
+}  // namespace
+
+int RunUp(const UpOptions& o) {
+  auto prepared = Prepare(o);
+  if (!prepared.ok()) return Fail(prepared.error());
+  const PreparedCluster& c = prepared.value();
+  int report_fd = -1;
+  if (o.detach) {
+    auto fd = Detach(c);
+    if (!fd.ok()) return Fail(fd.error());
+    report_fd = fd.value();
+  }
+
+  // Signals are taken on this thread only; every thread started from here
+  // on inherits the mask, and children get it cleared.
+  const SignalWaiter stop_signals({SIGINT, SIGTERM, SIGHUP});
+
+  Reporter reporter(report_fd);
+  reporter.Say(fmt::format("redkube up: cluster {} ({} shards x {} servers, {} proxies) in {}\n", c.spec.name,
+                           c.spec.shards, c.spec.replicas + 1, c.spec.proxies, c.layout.ClusterDir()));
+  LocalPlatform platform(c.layout, c.password, c.token, c.binary_dir);
+  auto created = CreateOrExitOnSignal(&platform, c, stop_signals, &reporter);
+  if (!created.ok()) {
+    reporter.Say("redkube up failed: " + created.error() + "\nstopping what was started; logs in " +
+                 c.layout.LogDir() + "\n");
+    platform.StopAll();
+    return 1;
+  }
+
+  ShardRejoin rejoin(&platform, created.value(), c.spec.name);
+  platform.SetServerRestartObserver(&rejoin);
+  SayReady(&reporter, o, c);
   reporter.Release();
 
-  int sig;
-  while (sigwait(&stop_signals, &sig) != 0) {
-  }
-  fmt::print("\n{} received: stopping cluster {} (data kept in {})\n", strsignal(sig), spec.name,
-             layout->ClusterDir());
+  int sig = stop_signals.Wait();
+  fmt::print("\n{} received: stopping cluster {} (data kept in {})\n", strsignal(sig), c.spec.name,
+             c.layout.ClusterDir());
   fflush(stdout);
   rejoin.Stop();
   platform.StopAll();
   platform.SetServerRestartObserver(nullptr);
-  std::filesystem::remove(layout->SupervisorPidFile(), ec);
+  std::error_code ec;
+  std::filesystem::remove(c.layout.SupervisorPidFile(), ec);
   fmt::print("stopped\n");
   return 0;
 }

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/strings.h"
+
 namespace redkube::configserver {
 namespace {
 
@@ -65,7 +67,7 @@ Status ApiServer::Start(const std::string& host, int port) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  if (!server_->bind_to_port(host.c_str(), port)) {
+  if (!server_->bind_to_port(host, port)) {
     return Status::Error("cannot listen on " + host + ":" + std::to_string(port));
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
@@ -81,14 +83,8 @@ void ApiServer::Routes() {
   httplib::Server& s = *server_;
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     requests_.fetch_add(1);
-    if (token_.empty() || req.path == "/healthz" || req.path == "/metrics") {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    if (req.get_header_value("Authorization") != "Bearer " + token_) {
-      Reply(res, 401, json{{"error", "missing or wrong bearer token"}});
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+    return Authorized(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                : httplib::Server::HandlerResponse::Handled;
   });
   s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (res.status >= 400) {
@@ -96,133 +92,157 @@ void ApiServer::Routes() {
       if (res.body.empty()) Reply(res, res.status, json{{"error", "no such endpoint: " + req.method + " " + req.path}});
     }
   });
-
-  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-    bool fresh = store_->CacheFresh();
-    Reply(res, fresh ? 200 : 503,
-          json{{"etcd", fresh ? "reachable" : "unreachable"}, {"leader", lease_->IsLeader()}});
-  });
+  auto handle = [this](Handler handler) {
+    return [this, handler](const httplib::Request& req, httplib::Response& res) { (this->*handler)(req, res); };
+  };
+  const std::string cluster = R"(/v1/clusters/([a-z0-9-]+))";
+  const std::string shard = cluster + R"(/shards/([a-z0-9-]+))";
+  s.Get("/healthz", handle(&ApiServer::Health));
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderMetrics(), "text/plain; version=0.0.4");
   });
+  s.Post("/v1/clusters", handle(&ApiServer::CreateCluster));
+  s.Get("/v1/clusters", handle(&ApiServer::ListClusters));
+  s.Get(cluster, handle(&ApiServer::GetCluster));
+  s.Delete(cluster, handle(&ApiServer::DeleteCluster));
+  s.Put(shard, handle(&ApiServer::RegisterShard));
+  s.Post(shard + "/nodes", handle(&ApiServer::AddNode));
+  s.Delete(shard + "/nodes/([^/]+)", handle(&ApiServer::RemoveNode));
+  s.Post(shard + "/switchover", handle(&ApiServer::Switchover));
+  s.Get(cluster + "/topology", handle(&ApiServer::GetTopology));
+}
 
-  s.Post("/v1/clusters", [this](const httplib::Request& req, httplib::Response& res) {
+bool ApiServer::Authorized(const httplib::Request& req, httplib::Response& res) const {
+  if (token_.empty() || req.path == "/healthz" || req.path == "/metrics") return true;
+  if (req.get_header_value("Authorization") == "Bearer " + token_) return true;
+  Reply(res, 401, json{{"error", "missing or wrong bearer token"}});
+  return false;
+}
+
+void ApiServer::Health(const httplib::Request&, httplib::Response& res) {
+  bool fresh = store_->CacheFresh();
+  Reply(res, fresh ? 200 : 503, json{{"etcd", fresh ? "reachable" : "unreachable"}, {"leader", lease_->IsLeader()}});
+}
+
+void ApiServer::CreateCluster(const httplib::Request& req, httplib::Response& res) {
+  auto body = Body(req, res);
+  if (!body) return;
+  std::string name = body->value("name", "");
+  if (!ValidName(name)) {
+    return Reply(res, 400, json{{"error", "\"name\" must be 1-63 characters of a-z, 0-9 and -"}});
+  }
+  if (!body->contains("shards") || !(*body)["shards"].is_number_integer()) {
+    return Reply(res, 400, json{{"error", "\"shards\" must be an integer"}});
+  }
+  int64_t shards = (*body)["shards"].get<int64_t>();
+  if (shards < 1 || shards > 1024) {
+    return Reply(res, 400, json{{"error", "\"shards\" must be between 1 and 1024"}});
+  }
+  ClusterRecord record = NewCluster(name, static_cast<int>(shards));
+  if (auto e = store_->Create(record)) return ReplyError(res, *e);
+  spdlog::info("cluster {} created with {} shards", name, shards);
+  Reply(res, 201, json::parse(record.ToJson()));
+}
+
+void ApiServer::ListClusters(const httplib::Request&, httplib::Response& res) {
+  json names = json::array();
+  for (const auto& r : store_->CachedAll()) names.push_back(r.name);
+  Reply(res, 200, json{{"clusters", names}});
+}
+
+void ApiServer::GetCluster(const httplib::Request& req, httplib::Response& res) {
+  auto record = store_->Cached(req.matches[1]);
+  if (!record) return Reply(res, 404, json{{"error", "no cluster named " + std::string(req.matches[1])}});
+  json doc = json::parse(record->ToJson());
+  doc["complete"] = record->Complete();
+  doc["leader"] = lease_->LeaderIdentity();
+  auto health = prober_->HealthSnapshot();
+  if (!health.empty()) {
+    json h = json::object();
+    for (const auto& s : record->shards) {
+      for (const auto& n : s.nodes) {
+        if (health.count(n)) h[n] = HealthJson(health[n]);
+      }
+    }
+    doc["health"] = h;
+  }
+  Reply(res, 200, doc);
+}
+
+void ApiServer::DeleteCluster(const httplib::Request& req, httplib::Response& res) {
+  if (auto e = store_->Delete(req.matches[1])) return ReplyError(res, *e);
+  spdlog::info("cluster {} deleted", std::string(req.matches[1]));
+  Reply(res, 200, json{{"deleted", std::string(req.matches[1])}});
+}
+
+void ApiServer::RegisterShard(const httplib::Request& req, httplib::Response& res) {
+  auto body = Body(req, res);
+  if (!body) return;
+  std::vector<std::string> nodes;
+  if (!body->contains("nodes") || !(*body)["nodes"].is_array()) {
+    return Reply(res, 400, json{{"error", "\"nodes\" must be an array of \"host:port\""}});
+  }
+  for (const auto& n : (*body)["nodes"]) {
+    if (!n.is_string()) return Reply(res, 400, json{{"error", "\"nodes\" must hold strings"}});
+    nodes.push_back(n.get<std::string>());
+  }
+  ReplyResult(res, operations_->RegisterShard(req.matches[1], req.matches[2], nodes));
+}
+
+void ApiServer::AddNode(const httplib::Request& req, httplib::Response& res) {
+  auto body = Body(req, res);
+  if (!body) return;
+  if (!body->contains("node") || !(*body)["node"].is_string()) {
+    return Reply(res, 400, json{{"error", "\"node\" must be \"host:port\""}});
+  }
+  ReplyResult(res, operations_->AddNode(req.matches[1], req.matches[2], (*body)["node"].get<std::string>()));
+}
+
+void ApiServer::RemoveNode(const httplib::Request& req, httplib::Response& res) {
+  ReplyResult(res, operations_->RemoveNode(req.matches[1], req.matches[2], req.matches[3]));
+}
+
+void ApiServer::Switchover(const httplib::Request& req, httplib::Response& res) {
+  std::string to;
+  if (!req.body.empty()) {
     auto body = Body(req, res);
     if (!body) return;
-    std::string name = body->value("name", "");
-    if (!ValidName(name)) {
-      return Reply(res, 400, json{{"error", "\"name\" must be 1-63 characters of a-z, 0-9 and -"}});
+    if (body->contains("to") && !(*body)["to"].is_string()) {
+      return Reply(res, 400, json{{"error", "\"to\" must be \"host:port\""}});
     }
-    if (!body->contains("shards") || !(*body)["shards"].is_number_integer()) {
-      return Reply(res, 400, json{{"error", "\"shards\" must be an integer"}});
+    to = body->value("to", "");
+  }
+  ReplyResult(res, operations_->Switchover(req.matches[1], req.matches[2], to));
+}
+
+void ApiServer::GetTopology(const httplib::Request& req, httplib::Response& res) {
+  std::string name = req.matches[1];
+  auto record = store_->Cached(name);
+  if (!record) return Reply(res, 404, json{{"error", "no cluster named " + name}});
+  if (!req.has_param("after")) {
+    if (!record->Complete()) {
+      return Reply(res, 503,
+                   json{{"error", "cluster " + name + " is not complete: a shard has no registered master yet"}});
     }
-    int64_t shards = (*body)["shards"].get<int64_t>();
-    if (shards < 1 || shards > 1024) {
-      return Reply(res, 400, json{{"error", "\"shards\" must be between 1 and 1024"}});
-    }
-    ClusterRecord record = NewCluster(name, static_cast<int>(shards));
-    if (auto e = store_->Create(record)) return ReplyError(res, *e);
-    spdlog::info("cluster {} created with {} shards", name, shards);
-    Reply(res, 201, json::parse(record.ToJson()));
-  });
-  s.Get("/v1/clusters", [this](const httplib::Request&, httplib::Response& res) {
-    json names = json::array();
-    for (const auto& r : store_->CachedAll()) names.push_back(r.name);
-    Reply(res, 200, json{{"clusters", names}});
-  });
-  s.Get(R"(/v1/clusters/([a-z0-9-]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    auto record = store_->Cached(req.matches[1]);
-    if (!record) return Reply(res, 404, json{{"error", "no cluster named " + std::string(req.matches[1])}});
-    json doc = json::parse(record->ToJson());
-    doc["complete"] = record->Complete();
-    doc["leader"] = lease_->LeaderIdentity();
-    auto health = prober_->HealthSnapshot();
-    if (!health.empty()) {
-      json h = json::object();
-      for (const auto& s : record->shards) {
-        for (const auto& n : s.nodes) {
-          if (health.count(n)) h[n] = HealthJson(health[n]);
-        }
-      }
-      doc["health"] = h;
-    }
-    Reply(res, 200, doc);
-  });
-  s.Delete(R"(/v1/clusters/([a-z0-9-]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    if (auto e = store_->Delete(req.matches[1])) return ReplyError(res, *e);
-    spdlog::info("cluster {} deleted", std::string(req.matches[1]));
-    Reply(res, 200, json{{"deleted", std::string(req.matches[1])}});
-  });
-  s.Put(R"(/v1/clusters/([a-z0-9-]+)/shards/([a-z0-9-]+))",
-        [this](const httplib::Request& req, httplib::Response& res) {
-          auto body = Body(req, res);
-          if (!body) return;
-          std::vector<std::string> nodes;
-          if (!body->contains("nodes") || !(*body)["nodes"].is_array()) {
-            return Reply(res, 400, json{{"error", "\"nodes\" must be an array of \"host:port\""}});
-          }
-          for (const auto& n : (*body)["nodes"]) {
-            if (!n.is_string()) return Reply(res, 400, json{{"error", "\"nodes\" must hold strings"}});
-            nodes.push_back(n.get<std::string>());
-          }
-          ReplyResult(res, operations_->RegisterShard(req.matches[1], req.matches[2], nodes));
-        });
-  s.Post(R"(/v1/clusters/([a-z0-9-]+)/shards/([a-z0-9-]+)/nodes)",
-         [this](const httplib::Request& req, httplib::Response& res) {
-           auto body = Body(req, res);
-           if (!body) return;
-           if (!body->contains("node") || !(*body)["node"].is_string()) {
-             return Reply(res, 400, json{{"error", "\"node\" must be \"host:port\""}});
-           }
-           ReplyResult(res, operations_->AddNode(req.matches[1], req.matches[2],
-                                                 (*body)["node"].get<std::string>()));
-         });
-  s.Delete(R"(/v1/clusters/([a-z0-9-]+)/shards/([a-z0-9-]+)/nodes/([^/]+))",
-           [this](const httplib::Request& req, httplib::Response& res) {
-             ReplyResult(res, operations_->RemoveNode(req.matches[1], req.matches[2], req.matches[3]));
-           });
-  s.Post(R"(/v1/clusters/([a-z0-9-]+)/shards/([a-z0-9-]+)/switchover)",
-         [this](const httplib::Request& req, httplib::Response& res) {
-           std::string to;
-           if (!req.body.empty()) {
-             auto body = Body(req, res);
-             if (!body) return;
-             if (body->contains("to") && !(*body)["to"].is_string()) {
-               return Reply(res, 400, json{{"error", "\"to\" must be \"host:port\""}});
-             }
-             to = body->value("to", "");
-           }
-           ReplyResult(res, operations_->Switchover(req.matches[1], req.matches[2], to));
-         });
-  s.Get(R"(/v1/clusters/([a-z0-9-]+)/topology)", [this](const httplib::Request& req,
-                                                        httplib::Response& res) {
-    std::string name = req.matches[1];
-    auto record = store_->Cached(name);
-    if (!record) return Reply(res, 404, json{{"error", "no cluster named " + name}});
-    if (!req.has_param("after")) {
-      if (!record->Complete()) {
-        return Reply(res, 503, json{{"error", "cluster " + name + " is not complete: a shard has no registered master yet"}});
-      }
-      res.set_content(PublishedTopology(*record), "application/json");
-      return;
-    }
-    uint64_t after = 0;
-    int64_t wait_ms = 0;
-    try {
-      after = std::stoull(req.get_param_value("after"));
-      if (req.has_param("wait_ms")) wait_ms = std::stoll(req.get_param_value("wait_ms"));
-    } catch (const std::exception&) {
-      return Reply(res, 400, json{{"error", "\"after\" and \"wait_ms\" must be integers"}});
-    }
-    wait_ms = std::clamp<int64_t>(wait_ms, 0, kMaxWaitMs);
-    watches_.fetch_add(1);
-    auto newer = store_->WaitForEpoch(name, after, std::chrono::milliseconds(wait_ms));
-    if (!newer) {
-      res.status = 204;
-      return;
-    }
-    res.set_content(PublishedTopology(*newer), "application/json");
-  });
+    res.set_content(PublishedTopology(*record), "application/json");
+    return;
+  }
+  // Whole integers, as Redis reads them: "12abc" or "-1" is refused, not
+  // read as 12 or as a huge epoch.
+  std::optional<int64_t> after = ParseInt64(req.get_param_value("after"));
+  std::optional<int64_t> wait_ms = 0;
+  if (req.has_param("wait_ms")) wait_ms = ParseInt64(req.get_param_value("wait_ms"));
+  if (!after || *after < 0 || !wait_ms) {
+    return Reply(res, 400, json{{"error", "\"after\" and \"wait_ms\" must be integers"}});
+  }
+  watches_.fetch_add(1);
+  auto newer = store_->WaitForEpoch(name, static_cast<uint64_t>(*after),
+                                    std::chrono::milliseconds(std::clamp<int64_t>(*wait_ms, 0, kMaxWaitMs)));
+  if (!newer) {
+    res.status = 204;
+    return;
+  }
+  res.set_content(PublishedTopology(*newer), "application/json");
 }
 
 std::string ApiServer::RenderMetrics() const {

@@ -17,6 +17,7 @@
 // 409 (conflicts with the current state), 503 (etcd unreachable).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,7 +29,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace redkube::configserver {
 
@@ -45,6 +48,21 @@ class ApiServer {
  private:
   void Routes();
   std::string RenderMetrics() const;
+  // Whether the request may proceed (answers 401 if not).
+  bool Authorized(const httplib::Request& req, httplib::Response& res) const;
+
+  // One per endpoint of the table above.
+  using Handler = void (ApiServer::*)(const httplib::Request&, httplib::Response&);
+  void Health(const httplib::Request& req, httplib::Response& res);
+  void CreateCluster(const httplib::Request& req, httplib::Response& res);
+  void ListClusters(const httplib::Request& req, httplib::Response& res);
+  void GetCluster(const httplib::Request& req, httplib::Response& res);
+  void DeleteCluster(const httplib::Request& req, httplib::Response& res);
+  void RegisterShard(const httplib::Request& req, httplib::Response& res);
+  void AddNode(const httplib::Request& req, httplib::Response& res);
+  void RemoveNode(const httplib::Request& req, httplib::Response& res);
+  void Switchover(const httplib::Request& req, httplib::Response& res);
+  void GetTopology(const httplib::Request& req, httplib::Response& res);
 
   ClusterStore* store_;
   ClusterOperations* operations_;

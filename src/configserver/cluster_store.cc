@@ -17,8 +17,11 @@ ClusterStore::ClusterStore(const EtcdClient* etcd) : etcd_(etcd) {}
 ClusterStore::~ClusterStore() { Stop(); }
 
 void ClusterStore::Start(std::chrono::milliseconds refresh_every) {
+  if (refresher_) return;
   Refresh();
-  refresher_ = std::thread([this, refresh_every] { RefreshLoop(refresh_every); });
+  refresher_ = std::make_unique<PeriodicThread>("store-refresh", refresh_every, [this] { Refresh(); },
+                                                PeriodicThread::FirstRun::kAfterInterval);
+  refresher_->Start();
 }
 
 void ClusterStore::Stop() {
@@ -27,18 +30,7 @@ void ClusterStore::Stop() {
     stopping_ = true;
   }
   changed_.notify_all();
-  if (refresher_.joinable()) refresher_.join();
-}
-
-void ClusterStore::RefreshLoop(std::chrono::milliseconds every) {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    changed_.wait_for(lock, every);
-    if (stopping_) break;
-    lock.unlock();
-    Refresh();
-    lock.lock();
-  }
+  if (refresher_) refresher_->Stop();
 }
 
 Status ClusterStore::Refresh() {

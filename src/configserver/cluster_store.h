@@ -14,12 +14,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <memory>
 #include <optional>
-#include <thread>
 #include <variant>
 
 #include "configserver/cluster_record.h"
 #include "configserver/etcd_client.h"
+#include "core/periodic_thread.h"
 
 namespace redkube::configserver {
 
@@ -37,9 +38,11 @@ class ClusterStore {
   explicit ClusterStore(const EtcdClient* etcd);
   ~ClusterStore();
 
-  // Starts the background refresh that keeps the cache current with writes
-  // made by other ConfigServer instances.
+  // Refreshes the cache now, then starts the background refresh that keeps
+  // it current with writes made by other ConfigServer instances. At most
+  // once.
   void Start(std::chrono::milliseconds refresh_every);
+  // Stops the refresh and releases every WaitForEpoch caller.
   void Stop();
 
   // Returns an error (code, message) when the mutation refuses, otherwise
@@ -67,7 +70,6 @@ class ClusterStore {
   Status Refresh();
 
  private:
-  void RefreshLoop(std::chrono::milliseconds every);
   // `written`: this instance just wrote it (a refresh under way must not
   // put back what it read before); false for a record only read.
   void CacheRecord(const ClusterRecord& record, bool written = true);
@@ -86,8 +88,10 @@ class ClusterStore {
   uint64_t local_writes_ = 0;
   std::map<std::string, uint64_t> written_at_;
   bool cache_fresh_ = false;
-  bool stopping_ = false;
-  std::thread refresher_;
+  bool stopping_ = false;  // WaitForEpoch callers return at once
+  // Made by Start (the interval is known only then); last, so that it stops
+  // before the members a refresh uses go.
+  std::unique_ptr<PeriodicThread> refresher_;
 };
 
 }  // namespace redkube::configserver

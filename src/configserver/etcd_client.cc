@@ -2,11 +2,12 @@
 
 #include <httplib.h>
 
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
+
+#include "core/strings.h"
 
 namespace redkube::configserver {
 namespace {
@@ -23,10 +24,8 @@ int64_t Int(const json& j, const char* field) {
   const json& v = j[field];
   if (v.is_number_integer()) return v.get<int64_t>();
   if (v.is_string()) {
-    const std::string& text = v.get_ref<const std::string&>();
-    int64_t n = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (ec == std::errc() && end == text.data() + text.size()) return n;
+    // etcd's gateway sends 64-bit integers as strings.
+    if (auto n = ParseInt64(v.get_ref<const std::string&>())) return *n;
   }
   throw std::invalid_argument(std::string("field ") + field + " is not an integer");
 }

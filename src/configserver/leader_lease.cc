@@ -5,22 +5,20 @@
 namespace redkube::configserver {
 
 LeaderLease::LeaderLease(const EtcdClient* etcd, std::string identity, int ttl_seconds)
-    : etcd_(etcd), identity_(std::move(identity)), ttl_seconds_(ttl_seconds) {}
+    : etcd_(etcd),
+      identity_(std::move(identity)),
+      ttl_seconds_(ttl_seconds),
+      // Renews three times per TTL; a standby retries as often.
+      campaigner_("leader-lease", std::chrono::milliseconds(ttl_seconds * 1000 / 3),
+                  [this] { Campaign(); }) {}
 
 LeaderLease::~LeaderLease() { Stop(); }
 
-void LeaderLease::Start() {
-  thread_ = std::thread([this] { Run(); });
-}
+void LeaderLease::Start() { campaigner_.Start(); }
 
 void LeaderLease::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  // Once the campaigner is joined only this thread touches the lease.
+  campaigner_.Stop();
   if (leader_.exchange(false)) {
     etcd_->DeleteIfValue(kKey, identity_);
     spdlog::info("stepped down as leader (stopping)");
@@ -37,18 +35,6 @@ std::string LeaderLease::LeaderIdentity() const {
 void LeaderLease::StepDown(const std::string& why) {
   if (leader_.exchange(false)) spdlog::warn("lost leadership: {}", why);
   lease_ = 0;
-}
-
-void LeaderLease::Run() {
-  // Renew three times per TTL; a standby retries as often.
-  auto period = std::chrono::milliseconds(ttl_seconds_ * 1000 / 3);
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    Campaign();
-    lock.lock();
-    wake_.wait_for(lock, period, [this] { return stopping_; });
-  }
 }
 
 void LeaderLease::Campaign() {

@@ -7,12 +7,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "configserver/etcd_client.h"
+#include "core/periodic_thread.h"
 
 namespace redkube::configserver {
 
@@ -36,7 +35,6 @@ class LeaderLease {
   uint64_t terms_won() const { return terms_won_.load(); }
 
  private:
-  void Run();
   void Campaign();
   void StepDown(const std::string& why);
 
@@ -48,10 +46,10 @@ class LeaderLease {
   int64_t lease_ = 0;
   std::chrono::steady_clock::time_point renewed_at_;
   mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::string leader_seen_;
-  std::thread thread_;
+  std::string leader_seen_;  // under mu_
+  // Campaigns (or renews) three times per TTL; last, so that it stops
+  // before the members it uses go.
+  PeriodicThread campaigner_;
 };
 
 }  // namespace redkube::configserver

@@ -16,6 +16,7 @@
 #include "configserver/prober.h"
 #include "configserver/replication_control.h"
 #include "core/secret_file.h"
+#include "core/signals.h"
 #include "core/topology.h"
 
 int main(int argc, char** argv) {
@@ -66,12 +67,8 @@ int main(int argc, char** argv) {
   }
   if (identity.empty()) identity = listen + "/" + std::to_string(getpid());
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Taken by this thread only: the threads started below inherit the mask.
+  const redkube::SignalWaiter signals({SIGTERM, SIGINT});
 
   EtcdClient etcd(etcd_url);
   ClusterStore store(&etcd);
@@ -95,8 +92,7 @@ int main(int argc, char** argv) {
   spdlog::info("listening on {} as {}, etcd {}, down-after {} ms", listen, identity, etcd_url,
                down_after_ms);
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  int sig = signals.Wait();
   spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   prober.Stop();
   lease.Stop();  // revokes the lease: a standby leads at once

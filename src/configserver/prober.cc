@@ -9,59 +9,51 @@
 namespace redkube::configserver {
 Prober::Prober(ClusterStore* store, const LeaderLease* lease, const ReplicationControl* control,
                ProberOptions options)
-    : store_(store), lease_(lease), control_(control), options_(options) {}
+    : store_(store),
+      lease_(lease),
+      control_(control),
+      options_(options),
+      rounds_("prober", options.interval, [this] { Round(); },
+              PeriodicThread::FirstRun::kAfterInterval) {}
 
 Prober::~Prober() { Stop(); }
 
-void Prober::Start() {
-  thread_ = std::thread([this] { Run(); });
-}
+void Prober::Start() { rounds_.Start(); }
 
-void Prober::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Prober::Stop() { rounds_.Stop(); }
 
 std::map<std::string, NodeHealth> Prober::HealthSnapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   return health_;
 }
 
-void Prober::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
-    if (stopping_) break;
-    if (!lease_->IsLeader()) {
-      // A new term starts from fresh observations.
+void Prober::Round() {
+  if (!lease_->IsLeader()) {
+    // A new term starts from fresh observations.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
       health_.clear();
-      clients_.clear();
-      continue;
     }
-    lock.unlock();
-    auto clusters = store_->CachedAll();
-    int64_t now = WallClockMs();
-    ProbeAll(clusters, now);
-    auto health = HealthSnapshot();
-    for (const auto& cluster : clusters) {
-      for (const auto& shard : cluster.shards) {
-        if (!lease_->IsLeader()) break;
-        ShardPlan plan = PlanShard(shard, health, now, options_.down_after.count());
-        std::string key = cluster.name + "/" + shard.id;
-        if (!plan.stuck.empty() && stuck_[key] != plan.stuck) {
-          spdlog::error("cluster {} shard {}: {}", cluster.name, shard.id, plan.stuck);
-        }
-        stuck_[key] = plan.stuck;
-        if (!plan.Empty()) CarryOut(cluster, shard, plan);
-      }
-    }
-    stats_.rounds.fetch_add(1);
-    lock.lock();
+    clients_.clear();
+    return;
   }
+  auto clusters = store_->CachedAll();
+  int64_t now = WallClockMs();
+  ProbeAll(clusters, now);
+  auto health = HealthSnapshot();
+  for (const auto& cluster : clusters) {
+    for (const auto& shard : cluster.shards) {
+      if (!lease_->IsLeader()) break;
+      ShardPlan plan = PlanShard(shard, health, now, options_.down_after.count());
+      std::string key = cluster.name + "/" + shard.id;
+      if (!plan.stuck.empty() && stuck_[key] != plan.stuck) {
+        spdlog::error("cluster {} shard {}: {}", cluster.name, shard.id, plan.stuck);
+      }
+      stuck_[key] = plan.stuck;
+      if (!plan.Empty()) CarryOut(cluster, shard, plan);
+    }
+  }
+  stats_.rounds.fetch_add(1);
 }
 
 void Prober::ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms) {

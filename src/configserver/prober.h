@@ -8,16 +8,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 #include "configserver/cluster_store.h"
 #include "configserver/failover_planner.h"
 #include "configserver/leader_lease.h"
 #include "configserver/replication_control.h"
+#include "core/periodic_thread.h"
 
 namespace redkube::configserver {
 
@@ -48,7 +47,8 @@ class Prober {
   const ProberStats& stats() const { return stats_; }
 
  private:
-  void Run();
+  // One round: probe every node, then carry out each shard's plan.
+  void Round();
   void ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms);
   void CarryOut(const ClusterRecord& cluster, const ShardRecord& shard, const ShardPlan& plan);
   // Whether etcd still holds `shard` with the master the plan was made for
@@ -67,9 +67,8 @@ class Prober {
   mutable std::mutex mu_;
   std::map<std::string, NodeHealth> health_;
   std::map<std::string, std::string> stuck_;  // shard key -> last reason logged
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  // Last, so that it stops before the members a round uses go.
+  PeriodicThread rounds_;
 };
 
 }  // namespace redkube::configserver

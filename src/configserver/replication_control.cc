@@ -1,5 +1,7 @@
 #include "configserver/replication_control.h"
 
+#include "core/strings.h"
+
 namespace redkube::configserver {
 
 ReplicationControl::ReplicationControl(std::string password, std::chrono::milliseconds timeout)
@@ -40,9 +42,9 @@ Result<NodeHealth> ReplicationControl::Probe(RedisClient* client) {
     } else if (key == "master_link_status") {
       h.link_up = value == "up";
     } else if (key == "master_repl_offset" && h.role == "master") {
-      h.offset = std::atoll(value.c_str());
+      h.offset = ParseInt64(value).value_or(0);
     } else if (key == "slave_repl_offset") {
-      h.offset = std::atoll(value.c_str());
+      h.offset = ParseInt64(value).value_or(0);
     }
   }
   if (h.role == "slave") h.replicating_from = master_host + ":" + master_port;

@@ -1,10 +1,10 @@
 #include "proxy/command_table.h"
 
-#include <strings.h>
-
 #include <algorithm>
-#include <charconv>
 #include <cstring>
+#include <optional>
+
+#include "core/strings.h"
 
 namespace redkube::proxy {
 namespace {
@@ -28,15 +28,6 @@ bool HashLower(std::string_view in, char* lower, uint32_t* hash) {
   }
   *hash = h;
   return true;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool ParseCount(std::string_view s, long long* out) {
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && ptr == s.data() + s.size();
 }
 
 // SORT's STORE destination: its key spec is "unknown" because the options
@@ -157,13 +148,13 @@ KeyExtraction ExtractKeys(const CommandSpec& spec, std::span<const std::string_v
         break;
       case KeySpec::Find::kKeynum: {
         long long count_at = first + ks.keynumidx;
-        long long numkeys = 0;
-        if (count_at >= argc || !ParseCount(argv[count_at], &numkeys) || numkeys < 0 ||
-            numkeys > argc) {
-          return KeyExtraction::kMalformed;
-        }
+        // A count Redis would refuse ("01", "+1") is malformed here too:
+        // any server then answers with Redis's own error.
+        std::optional<int64_t> numkeys;
+        if (count_at < argc) numkeys = ParseInt64(argv[count_at]);
+        if (!numkeys || *numkeys < 0 || *numkeys > argc) return KeyExtraction::kMalformed;
         first += ks.firstkey;
-        last = first + numkeys - 1;
+        last = first + *numkeys - 1;
         step = ks.step;
         break;
       }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/secret_file.h"
+#include "core/signals.h"
 #include "core/topology.h"
 #include "proxy/admin_server.h"
 #include "proxy/proxy_server.h"
@@ -45,7 +46,7 @@ std::vector<std::string> SplitUrls(const std::string& list) {
 // Fetches the first topology from the ConfigServer, retrying until one
 // answers or a stop signal arrives (nullptr then).
 std::shared_ptr<const Topology> FirstTopology(redkube::proxy::TopologyWatcher* watcher,
-                                              const sigset_t& signals) {
+                                              const redkube::SignalWaiter& signals) {
   std::string last_error;
   while (true) {
     auto topology = watcher->FetchOnce();
@@ -54,8 +55,7 @@ std::shared_ptr<const Topology> FirstTopology(redkube::proxy::TopologyWatcher* w
       spdlog::warn("waiting for the ConfigServer: {}", topology.error());
       last_error = topology.error();
     }
-    timespec wait{0, 500 * 1000 * 1000};
-    int sig = sigtimedwait(&signals, nullptr, &wait);
+    int sig = signals.WaitFor(std::chrono::milliseconds(500));
     if (sig == SIGTERM || sig == SIGINT) return nullptr;
   }
 }
@@ -66,6 +66,42 @@ Result<std::shared_ptr<const Topology>> LoadTopology(const std::string& path) {
   auto topology = Topology::FromJson(text.value());
   if (!topology.ok()) return Status::Error(path + ": " + topology.error());
   return topology;
+}
+
+// --read-from and the replica lag bound.
+void AddReadFlags(CLI::App* app, redkube::proxy::ProxyOptions* options) {
+  const std::map<std::string, redkube::proxy::ReadFrom> read_from_names = {
+      {"master", redkube::proxy::ReadFrom::kMaster},
+      {"replica", redkube::proxy::ReadFrom::kReplica},
+      {"prefer-replica", redkube::proxy::ReadFrom::kPreferReplica},
+  };
+  app->add_option("--read-from", options->read_from,
+                  "where read-only commands go: master, replica (in sync only) or prefer-replica")
+      ->transform(CLI::CheckedTransformer(read_from_names, CLI::ignore_case))
+      ->default_str("master");
+  app->add_option("--replica-max-lag-s", options->replica_max_lag_s,
+                  "replicas whose master last heard from them longer ago are not read from")
+      ->capture_default_str();
+}
+
+// Takes signals until SIGTERM or SIGINT. SIGHUP reloads `topology_path`
+// (with a ConfigServer, "": the ConfigServer is the source).
+void WaitForStop(const redkube::SignalWaiter& signals, const std::string& topology_path,
+                 redkube::proxy::ProxyServer* server) {
+  while (true) {
+    int sig = signals.Wait();
+    if (sig != SIGHUP) {
+      spdlog::info("{}: finishing in-flight requests, then exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      return;
+    }
+    if (topology_path.empty()) continue;
+    auto reloaded = LoadTopology(topology_path);
+    if (!reloaded.ok()) {
+      spdlog::error("SIGHUP: topology not reloaded: {}", reloaded.error());
+      continue;
+    }
+    server->UpdateTopology(reloaded.value());
+  }
 }
 
 // Room for --max-clients connections plus backends and the process's own.
@@ -79,132 +115,87 @@ void RaiseFileLimit(int max_clients) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"redkube-proxy: routes Redis commands by slot to the shards of a redkube cluster"};
+// The command line, as given.
+struct Flags {
   redkube::proxy::ProxyOptions options;
   std::string topology_path, password_file, configserver, cluster, token_file;
-  app.add_option("--port", options.port, "client port")->required();
-  app.add_option("--bind", options.bind, "address to listen on")->capture_default_str();
-  auto* topology_opt =
-      app.add_option("--topology", topology_path, "topology JSON file (SIGHUP reloads it)")
-          ->check(CLI::ExistingFile);
-  auto* configserver_opt = app.add_option(
-      "--configserver", configserver,
-      "ConfigServer URL(s), comma separated: follow the cluster's topology there");
-  topology_opt->excludes(configserver_opt);
-  app.add_option("--cluster", cluster, "cluster name on the ConfigServer")->needs(configserver_opt);
-  app.add_option("--token-file", token_file, "bearer token for the ConfigServer API")
-      ->needs(configserver_opt)
-      ->check(CLI::ExistingFile);
-  app.add_option("--threads", options.threads, "event-loop threads (default: one per core)");
-  app.add_option("--password-file", password_file,
-                 "file holding the cluster password: clients must AUTH, backends get AUTH")
-      ->check(CLI::ExistingFile);
-  app.add_option("--admin-port", options.admin_port, "HTTP port for /metrics and /healthz");
-  app.add_option("--max-clients", options.max_clients, "maximum client connections")
-      ->capture_default_str();
-  app.add_option("--backend-timeout-ms", options.backend.reply_timeout_ms,
-                 "a backend owing a reply this long is marked down")
-      ->capture_default_str();
-  app.add_option("--connect-timeout-ms", options.backend.connect_timeout_ms,
-                 "backend connect timeout")
-      ->capture_default_str();
   size_t output_limit_mb = options.output_limit_bytes >> 20;
   size_t pubsub_output_limit_mb = options.pubsub_output_limit_bytes >> 20;
-  app.add_option("--client-output-limit-mb", output_limit_mb,
-                 "disconnect a client whose unread replies pass this (0: no limit)")
-      ->capture_default_str();
-  app.add_option("--pubsub-output-limit-mb", pubsub_output_limit_mb,
-                 "the same for subscribers (0: no limit)")
-      ->capture_default_str();
-  app.add_option("--client-idle-timeout-s", options.idle_timeout_s,
-                 "disconnect clients idle this long (0: never; not subscribers or blocked clients)")
-      ->capture_default_str();
-  const std::map<std::string, redkube::proxy::ReadFrom> read_from_names = {
-      {"master", redkube::proxy::ReadFrom::kMaster},
-      {"replica", redkube::proxy::ReadFrom::kReplica},
-      {"prefer-replica", redkube::proxy::ReadFrom::kPreferReplica},
-  };
-  app.add_option("--read-from", options.read_from,
-                 "where read-only commands go: master, replica (in sync only) or prefer-replica")
-      ->transform(CLI::CheckedTransformer(read_from_names, CLI::ignore_case))
-      ->default_str("master");
-  app.add_option("--replica-max-lag-s", options.replica_max_lag_s,
-                 "replicas whose master last heard from them longer ago are not read from")
-      ->capture_default_str();
-  app.add_option("--slowlog-slower-than-us", options.slowlog_slower_than_us,
-                 "SLOWLOG keeps requests taking this long or more, servers included (-1: none)")
-      ->capture_default_str();
-  app.add_option("--slowlog-max-len", options.slowlog_max_len, "SLOWLOG entries kept")
-      ->capture_default_str();
-  app.add_option("--shutdown-grace-ms", options.shutdown_grace_ms,
-                 "on SIGTERM, how long in-flight requests may take")
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  options.output_limit_bytes = output_limit_mb << 20;
-  options.pubsub_output_limit_bytes = pubsub_output_limit_mb << 20;
+};
 
-  spdlog::set_default_logger(spdlog::stderr_color_mt("proxy"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ redkube-proxy: %v");
+void AddFlags(CLI::App* app, Flags* f) {
+  redkube::proxy::ProxyOptions& options = f->options;
+  app->add_option("--port", options.port, "client port")->required();
+  app->add_option("--bind", options.bind, "address to listen on")->capture_default_str();
+  auto* topology_opt = app->add_option("--topology", f->topology_path, "topology JSON file (SIGHUP reloads it)")
+                           ->check(CLI::ExistingFile);
+  auto* configserver_opt =
+      app->add_option("--configserver", f->configserver,
+                      "ConfigServer URL(s), comma separated: follow the cluster's topology there");
+  topology_opt->excludes(configserver_opt);
+  app->add_option("--cluster", f->cluster, "cluster name on the ConfigServer")->needs(configserver_opt);
+  app->add_option("--token-file", f->token_file, "bearer token for the ConfigServer API")
+      ->needs(configserver_opt)
+      ->check(CLI::ExistingFile);
+  app->add_option("--threads", options.threads, "event-loop threads (default: one per core)");
+  app->add_option("--password-file", f->password_file,
+                  "file holding the cluster password: clients must AUTH, backends get AUTH")
+      ->check(CLI::ExistingFile);
+  app->add_option("--admin-port", options.admin_port, "HTTP port for /metrics and /healthz");
+  app->add_option("--max-clients", options.max_clients, "maximum client connections")->capture_default_str();
+  app->add_option("--backend-timeout-ms", options.backend.reply_timeout_ms,
+                  "a backend owing a reply this long is marked down")
+      ->capture_default_str();
+  app->add_option("--connect-timeout-ms", options.backend.connect_timeout_ms, "backend connect timeout")
+      ->capture_default_str();
+  app->add_option("--client-output-limit-mb", f->output_limit_mb,
+                  "disconnect a client whose unread replies pass this (0: no limit)")
+      ->capture_default_str();
+  app->add_option("--pubsub-output-limit-mb", f->pubsub_output_limit_mb, "the same for subscribers (0: no limit)")
+      ->capture_default_str();
+  app->add_option("--client-idle-timeout-s", options.idle_timeout_s,
+                  "disconnect clients idle this long (0: never; not subscribers or blocked clients)")
+      ->capture_default_str();
+  AddReadFlags(app, &options);
+  app->add_option("--slowlog-slower-than-us", options.slowlog_slower_than_us,
+                  "SLOWLOG keeps requests taking this long or more, servers included (-1: none)")
+      ->capture_default_str();
+  app->add_option("--slowlog-max-len", options.slowlog_max_len, "SLOWLOG entries kept")->capture_default_str();
+  app->add_option("--shutdown-grace-ms", options.shutdown_grace_ms, "on SIGTERM, how long in-flight requests may take")
+      ->capture_default_str();
+}
 
-  if (topology_path.empty() == configserver.empty()) {
-    spdlog::error("give either --topology FILE or --configserver URL --cluster NAME");
-    return 2;
+// Checks what CLI11 cannot, and reads the secret files into the options;
+// *token gets the ConfigServer's bearer token.
+Status ApplyFlags(Flags* f, std::string* token) {
+  f->options.output_limit_bytes = f->output_limit_mb << 20;
+  f->options.pubsub_output_limit_bytes = f->pubsub_output_limit_mb << 20;
+  if (f->topology_path.empty() == f->configserver.empty()) {
+    return Status::Error("give either --topology FILE or --configserver URL --cluster NAME");
   }
-  if (!configserver.empty() && cluster.empty()) {
-    spdlog::error("--configserver needs --cluster NAME");
-    return 2;
+  if (!f->configserver.empty() && f->cluster.empty()) return Status::Error("--configserver needs --cluster NAME");
+  if (!f->token_file.empty()) {
+    auto t = redkube::ReadSecretFile(f->token_file);
+    if (!t.ok()) return t.status();
+    *token = t.value();
   }
-  std::string token;
-  if (!token_file.empty()) {
-    auto t = redkube::ReadSecretFile(token_file);
-    if (!t.ok()) {
-      spdlog::error("{}", t.error());
-      return 2;
-    }
-    token = t.value();
+  if (!f->password_file.empty()) {
+    auto password = redkube::ReadSecretFile(f->password_file);
+    if (!password.ok()) return password.status();
+    f->options.password = password.value();
+    f->options.backend.password = password.value();
   }
-  if (!password_file.empty()) {
-    auto password = redkube::ReadSecretFile(password_file);
-    if (!password.ok()) {
-      spdlog::error("{}", password.error());
-      return 2;
-    }
-    options.password = password.value();
-    options.backend.password = password.value();
-  }
-  RaiseFileLimit(options.max_clients);
+  return Status::Ok();
+}
 
-  // Signals are taken by the main thread with sigwait; workers never see them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  std::unique_ptr<redkube::proxy::TopologyWatcher> watcher;
-  Result<std::shared_ptr<const Topology>> topology = Status::Error("no topology");
-  if (!configserver.empty()) {
-    watcher = std::make_unique<redkube::proxy::TopologyWatcher>(SplitUrls(configserver), cluster,
-                                                                token);
-    auto first = FirstTopology(watcher.get(), signals);
-    if (!first) return 0;
-    topology = first;
-  } else {
-    topology = LoadTopology(topology_path);
-    if (!topology.ok()) {
-      spdlog::error("invalid topology: {}", topology.error());
-      return 2;
-    }
-  }
-
-  redkube::proxy::ProxyServer server(options, topology.value());
-  Status started = server.Start();
-  if (!started.ok()) {
+// Everything that runs once the first topology is known, until a stop
+// signal: the proxy, its admin endpoint, the watcher and the replica
+// monitor. Returns the exit code.
+int Serve(const Flags& f, std::shared_ptr<const Topology> topology, redkube::proxy::TopologyWatcher* watcher,
+          const redkube::SignalWaiter& signals) {
+  const redkube::proxy::ProxyOptions& options = f.options;
+  redkube::proxy::ProxyServer server(options, topology);
+  if (Status started = server.Start(); !started.ok()) {
     spdlog::error("{}", started.message());
     return 1;
   }
@@ -212,44 +203,65 @@ int main(int argc, char** argv) {
   if (options.admin_port > 0) {
     admin = std::make_unique<redkube::proxy::AdminServer>(&server, options.bind,
                                                           static_cast<uint16_t>(options.admin_port));
-    Status s = admin->Start();
-    if (!s.ok()) {
+    if (Status s = admin->Start(); !s.ok()) {
       spdlog::error("{}", s.message());
       server.Shutdown();
       return 1;
     }
   }
-  spdlog::info("listening on {}:{} with {} threads, cluster {} epoch {}, {} shards", options.bind,
-               options.port, server.options().threads, topology.value()->cluster(),
-               topology.value()->epoch(), topology.value()->shards().size());
-  if (watcher) watcher->Start(&server, topology.value()->epoch());
+  spdlog::info("listening on {}:{} with {} threads, cluster {} epoch {}, {} shards", options.bind, options.port,
+               server.options().threads, topology->cluster(), topology->epoch(), topology->shards().size());
+  if (watcher != nullptr) watcher->Start(&server, topology->epoch());
   std::unique_ptr<redkube::proxy::ReplicaMonitor> replica_monitor;
   if (options.read_from != redkube::proxy::ReadFrom::kMaster) {
     replica_monitor = std::make_unique<redkube::proxy::ReplicaMonitor>(
         &server, options.backend.password, options.replica_check_interval_ms, options.replica_max_lag_s);
     replica_monitor->Start();
   }
-
-  while (true) {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (sig == SIGHUP) {
-      if (watcher) continue;  // the ConfigServer is the source
-      auto reloaded = LoadTopology(topology_path);
-      if (!reloaded.ok()) {
-        spdlog::error("SIGHUP: topology not reloaded: {}", reloaded.error());
-        continue;
-      }
-      server.UpdateTopology(reloaded.value());
-      continue;
-    }
-    spdlog::info("{}: finishing in-flight requests, then exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    break;
-  }
-  if (watcher) watcher->Stop();
+  WaitForStop(signals, watcher != nullptr ? "" : f.topology_path, &server);
+  if (watcher != nullptr) watcher->Stop();
   if (replica_monitor) replica_monitor->Stop();
   if (admin) admin->Stop();
   server.Shutdown();
   spdlog::info("stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"redkube-proxy: routes Redis commands by slot to the shards of a redkube cluster"};
+  Flags flags;
+  AddFlags(&app, &flags);
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("proxy"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ redkube-proxy: %v");
+
+  std::string token;
+  if (Status s = ApplyFlags(&flags, &token); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 2;
+  }
+  RaiseFileLimit(flags.options.max_clients);
+
+  // Signals are taken by the main thread; workers never see them.
+  const redkube::SignalWaiter signals({SIGHUP, SIGTERM, SIGINT});
+
+  std::unique_ptr<redkube::proxy::TopologyWatcher> watcher;
+  std::shared_ptr<const Topology> topology;
+  if (!flags.configserver.empty()) {
+    watcher = std::make_unique<redkube::proxy::TopologyWatcher>(SplitUrls(flags.configserver), flags.cluster,
+                                                                token);
+    topology = FirstTopology(watcher.get(), signals);
+    if (!topology) return 0;
+  } else {
+    auto loaded = LoadTopology(flags.topology_path);
+    if (!loaded.ok()) {
+      spdlog::error("invalid topology: {}", loaded.error());
+      return 2;
+    }
+    topology = loaded.value();
+  }
+  return Serve(flags, topology, watcher.get(), signals);
 }

@@ -4,10 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 
 #include "core/socket_address.h"
+#include "core/strings.h"
 #include "proxy/proxy_server.h"
 
 namespace redkube::proxy {
@@ -33,8 +33,9 @@ int64_t SteadyNowMs() {
 }
 
 bool ParseInt(std::string_view s, int64_t* v) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  auto parsed = ParseInt64(s);
+  if (parsed) *v = *parsed;
+  return parsed.has_value();
 }
 
 }  // namespace
@@ -74,33 +75,16 @@ std::vector<size_t> ReplicasInSync(std::string_view master_info,
 }
 
 ReplicaMonitor::ReplicaMonitor(ProxyServer* server, std::string password, int interval_ms, int max_lag_s)
-    : server_(server), password_(std::move(password)), interval_ms_(interval_ms), max_lag_s_(max_lag_s) {}
+    : server_(server),
+      password_(std::move(password)),
+      max_lag_s_(max_lag_s),
+      checker_("proxy-replicas", std::chrono::milliseconds(interval_ms), [this] { CheckOnce(); }) {}
 
 ReplicaMonitor::~ReplicaMonitor() { Stop(); }
 
-void ReplicaMonitor::Start() {
-  thread_ = std::thread([this] { Run(); });
-}
+void ReplicaMonitor::Start() { checker_.Start(); }
 
-void ReplicaMonitor::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void ReplicaMonitor::Run() {
-  pthread_setname_np(pthread_self(), "proxy-replicas");
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    CheckOnce();
-    lock.lock();
-    wake_.wait_for(lock, std::chrono::milliseconds(interval_ms_), [this] { return stopping_; });
-  }
-}
+void ReplicaMonitor::Stop() { checker_.Stop(); }
 
 std::string ReplicaMonitor::MasterInfo(const HostPort& master) {
   auto& client = clients_[master.ToString()];

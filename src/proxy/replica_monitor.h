@@ -9,17 +9,15 @@
 // pick it up between loop iterations.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
+#include "core/periodic_thread.h"
 #include "core/redis_client.h"
 #include "core/topology.h"
 
@@ -74,22 +72,19 @@ class ReplicaMonitor {
   void Stop();
 
  private:
-  void Run();
   void CheckOnce();
   // INFO replication of `master`, or an empty string if it did not answer.
   std::string MasterInfo(const HostPort& master);
 
   ProxyServer* server_;
   std::string password_;
-  int interval_ms_;
   int max_lag_s_;
+  // Used by the checker's thread only.
   std::map<std::string, std::unique_ptr<RedisClient>> clients_;  // by master address
   std::map<std::string, OffsetHistory> histories_;               // by master address
   std::set<std::string, std::less<>> readable_;  // last published, for logging changes
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  // Last, so that it stops before the members a check uses go.
+  PeriodicThread checker_;
 };
 
 }  // namespace redkube::proxy

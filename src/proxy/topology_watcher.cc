@@ -13,9 +13,14 @@ constexpr auto kRetryEvery = std::chrono::milliseconds(300);
 
 }  // namespace
 
+// A poll that answered is followed by the next one at once (Wake); one
+// that failed waits kRetryEvery, the poller's interval.
 TopologyWatcher::TopologyWatcher(std::vector<std::string> urls, std::string cluster,
                                  std::string token)
-    : urls_(std::move(urls)), cluster_(std::move(cluster)), token_(std::move(token)) {}
+    : urls_(std::move(urls)),
+      cluster_(std::move(cluster)),
+      token_(std::move(token)),
+      poller_("proxy-topology", kRetryEvery, [this] { PollOnce(); }) {}
 
 TopologyWatcher::~TopologyWatcher() { Stop(); }
 
@@ -65,7 +70,9 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::FetchOnce() {
 }
 
 void TopologyWatcher::Start(ProxyServer* server, uint64_t epoch) {
-  thread_ = std::thread([this, server, epoch] { Run(server, epoch); });
+  server_ = server;
+  epoch_ = epoch;
+  poller_.Start();
 }
 
 void TopologyWatcher::Stop() {
@@ -75,43 +82,36 @@ void TopologyWatcher::Stop() {
     // Ends a long-poll in flight now rather than when it times out.
     if (active_ != nullptr) active_->stop();
   }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  poller_.Stop();
 }
 
-void TopologyWatcher::Run(ProxyServer* server, uint64_t epoch) {
-  bool warned = false;
-  while (true) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
+bool TopologyWatcher::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+void TopologyWatcher::PollOnce() {
+  const std::string& url = urls_[current_];
+  auto topology = Poll(url, epoch_, kWaitMs);
+  // A poll that Stop() aborted is neither applied nor a failure to report.
+  if (Stopping()) return;
+  if (topology.ok()) {
+    connected_.store(true);
+    if (warned_) spdlog::info("following the ConfigServer at {} again", url);
+    warned_ = false;
+    if (topology.value()) {
+      epoch_ = std::max(epoch_, topology.value()->epoch());
+      if (server_->UpdateTopology(topology.value())) updates_.fetch_add(1);
     }
-    const std::string& url = urls_[current_];
-    auto topology = Poll(url, epoch, kWaitMs);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-    }
-    if (topology.ok()) {
-      connected_.store(true);
-      if (warned) spdlog::info("following the ConfigServer at {} again", url);
-      warned = false;
-      if (topology.value()) {
-        epoch = std::max(epoch, topology.value()->epoch());
-        if (server->UpdateTopology(topology.value())) updates_.fetch_add(1);
-      }
-      continue;
-    }
-    connected_.store(false);
-    if (!warned) {
-      spdlog::warn("ConfigServer unreachable, keeping topology epoch {}: {}", epoch,
-                   topology.error());
-      warned = true;
-    }
-    current_ = (current_ + 1) % urls_.size();
-    std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait_for(lock, kRetryEvery, [this] { return stopping_; });
+    poller_.Wake();
+    return;
   }
+  connected_.store(false);
+  if (!warned_) {
+    spdlog::warn("ConfigServer unreachable, keeping topology epoch {}: {}", epoch_, topology.error());
+    warned_ = true;
+  }
+  current_ = (current_ + 1) % urls_.size();
 }
 
 }  // namespace redkube::proxy

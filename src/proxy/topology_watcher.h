@@ -7,13 +7,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/periodic_thread.h"
 #include "core/status.h"
 #include "core/topology.h"
 
@@ -32,15 +31,19 @@ class TopologyWatcher {
 
   // One fetch of the current topology, trying each URL once.
   Result<std::shared_ptr<const Topology>> FetchOnce();
-  // Watches on a thread of its own until Stop(), applying to `server`.
+  // Watches on a thread of its own until Stop(), applying to `server`
+  // every topology newer than `epoch`. At most once.
   void Start(ProxyServer* server, uint64_t epoch);
+  // Ends a long-poll in flight at once, then the thread.
   void Stop();
 
   uint64_t updates() const { return updates_.load(); }
   bool connected() const { return connected_.load(); }
 
  private:
-  void Run(ProxyServer* server, uint64_t epoch);
+  // One long-poll, and what it brought applied; on the watcher's thread.
+  void PollOnce();
+  bool Stopping();
   // 200 with a topology, 204 (nothing newer yet: nullptr), or an error.
   Result<std::shared_ptr<const Topology>> Poll(const std::string& url, uint64_t after,
                                                int wait_ms);
@@ -51,11 +54,18 @@ class TopologyWatcher {
   size_t current_ = 0;
   std::atomic<uint64_t> updates_{0};
   std::atomic<bool> connected_{false};
+  // Set by Start, then used by the watcher's thread only.
+  ProxyServer* server_ = nullptr;
+  uint64_t epoch_ = 0;
+  bool warned_ = false;
+  // The PeriodicThread cannot interrupt a run, and a long-poll lasts up to
+  // 20 s: Stop() must abort the request in flight itself, so the watcher
+  // keeps its own stop flag and the request under a mutex of its own.
   std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  bool stopping_ = false;              // under mu_: no new long-poll starts
   httplib::Client* active_ = nullptr;  // the long-poll in flight, under mu_
-  std::thread thread_;
+  // Last, so that it stops before the members a poll uses go.
+  PeriodicThread poller_;
 };
 
 }  // namespace redkube::proxy

@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/strings.h"
+
 namespace redkube::runtime {
 namespace {
 
@@ -147,11 +149,12 @@ std::optional<pid_t> RunningSupervisor(const LocalLayout& layout) {
   if (!held) return std::nullopt;
   auto text = ReadFile(layout.SupervisorPidFile());
   if (!text.ok()) return std::nullopt;
-  try {
-    return static_cast<pid_t>(std::stol(text.value()));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  // WritePid ends the number with a newline.
+  std::string_view pid_text = text.value();
+  if (!pid_text.empty() && pid_text.back() == '\n') pid_text.remove_suffix(1);
+  auto pid = ParseInt64(pid_text);
+  if (!pid || *pid <= 0 || *pid > INT32_MAX) return std::nullopt;
+  return static_cast<pid_t>(*pid);
 }
 
 uint64_t ProcessStartTime(pid_t pid) {
@@ -166,11 +169,8 @@ uint64_t ProcessStartTime(pid_t pid) {
   std::string field;
   for (int i = 0; i < 20 && fields >> field; ++i) {
   }
-  try {
-    return std::stoull(field);
-  } catch (const std::exception&) {
-    return 0;
-  }
+  auto start_time = ParseInt64(field);
+  return start_time && *start_time > 0 ? static_cast<uint64_t>(*start_time) : 0;
 }
 
 std::vector<pid_t> OrphanedProcesses(const LocalLayout& layout) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/redis_client.h"
+#include "core/strings.h"
 #include "runtime/local/cluster_directory.h"
 
 namespace redkube::runtime {
@@ -122,12 +123,8 @@ Result<ControlPlane> LocalPlatform::EnsureControlPlane() {
 Result<int> LocalPlatform::ShardIndex(const std::string& group) const {
   const std::string prefix = "shard-";
   if (group.rfind(prefix, 0) == 0) {
-    try {
-      size_t used = 0;
-      int index = std::stoi(group.substr(prefix.size()), &used);
-      if (used == group.size() - prefix.size() && index >= 0 && index < layout_.spec().shards) return index;
-    } catch (const std::exception&) {
-    }
+    auto index = ParseInt64(std::string_view(group).substr(prefix.size()));
+    if (index && *index >= 0 && *index < layout_.spec().shards) return static_cast<int>(*index);
   }
   return Status::Error("the local runtime has no server group " + group);
 }

@@ -1,5 +1,7 @@
 #include "runtime/local/process_supervisor.h"
 
+#include "core/signals.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -53,8 +55,6 @@ Result<pid_t> ProcessSupervisor::Spawn(const std::vector<std::string>& argv, con
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  sigset_t all_unblocked;
-  sigemptyset(&all_unblocked);
   const int max_fd = static_cast<int>(sysconf(_SC_OPEN_MAX));
   int exec_error[2];
   if (pipe2(exec_error, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
@@ -68,10 +68,7 @@ Result<pid_t> ProcessSupervisor::Spawn(const std::vector<std::string>& argv, con
   }
   if (pid == 0) {
     setpgid(0, 0);
-    sigprocmask(SIG_SETMASK, &all_unblocked, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    RestoreDefaultSignals();
     int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     int null = open("/dev/null", O_RDONLY);
     if (log < 0 || null < 0) {

@@ -1,0 +1,23 @@
+// Text helpers that every component needs the same way: command words and
+// options are compared without regard to ASCII case, and integers in
+// arguments, replies and documents are read as Redis reads them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace redkube {
+
+// Whether `a` and `b` are equal ignoring ASCII case ("GET" == "get"); bytes
+// outside A-Z/a-z must match exactly. Independent of the locale.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// The signed decimal that is the whole of `text`, as Redis's string2ll reads
+// it (so as redis-server parses an integer argument): an optional '-', then
+// digits with no leading zero ("0" itself aside). Refused (nullopt): an empty
+// string, "+1", " 1", "1 ", "01", "-0", "1.0", and anything outside int64_t
+// (INT64_MIN itself is accepted).
+std::optional<int64_t> ParseInt64(std::string_view text);
+
+}  // namespace redkube
