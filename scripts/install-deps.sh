@@ -17,6 +17,8 @@ PACKAGES=(
   nodejs maven openjdk-17-jdk-headless
   # fuzzing: clang, and libFuzzer's runtime (only a Recommends of Debian 12's clang)
   clang libclang-rt-14-dev
+  # scripts/lint.sh
+  clang-format clang-tidy
 )
 
 missing=()

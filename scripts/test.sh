@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: the C++ unit tests
+# Installs what is missing, builds, lints the touched files (scripts/lint.sh),
+# and runs every test: the C++ unit tests
 # (ctest) and the integration tests against real redis-servers (pytest);
 # then all of them again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (build-asan/), and the libFuzzer targets for a bounded time (build-fuzz/).
@@ -8,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
+echo "== lint (the files this change touches)"
+bash scripts/lint.sh
 bash scripts/install-client-libs.sh
 echo "== unit tests"
 ctest --test-dir build --output-on-failure -j2

@@ -129,7 +129,9 @@ json MemberStatus(const StatusContext& c, const json& shard_record, int shard, i
   status["keys"] = KeysOf(*info);
   status["memory"] = InfoField(*info, "used_memory_human");
   status["offset"] = Offset(*info);
-  if (address.ToString() == shard_record.value("master", "") && role == "master") *master_offset = Offset(*info);
+  if (address.ToString() == shard_record.value("master", "") && role == "master") {
+    *master_offset = Offset(*info);
+  }
   bool out_of_read_set = Listed(shard_record.value("down", json::array()), address.ToString());
   bool registered = Listed(shard_record.value("nodes", json::array()), address.ToString());
   status["health"] = !registered ? "unregistered" : out_of_read_set ? "syncing" : "up";
@@ -142,13 +144,16 @@ json ShardStatus(const StatusContext& c, const json& record, int s, int* slots_s
   const std::string id = LocalLayout::ShardId(s);
   json shard_record = ShardRecordOf(record, id);
   std::string master = shard_record.value("master", "");
-  json shard = {{"id", id}, {"slots", SlotsText(shard_record.value("slots", json::array()))}, {"master", master}};
+  json shard = {
+      {"id", id}, {"slots", SlotsText(shard_record.value("slots", json::array()))}, {"master", master}};
   if (!master.empty()) {
     for (const auto& r : shard_record["slots"]) *slots_served += r[1].get<int>() - r[0].get<int>() + 1;
   }
   std::optional<int64_t> master_offset;
   json members = json::array();
-  for (int m = 0; m <= c.layout.spec().replicas; ++m) members.push_back(MemberStatus(c, shard_record, s, m, &master_offset));
+  for (int m = 0; m <= c.layout.spec().replicas; ++m) {
+    members.push_back(MemberStatus(c, shard_record, s, m, &master_offset));
+  }
   for (auto& member : members) {
     if (member.value("role", "") == "replica" && master_offset) {
       member["lag_bytes"] = *master_offset - member.value("offset", int64_t{0});
@@ -253,17 +258,19 @@ void PrintTable(const json& doc) {
     return;
   }
   fmt::print("cluster {}: running (supervisor pid {}), topology epoch {}, {}/16384 slots served\n",
-             Text(doc["cluster"]), Text(doc["supervisor_pid"]), Text(doc["epoch"]), Text(doc["slots_served"]));
+             Text(doc["cluster"]), Text(doc["supervisor_pid"]), Text(doc["epoch"]),
+             Text(doc["slots_served"]));
   if (doc.contains("configserver_error")) fmt::print("  ConfigServer: {}\n", Text(doc["configserver_error"]));
-  fmt::print("\n{:<9} {:<12} {:<11} {:<16} {:<8} {:<13} {:>8} {:>9} {:>9} {:>8}\n", "SHARD", "SLOTS", "SERVER",
-             "ADDRESS", "ROLE", "HEALTH", "KEYS", "MEMORY", "LAG(B)", "RESTARTS");
+  fmt::print("\n{:<9} {:<12} {:<11} {:<16} {:<8} {:<13} {:>8} {:>9} {:>9} {:>8}\n", "SHARD", "SLOTS",
+             "SERVER", "ADDRESS", "ROLE", "HEALTH", "KEYS", "MEMORY", "LAG(B)", "RESTARTS");
   for (const auto& shard : doc["shards"]) {
     bool first = true;
     for (const auto& m : shard["members"]) {
       fmt::print("{:<9} {:<12} {:<11} {:<16} {:<8} {:<13} {:>8} {:>9} {:>9} {:>8}\n",
                  first ? Text(shard["id"]) : "", first ? Text(shard["slots"]) : "", Text(m["name"]),
-                 Text(m["address"]), Text(m.value("role", json())), Text(m["health"]), Text(m.value("keys", json())),
-                 Text(m.value("memory", json())), Text(m.value("lag_bytes", json())), Text(m["restarts"]));
+                 Text(m["address"]), Text(m.value("role", json())), Text(m["health"]),
+                 Text(m.value("keys", json())), Text(m.value("memory", json())),
+                 Text(m.value("lag_bytes", json())), Text(m["restarts"]));
       first = false;
     }
   }
@@ -272,7 +279,8 @@ void PrintTable(const json& doc) {
     fmt::print("{:<15} {:<16} {:<8} {:>8} {:>8}\n", Text(p["name"]), Text(p["address"]), Text(p["health"]),
                Text(p.value("clients", json())), Text(p["restarts"]));
   }
-  fmt::print("\n{:<15} {:<16} {:<8} {:>8} {:>8}\n", "CONTROL PLANE", "ADDRESS", "HEALTH", "LEADER", "RESTARTS");
+  fmt::print("\n{:<15} {:<16} {:<8} {:>8} {:>8}\n", "CONTROL PLANE", "ADDRESS", "HEALTH", "LEADER",
+             "RESTARTS");
   for (const auto& c : doc["control_plane"]) {
     fmt::print("{:<15} {:<16} {:<8} {:>8} {:>8}\n", Text(c["name"]), Text(c["address"]), Text(c["health"]),
                Text(c.value("leader", json())), Text(c["restarts"]));

@@ -88,10 +88,11 @@ class Reporter {
 Status CheckSavedShape(const UpOptions& o, const LocalClusterSpec& saved) {
   auto differs = [&](bool given, int asked, int have, const char* flag) -> Status {
     if (!given || asked == have) return Status::Ok();
-    return Status::Error(fmt::format(
-        "cluster {} exists with {} {} (you asked for {}); up brings it back as it was: drop {} or use another "
-        "--name (`redkube down --name {} --purge` deletes it)",
-        saved.name, flag, have, asked, flag, saved.name));
+    return Status::Error(
+        fmt::format("cluster {} exists with {} {} (you asked for {}); up brings it back as it was: drop {} "
+                    "or use another "
+                    "--name (`redkube down --name {} --purge` deletes it)",
+                    saved.name, flag, have, asked, flag, saved.name));
   };
   for (const Status& s : {differs(o.shards_given, o.spec.shards, saved.shards, "--shards"),
                           differs(o.replicas_given, o.spec.replicas, saved.replicas, "--replicas"),
@@ -147,16 +148,16 @@ Result<PreparedCluster> Prepare(const UpOptions& o) {
   // a --detach child writes its own.
   if (Status s = lock->WritePid(layout.value()); !s.ok()) return fail_fresh(s.message());
   if (auto orphans = OrphanedProcesses(layout.value()); !orphans.empty()) {
-    return Status::Error(fmt::format(
-        "{} processes of cluster {} still run without their supervisor (was it killed?); "
-        "nothing started. `redkube down --name {}` stops them",
-        orphans.size(), spec.name, spec.name));
+    return Status::Error(
+        fmt::format("{} processes of cluster {} still run without their supervisor (was it killed?); "
+                    "nothing started. `redkube down --name {}` stops them",
+                    orphans.size(), spec.name, spec.name));
   }
   if (auto port = PortInUse(layout.value())) {
-    return fail_fresh(fmt::format(
-        "port {} on 127.0.0.1 is already in use by another program; nothing started. "
-        "Stop it, or choose other ports with --port (cluster {} needs {}..{})",
-        *port, spec.name, spec.port, spec.port + 100 + 10 * spec.shards - 1));
+    return fail_fresh(
+        fmt::format("port {} on 127.0.0.1 is already in use by another program; nothing started. "
+                    "Stop it, or choose other ports with --port (cluster {} needs {}..{})",
+                    *port, spec.name, spec.port, spec.port + 100 + 10 * spec.shards - 1));
   }
   auto password = EnsureSecretFile(layout->PasswordFile());
   if (!password.ok()) return fail_fresh(password.error());
@@ -170,8 +171,9 @@ Result<PreparedCluster> Prepare(const UpOptions& o) {
       return Status::Error(binary_dir + "/" + binary + " is missing; build it first");
     }
   }
-  return PreparedCluster{std::move(spec),           std::move(layout.value()), std::move(lock.value()),
-                         std::move(password.value()), std::move(token.value()), std::move(binary_dir)};
+  return PreparedCluster{std::move(spec),          std::move(layout.value()),
+                         std::move(lock.value()),  std::move(password.value()),
+                         std::move(token.value()), std::move(binary_dir)};
 }
 
 // --detach: forks; the parent relays the child's report until it is ready
@@ -237,15 +239,16 @@ void SayReady(Reporter* reporter, const UpOptions& o, const PreparedCluster& c) 
   const std::string name_flag = spec.name == "demo" ? "" : " --name " + spec.name;
   reporter->Step("ready");
   reporter->Say(fmt::format(
-      "\nredkube is ready in {:.1f}s: {} shards x {} servers, {} ConfigServers, {} proxies on 127.0.0.1:{}{}\n"
+      "\nredkube is ready in {:.1f}s: {} shards x {} servers, {} ConfigServers, {} proxies on "
+      "127.0.0.1:{}{}\n"
       "  connect:  redis-cli -p {} -a $(cat {}) --no-auth-warning\n"
       "  status:   {} status{}{}\n"
       "  stop:     {}{} down{}{}   (data stays in {}; add --purge to delete it)\n"
       "  logs:     {}/\n",
-      reporter->Elapsed(), spec.shards, spec.replicas + 1, LocalLayout::kConfigServers, spec.proxies, spec.port,
-      spec.proxies > 1 ? fmt::format("-{}", spec.port + spec.proxies - 1) : "", spec.port,
-      c.layout.PasswordFile(), cli, name_flag, dir_flag, o.detach ? "" : "Ctrl-C, or ", cli, name_flag, dir_flag,
-      c.layout.ClusterDir(), c.layout.LogDir()));
+      reporter->Elapsed(), spec.shards, spec.replicas + 1, LocalLayout::kConfigServers, spec.proxies,
+      spec.port, spec.proxies > 1 ? fmt::format("-{}", spec.port + spec.proxies - 1) : "", spec.port,
+      c.layout.PasswordFile(), cli, name_flag, dir_flag, o.detach ? "" : "Ctrl-C, or ", cli, name_flag,
+      dir_flag, c.layout.ClusterDir(), c.layout.LogDir()));
 }
 
 }  // namespace

@@ -89,11 +89,14 @@ void ApiServer::Routes() {
   s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (res.status >= 400) {
       errors_.fetch_add(1);
-      if (res.body.empty()) Reply(res, res.status, json{{"error", "no such endpoint: " + req.method + " " + req.path}});
+      if (res.body.empty()) {
+        Reply(res, res.status, json{{"error", "no such endpoint: " + req.method + " " + req.path}});
+      }
     }
   });
   auto handle = [this](Handler handler) {
-    return [this, handler](const httplib::Request& req, httplib::Response& res) { (this->*handler)(req, res); };
+    return
+        [this, handler](const httplib::Request& req, httplib::Response& res) { (this->*handler)(req, res); };
   };
   const std::string cluster = R"(/v1/clusters/([a-z0-9-]+))";
   const std::string shard = cluster + R"(/shards/([a-z0-9-]+))";
@@ -121,7 +124,8 @@ bool ApiServer::Authorized(const httplib::Request& req, httplib::Response& res) 
 
 void ApiServer::Health(const httplib::Request&, httplib::Response& res) {
   bool fresh = store_->CacheFresh();
-  Reply(res, fresh ? 200 : 503, json{{"etcd", fresh ? "reachable" : "unreachable"}, {"leader", lease_->IsLeader()}});
+  Reply(res, fresh ? 200 : 503,
+        json{{"etcd", fresh ? "reachable" : "unreachable"}, {"leader", lease_->IsLeader()}});
 }
 
 void ApiServer::CreateCluster(const httplib::Request& req, httplib::Response& res) {
@@ -221,8 +225,9 @@ void ApiServer::GetTopology(const httplib::Request& req, httplib::Response& res)
   if (!record) return Reply(res, 404, json{{"error", "no cluster named " + name}});
   if (!req.has_param("after")) {
     if (!record->Complete()) {
-      return Reply(res, 503,
-                   json{{"error", "cluster " + name + " is not complete: a shard has no registered master yet"}});
+      return Reply(
+          res, 503,
+          json{{"error", "cluster " + name + " is not complete: a shard has no registered master yet"}});
     }
     res.set_content(PublishedTopology(*record), "application/json");
     return;
@@ -261,17 +266,18 @@ std::string ApiServer::RenderMetrics() const {
          errors_.load());
   metric("redkube_configserver_topology_watches_total", "counter", "topology long-polls served",
          watches_.load());
-  metric("redkube_configserver_probe_rounds_total", "counter", "probe rounds (leader only)",
-         p.rounds.load());
+  metric("redkube_configserver_probe_rounds_total", "counter", "probe rounds (leader only)", p.rounds.load());
   metric("redkube_configserver_probes_total", "counter", "node probes", p.probes.load());
   metric("redkube_configserver_probe_failures_total", "counter", "failed node probes",
          p.probe_failures.load());
-  metric("redkube_configserver_failovers_total", "counter", "masters changed by the leader (failovers, switchovers found done but unrecorded)",
+  metric("redkube_configserver_failovers_total", "counter",
+         "masters changed by the leader (failovers, switchovers found done but unrecorded)",
          p.failovers.load());
   metric("redkube_configserver_repoints_total", "counter", "REPLICAOF commands sent to re-point nodes",
          p.repoints.load());
-  out += "# HELP redkube_configserver_cluster_epoch topology epoch per cluster\n"
-         "# TYPE redkube_configserver_cluster_epoch gauge\n";
+  out +=
+      "# HELP redkube_configserver_cluster_epoch topology epoch per cluster\n"
+      "# TYPE redkube_configserver_cluster_epoch gauge\n";
   for (const auto& r : store_->CachedAll()) {
     out += fmt::format("redkube_configserver_cluster_epoch{{cluster=\"{}\"}} {}\n", r.name, r.epoch);
   }

@@ -19,8 +19,8 @@ ClusterStore::~ClusterStore() { Stop(); }
 void ClusterStore::Start(std::chrono::milliseconds refresh_every) {
   if (refresher_) return;
   Refresh();
-  refresher_ = std::make_unique<PeriodicThread>("store-refresh", refresh_every, [this] { Refresh(); },
-                                                PeriodicThread::FirstRun::kAfterInterval);
+  refresher_ = std::make_unique<PeriodicThread>(
+      "store-refresh", refresh_every, [this] { Refresh(); }, PeriodicThread::FirstRun::kAfterInterval);
   refresher_->Start();
 }
 
@@ -103,8 +103,7 @@ std::variant<ClusterRecord, StoreError> ClusterStore::Load(const std::string& na
   return std::move(record);
 }
 
-std::variant<ClusterRecord, StoreError> ClusterStore::Update(const std::string& name,
-                                                             const Mutation& mutate,
+std::variant<ClusterRecord, StoreError> ClusterStore::Update(const std::string& name, const Mutation& mutate,
                                                              const std::optional<EtcdCompare>& guard) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     auto stored = Read(name);
@@ -114,8 +113,7 @@ std::variant<ClusterRecord, StoreError> ClusterStore::Update(const std::string& 
     if (auto refused = mutate(&updated)) return *refused;
     if (updated.ToJson() == record.ToJson()) return updated;  // nothing to write
     if (PublishedTopologyDiffers(record, updated)) updated.epoch = record.epoch + 1;
-    std::vector<EtcdCompare> compares = {
-        {EtcdCompare::Kind::kModRevision, KeyOf(name), revision, {}}};
+    std::vector<EtcdCompare> compares = {{EtcdCompare::Kind::kModRevision, KeyOf(name), revision, {}}};
     if (guard) compares.push_back(*guard);
     auto written = etcd_->WriteIf(compares, KeyOf(name), updated.ToJson());
     if (!written.ok()) return StoreError{503, written.error()};

@@ -13,8 +13,8 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <variant>
 
@@ -49,7 +49,7 @@ class ClusterStore {
   // the record as written. `guard` adds a condition to the transaction.
   using Mutation = std::function<std::optional<StoreError>(ClusterRecord*)>;
   std::variant<ClusterRecord, StoreError> Update(const std::string& name, const Mutation& mutate,
-                                                  const std::optional<EtcdCompare>& guard = {});
+                                                 const std::optional<EtcdCompare>& guard = {});
   std::optional<StoreError> Create(const ClusterRecord& record);
   std::optional<StoreError> Delete(const std::string& name);
 

@@ -3,9 +3,8 @@
 #include <httplib.h>
 
 #include <cstring>
-#include <stdexcept>
-
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "core/strings.h"
 
@@ -118,13 +117,13 @@ Result<json> EtcdClient::Post(const std::string& path, const json& request) cons
   client.set_connection_timeout(timeout_);
   client.set_read_timeout(timeout_);
   client.set_write_timeout(timeout_);
-  auto res = client.Post(path.c_str(), request.dump(), "application/json");
+  auto res = client.Post(path, request.dump(), "application/json");
   if (!res) {
     return Status::Error("etcd " + endpoint_ + path + ": " + httplib::to_string(res.error()));
   }
   if (res->status != 200) {
-    return Status::Error("etcd " + endpoint_ + path + ": HTTP " + std::to_string(res->status) +
-                         ": " + res->body);
+    return Status::Error("etcd " + endpoint_ + path + ": HTTP " + std::to_string(res->status) + ": " +
+                         res->body);
   }
   json reply = json::parse(res->body, nullptr, false);
   if (reply.is_discarded() || !reply.is_object()) {
@@ -143,8 +142,8 @@ Result<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) const {
 }
 
 Result<std::vector<KeyValue>> EtcdClient::GetPrefix(const std::string& prefix) const {
-  auto body = Post("/v3/kv/range", json{{"key", Base64Encode(prefix)},
-                                        {"range_end", Base64Encode(PrefixEnd(prefix))}});
+  auto body = Post("/v3/kv/range",
+                   json{{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(PrefixEnd(prefix))}});
   if (!body.ok()) return body.status();
   return Interpret(endpoint_, body.value(), [](const json& j) -> Result<std::vector<KeyValue>> {
     std::vector<KeyValue> out;
@@ -202,8 +201,7 @@ Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t
   return body.ok() ? Status::Ok() : body.status();
 }
 
-Result<bool> EtcdClient::DeleteIfValue(const std::string& key,
-                                       const std::string& expected_value) const {
+Result<bool> EtcdClient::DeleteIfValue(const std::string& key, const std::string& expected_value) const {
   EtcdCompare compare{EtcdCompare::Kind::kValue, key, 0, expected_value};
   return WriteIf({compare}, key, std::nullopt);
 }

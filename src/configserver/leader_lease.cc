@@ -4,13 +4,13 @@
 
 namespace redkube::configserver {
 
+// Renews three times per TTL; a standby retries as often.
 LeaderLease::LeaderLease(const EtcdClient* etcd, std::string identity, int ttl_seconds)
     : etcd_(etcd),
       identity_(std::move(identity)),
       ttl_seconds_(ttl_seconds),
-      // Renews three times per TTL; a standby retries as often.
-      campaigner_("leader-lease", std::chrono::milliseconds(ttl_seconds * 1000 / 3),
-                  [this] { Campaign(); }) {}
+      campaigner_("leader-lease", std::chrono::milliseconds(ttl_seconds * 1000 / 3), [this] { Campaign(); }) {
+}
 
 LeaderLease::~LeaderLease() { Stop(); }
 

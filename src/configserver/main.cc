@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
                  "how long a planned switchover may pause writes")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
-  app.add_option("--id", identity, "this instance's name in leader election (default: listen address and pid)");
+  app.add_option("--id", identity,
+                 "this instance's name in leader election (default: listen address and pid)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("configserver"));
@@ -75,9 +76,9 @@ int main(int argc, char** argv) {
   ReplicationControl control(password, std::chrono::milliseconds(std::min(down_after_ms / 2, 1000)));
   ClusterOperations operations(&store, &control, std::chrono::milliseconds(switchover_timeout_ms));
   LeaderLease lease(&etcd, identity, lease_ttl_s);
-  Prober prober(&store, &lease, &control,
-                ProberOptions{std::chrono::milliseconds(probe_interval_ms),
-                              std::chrono::milliseconds(down_after_ms)});
+  Prober prober(
+      &store, &lease, &control,
+      ProberOptions{std::chrono::milliseconds(probe_interval_ms), std::chrono::milliseconds(down_after_ms)});
   ApiServer api(&store, &operations, &lease, &prober, token);
 
   store.Start(std::chrono::milliseconds(100));
@@ -89,8 +90,7 @@ int main(int argc, char** argv) {
   }
   lease.Start();
   prober.Start();
-  spdlog::info("listening on {} as {}, etcd {}, down-after {} ms", listen, identity, etcd_url,
-               down_after_ms);
+  spdlog::info("listening on {} as {}, etcd {}, down-after {} ms", listen, identity, etcd_url, down_after_ms);
 
   int sig = signals.Wait();
   spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -13,8 +13,8 @@ Prober::Prober(ClusterStore* store, const LeaderLease* lease, const ReplicationC
       lease_(lease),
       control_(control),
       options_(options),
-      rounds_("prober", options.interval, [this] { Round(); },
-              PeriodicThread::FirstRun::kAfterInterval) {}
+      rounds_(
+          "prober", options.interval, [this] { Round(); }, PeriodicThread::FirstRun::kAfterInterval) {}
 
 Prober::~Prober() { Stop(); }
 
@@ -71,8 +71,7 @@ void Prober::ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms
     if (!client) client = control_->Connect(node);
     if (!client) continue;
     RedisClient* c = client.get();
-    probes.emplace_back(node, std::async(std::launch::async,
-                                         [c] { return ReplicationControl::Probe(c); }));
+    probes.emplace_back(node, std::async(std::launch::async, [c] { return ReplicationControl::Probe(c); }));
   }
   std::map<std::string, NodeHealth> next;
   {
@@ -135,8 +134,7 @@ void Prober::UndoNewMaster(const ClusterRecord& cluster, const ShardRecord& shar
   }
 }
 
-void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
-                      const ShardPlan& plan) {
+void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard, const ShardPlan& plan) {
   // The plan comes from the cache and this round's probes: act only if etcd
   // still holds the shard as planned (another instance may have begun a
   // switchover, or recorded a failover, since the cache was read).
@@ -167,15 +165,14 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
         },
         lease_->Guard());
     if (auto* error = std::get_if<StoreError>(&result)) {
-      spdlog::warn("cluster {} shard {}: not recorded: {}", cluster.name, shard.id,
-                   error->message);
+      spdlog::warn("cluster {} shard {}: not recorded: {}", cluster.name, shard.id, error->message);
       return;
     }
     const auto& written = std::get<ClusterRecord>(result);
     if (new_master) {
       stats_.failovers.fetch_add(1);
-      bool failed_over = std::find(plan.mark_down.begin(), plan.mark_down.end(), shard.master) !=
-                         plan.mark_down.end();
+      bool failed_over =
+          std::find(plan.mark_down.begin(), plan.mark_down.end(), shard.master) != plan.mark_down.end();
       if (failed_over) {
         spdlog::warn("cluster {} shard {}: master {} down for {} ms: failing over to {}, epoch {}",
                      cluster.name, shard.id, shard.master, options_.down_after.count(), master,
@@ -186,12 +183,12 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
       }
     }
     for (const auto& n : plan.mark_down) {
-      spdlog::warn("cluster {} shard {}: {} leaves the read set, epoch {}", cluster.name,
-                   shard.id, n, written.epoch);
+      spdlog::warn("cluster {} shard {}: {} leaves the read set, epoch {}", cluster.name, shard.id, n,
+                   written.epoch);
     }
     for (const auto& n : plan.mark_up) {
-      spdlog::info("cluster {} shard {}: {} is in sync and back in the read set, epoch {}",
-                   cluster.name, shard.id, n, written.epoch);
+      spdlog::info("cluster {} shard {}: {} is in sync and back in the read set, epoch {}", cluster.name,
+                   shard.id, n, written.epoch);
     }
   }
   if (!plan.promote.empty()) {
@@ -208,8 +205,8 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
   }
   for (const auto& node : plan.follow) {
     if (Status s = control_->Follow(node, master); !s.ok()) {
-      spdlog::warn("cluster {} shard {}: cannot make {} replicate {}: {}", cluster.name, shard.id,
-                   node, master, s.message());
+      spdlog::warn("cluster {} shard {}: cannot make {} replicate {}: {}", cluster.name, shard.id, node,
+                   master, s.message());
       continue;
     }
     stats_.repoints.fetch_add(1);
@@ -218,4 +215,3 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard,
 }
 
 }  // namespace redkube::configserver
-

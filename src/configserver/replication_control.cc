@@ -41,9 +41,7 @@ Result<NodeHealth> ReplicationControl::Probe(RedisClient* client) {
       master_port = value;
     } else if (key == "master_link_status") {
       h.link_up = value == "up";
-    } else if (key == "master_repl_offset" && h.role == "master") {
-      h.offset = ParseInt64(value).value_or(0);
-    } else if (key == "slave_repl_offset") {
+    } else if ((key == "master_repl_offset" && h.role == "master") || key == "slave_repl_offset") {
       h.offset = ParseInt64(value).value_or(0);
     }
   }
@@ -77,8 +75,8 @@ Status ReplicationControl::StartFailover(const std::string& master, const std::s
                                          std::chrono::milliseconds timeout) const {
   auto address = ParseHostPort(target);
   if (!address.ok()) return address.status();
-  auto reply = Run(master, {"FAILOVER", "TO", address->host, std::to_string(address->port),
-                            "TIMEOUT", std::to_string(timeout.count())});
+  auto reply = Run(master, {"FAILOVER", "TO", address->host, std::to_string(address->port), "TIMEOUT",
+                            std::to_string(timeout.count())});
   return reply.ok() ? Status::Ok() : reply.status();
 }
 

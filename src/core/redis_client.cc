@@ -1,7 +1,5 @@
 #include "core/redis_client.h"
 
-#include "core/socket_address.h"
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -9,8 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
+
+#include "core/socket_address.h"
+#include "core/strings.h"
 
 namespace redkube {
 namespace {
@@ -28,8 +28,8 @@ std::string Encode(const std::vector<std::string>& argv) {
 }
 
 int MillisLeft(std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
@@ -180,8 +180,9 @@ Result<RedisReply> RedisClient::ReadReply(int depth) {
   std::string_view rest(l.data() + 1, l.size() - 1);
   int64_t n = 0;
   auto number = [&]() {
-    auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
-    return ec == std::errc() && ptr == rest.data() + rest.size();
+    auto parsed = ParseInt64(rest);
+    if (parsed) n = *parsed;
+    return parsed.has_value();
   };
   switch (l[0]) {
     case '+':

@@ -81,8 +81,7 @@ const CommandSpec* CommandTable::Find(std::string_view name) const {
   }
 }
 
-const CommandSpec* CommandTable::FindSubcommand(const CommandSpec& container,
-                                                std::string_view sub) const {
+const CommandSpec* CommandTable::FindSubcommand(const CommandSpec& container, std::string_view sub) const {
   for (const CommandSpec& s : container.subcommands) {
     std::string_view suffix = s.name.substr(s.name.find('|') + 1);
     if (EqualsIgnoreCase(suffix, sub)) return &s;

@@ -127,8 +127,9 @@ void AddFlags(CLI::App* app, Flags* f) {
   redkube::proxy::ProxyOptions& options = f->options;
   app->add_option("--port", options.port, "client port")->required();
   app->add_option("--bind", options.bind, "address to listen on")->capture_default_str();
-  auto* topology_opt = app->add_option("--topology", f->topology_path, "topology JSON file (SIGHUP reloads it)")
-                           ->check(CLI::ExistingFile);
+  auto* topology_opt =
+      app->add_option("--topology", f->topology_path, "topology JSON file (SIGHUP reloads it)")
+          ->check(CLI::ExistingFile);
   auto* configserver_opt =
       app->add_option("--configserver", f->configserver,
                       "ConfigServer URL(s), comma separated: follow the cluster's topology there");
@@ -151,7 +152,8 @@ void AddFlags(CLI::App* app, Flags* f) {
   app->add_option("--client-output-limit-mb", f->output_limit_mb,
                   "disconnect a client whose unread replies pass this (0: no limit)")
       ->capture_default_str();
-  app->add_option("--pubsub-output-limit-mb", f->pubsub_output_limit_mb, "the same for subscribers (0: no limit)")
+  app->add_option("--pubsub-output-limit-mb", f->pubsub_output_limit_mb,
+                  "the same for subscribers (0: no limit)")
       ->capture_default_str();
   app->add_option("--client-idle-timeout-s", options.idle_timeout_s,
                   "disconnect clients idle this long (0: never; not subscribers or blocked clients)")
@@ -160,8 +162,10 @@ void AddFlags(CLI::App* app, Flags* f) {
   app->add_option("--slowlog-slower-than-us", options.slowlog_slower_than_us,
                   "SLOWLOG keeps requests taking this long or more, servers included (-1: none)")
       ->capture_default_str();
-  app->add_option("--slowlog-max-len", options.slowlog_max_len, "SLOWLOG entries kept")->capture_default_str();
-  app->add_option("--shutdown-grace-ms", options.shutdown_grace_ms, "on SIGTERM, how long in-flight requests may take")
+  app->add_option("--slowlog-max-len", options.slowlog_max_len, "SLOWLOG entries kept")
+      ->capture_default_str();
+  app->add_option("--shutdown-grace-ms", options.shutdown_grace_ms,
+                  "on SIGTERM, how long in-flight requests may take")
       ->capture_default_str();
 }
 
@@ -173,7 +177,9 @@ Status ApplyFlags(Flags* f, std::string* token) {
   if (f->topology_path.empty() == f->configserver.empty()) {
     return Status::Error("give either --topology FILE or --configserver URL --cluster NAME");
   }
-  if (!f->configserver.empty() && f->cluster.empty()) return Status::Error("--configserver needs --cluster NAME");
+  if (!f->configserver.empty() && f->cluster.empty()) {
+    return Status::Error("--configserver needs --cluster NAME");
+  }
   if (!f->token_file.empty()) {
     auto t = redkube::ReadSecretFile(f->token_file);
     if (!t.ok()) return t.status();
@@ -191,8 +197,8 @@ Status ApplyFlags(Flags* f, std::string* token) {
 // Everything that runs once the first topology is known, until a stop
 // signal: the proxy, its admin endpoint, the watcher and the replica
 // monitor. Returns the exit code.
-int Serve(const Flags& f, std::shared_ptr<const Topology> topology, redkube::proxy::TopologyWatcher* watcher,
-          const redkube::SignalWaiter& signals) {
+int Serve(const Flags& f, const std::shared_ptr<const Topology>& topology,
+          redkube::proxy::TopologyWatcher* watcher, const redkube::SignalWaiter& signals) {
   const redkube::proxy::ProxyOptions& options = f.options;
   redkube::proxy::ProxyServer server(options, topology);
   if (Status started = server.Start(); !started.ok()) {
@@ -209,8 +215,9 @@ int Serve(const Flags& f, std::shared_ptr<const Topology> topology, redkube::pro
       return 1;
     }
   }
-  spdlog::info("listening on {}:{} with {} threads, cluster {} epoch {}, {} shards", options.bind, options.port,
-               server.options().threads, topology->cluster(), topology->epoch(), topology->shards().size());
+  spdlog::info("listening on {}:{} with {} threads, cluster {} epoch {}, {} shards", options.bind,
+               options.port, server.options().threads, topology->cluster(), topology->epoch(),
+               topology->shards().size());
   if (watcher != nullptr) watcher->Start(&server, topology->epoch());
   std::unique_ptr<redkube::proxy::ReplicaMonitor> replica_monitor;
   if (options.read_from != redkube::proxy::ReadFrom::kMaster) {

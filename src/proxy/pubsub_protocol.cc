@@ -1,6 +1,6 @@
 #include "proxy/pubsub_protocol.h"
 
-#include <charconv>
+#include "core/strings.h"
 
 namespace redkube::proxy {
 
@@ -13,11 +13,8 @@ std::optional<int64_t> SubscriptionCount(std::string_view reply) {
   if (!reply.starts_with("*3\r\n") || !reply.ends_with("\r\n")) return std::nullopt;
   size_t colon = reply.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
-  int64_t count = 0;
-  const char* end = reply.data() + reply.size() - 2;
-  auto r = std::from_chars(reply.data() + colon + 1, end, count);
-  if (r.ec != std::errc() || r.ptr != end) return std::nullopt;
-  return count;
+  // The count, between the last ':' and the final "\r\n".
+  return ParseInt64(reply.substr(colon + 1, reply.size() - 2 - (colon + 1)));
 }
 
 std::string SubscriptionReply(std::string_view kind, std::optional<std::string_view> name, int64_t count) {

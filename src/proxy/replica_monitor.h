@@ -82,7 +82,7 @@ class ReplicaMonitor {
   // Used by the checker's thread only.
   std::map<std::string, std::unique_ptr<RedisClient>> clients_;  // by master address
   std::map<std::string, OffsetHistory> histories_;               // by master address
-  std::set<std::string, std::less<>> readable_;  // last published, for logging changes
+  std::set<std::string, std::less<>> readable_;                  // last published, for logging changes
   // Last, so that it stops before the members a check uses go.
   PeriodicThread checker_;
 };

@@ -15,8 +15,7 @@ constexpr auto kRetryEvery = std::chrono::milliseconds(300);
 
 // A poll that answered is followed by the next one at once (Wake); one
 // that failed waits kRetryEvery, the poller's interval.
-TopologyWatcher::TopologyWatcher(std::vector<std::string> urls, std::string cluster,
-                                 std::string token)
+TopologyWatcher::TopologyWatcher(std::vector<std::string> urls, std::string cluster, std::string token)
     : urls_(std::move(urls)),
       cluster_(std::move(cluster)),
       token_(std::move(token)),
@@ -24,8 +23,8 @@ TopologyWatcher::TopologyWatcher(std::vector<std::string> urls, std::string clus
 
 TopologyWatcher::~TopologyWatcher() { Stop(); }
 
-Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string& url,
-                                                              uint64_t after, int wait_ms) {
+Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string& url, uint64_t after,
+                                                              int wait_ms) {
   httplib::Client client(url);
   client.set_connection_timeout(std::chrono::seconds(2));
   client.set_read_timeout(std::chrono::milliseconds(wait_ms + 5000));
@@ -40,7 +39,7 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string&
     if (stopping_) return Status::Error("stopping");
     active_ = &client;
   }
-  auto res = client.Get(path.c_str(), headers);
+  auto res = client.Get(path, headers);
   {
     std::lock_guard<std::mutex> lock(mu_);
     active_ = nullptr;

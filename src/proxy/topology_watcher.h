@@ -45,8 +45,7 @@ class TopologyWatcher {
   void PollOnce();
   bool Stopping();
   // 200 with a topology, 204 (nothing newer yet: nullptr), or an error.
-  Result<std::shared_ptr<const Topology>> Poll(const std::string& url, uint64_t after,
-                                               int wait_ms);
+  Result<std::shared_ptr<const Topology>> Poll(const std::string& url, uint64_t after, int wait_ms);
 
   std::vector<std::string> urls_;
   std::string cluster_;

@@ -55,8 +55,8 @@ TEST(PeriodicThreadTest, FirstRunAtStartThenWaitsTheInterval) {
 
 TEST(PeriodicThreadTest, AfterIntervalDoesNotRunAtStartAndStopsPromptly) {
   RunCounter counter;
-  PeriodicThread thread("test", kNever, [&] { counter.Add(); },
-                        PeriodicThread::FirstRun::kAfterInterval);
+  PeriodicThread thread(
+      "test", kNever, [&] { counter.Add(); }, PeriodicThread::FirstRun::kAfterInterval);
   thread.Start();
   auto before = Clock::now();
   thread.Stop();
@@ -73,8 +73,8 @@ TEST(PeriodicThreadTest, RepeatsEveryInterval) {
 
 TEST(PeriodicThreadTest, WakeRunsWithoutWaitingTheInterval) {
   RunCounter counter;
-  PeriodicThread thread("test", kNever, [&] { counter.Add(); },
-                        PeriodicThread::FirstRun::kAfterInterval);
+  PeriodicThread thread(
+      "test", kNever, [&] { counter.Add(); }, PeriodicThread::FirstRun::kAfterInterval);
   thread.Start();
   thread.Wake();
   ASSERT_TRUE(counter.WaitFor(1));

@@ -38,8 +38,8 @@ TEST(ParseInt64Test, ReadsWholeDecimals) {
 }
 
 TEST(ParseInt64Test, RefusesWhatRedisRefuses) {
-  for (const char* text : {"", "-", "+1", " 1", "1 ", "01", "00", "-0", "-01", "1.0", "1e3", "0x10",
-                           "12abc", "abc", "--1", "1-", "\t1"}) {
+  for (const char* text : {"", "-", "+1", " 1", "1 ", "01", "00", "-0", "-01", "1.0", "1e3", "0x10", "12abc",
+                           "abc", "--1", "1-", "\t1"}) {
     EXPECT_EQ(ParseInt64(text), std::nullopt) << '"' << text << '"';
   }
   EXPECT_EQ(ParseInt64(std::string_view("1\0", 2)), std::nullopt);

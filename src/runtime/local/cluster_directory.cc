@@ -59,7 +59,8 @@ bool PortTaken(int port) {
 
 }  // namespace
 
-Result<std::optional<LocalClusterSpec>> LoadClusterSpec(const std::string& base_dir, const std::string& name) {
+Result<std::optional<LocalClusterSpec>> LoadClusterSpec(const std::string& base_dir,
+                                                        const std::string& name) {
   std::string path = (base_dir.empty() ? "." : base_dir) + "/" + name + "/cluster.json";
   if (!fs::exists(path)) return std::optional<LocalClusterSpec>();
   auto text = ReadFile(path);

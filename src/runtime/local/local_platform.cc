@@ -43,7 +43,8 @@ Status WritePrivateFile(const std::string& path, const std::string& content) {
 
 }  // namespace
 
-LocalPlatform::LocalPlatform(LocalLayout layout, std::string password, std::string token, std::string binary_dir)
+LocalPlatform::LocalPlatform(LocalLayout layout, std::string password, std::string token,
+                             std::string binary_dir)
     : layout_(std::move(layout)),
       password_(std::move(password)),
       token_(std::move(token)),
@@ -65,7 +66,8 @@ Status LocalPlatform::WaitHttpOk(const std::string& url, const std::string& what
     last = res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error());
     std::this_thread::sleep_for(kPollInterval);
   }
-  return Status::Error(url + what + " not ready after " + std::to_string(timeout.count()) + " ms (" + last + ")");
+  return Status::Error(url + what + " not ready after " + std::to_string(timeout.count()) + " ms (" + last +
+                       ")");
 }
 
 Status LocalPlatform::WaitPing(const HostPort& address, std::chrono::milliseconds timeout) const {
@@ -88,16 +90,16 @@ Result<ControlPlane> LocalPlatform::EnsureControlPlane() {
     std::string client_url = Url(host, layout_.EtcdClientPort());
     std::string peer_url = Url(host, layout_.EtcdPeerPort());
     const std::string& name = layout_.spec().name;
-    Status s = supervisor_.Start({.name = "etcd",
-                                  .argv = {"etcd", "--name", name, "--data-dir", layout_.EtcdDataDir(),
-                                           "--listen-client-urls", client_url, "--advertise-client-urls",
-                                           client_url, "--listen-peer-urls", peer_url,
-                                           "--initial-advertise-peer-urls", peer_url, "--initial-cluster",
-                                           name + "=" + peer_url},
-                                  .log_path = layout_.LogFile("etcd")});
+    Status s = supervisor_.Start(
+        {.name = "etcd",
+         .argv = {"etcd", "--name", name, "--data-dir", layout_.EtcdDataDir(), "--listen-client-urls",
+                  client_url, "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
+                  "--initial-advertise-peer-urls", peer_url, "--initial-cluster", name + "=" + peer_url},
+         .log_path = layout_.LogFile("etcd")});
     if (!s.ok()) return s;
   }
-  if (Status s = WaitHttpOk(Url(host, layout_.EtcdClientPort()), "/health", std::chrono::seconds(30)); !s.ok()) {
+  if (Status s = WaitHttpOk(Url(host, layout_.EtcdClientPort()), "/health", std::chrono::seconds(30));
+      !s.ok()) {
     return s;
   }
   ControlPlane plane{.configserver_urls = {}, .token = token_};
@@ -108,9 +110,9 @@ Result<ControlPlane> LocalPlatform::EnsureControlPlane() {
     if (supervisor_.Has(name)) continue;
     Status s = supervisor_.Start(
         {.name = name,
-         .argv = {binary_dir_ + "/redkube-configserver", "--etcd", Url(host, layout_.EtcdClientPort()), "--listen",
-                  listen, "--token-file", layout_.TokenFile(), "--password-file", layout_.PasswordFile(), "--id",
-                  name},
+         .argv = {binary_dir_ + "/redkube-configserver", "--etcd", Url(host, layout_.EtcdClientPort()),
+                  "--listen", listen, "--token-file", layout_.TokenFile(), "--password-file",
+                  layout_.PasswordFile(), "--id", name},
          .log_path = layout_.LogFile(name)});
     if (!s.ok()) return s;
   }
@@ -139,6 +141,8 @@ Status LocalPlatform::WriteServerConfig(int shard, int member) const {
 std::vector<std::string> LocalPlatform::ServerArgv(int shard, int member,
                                                    const std::optional<HostPort>& replica_of) const {
   const std::string dir = layout_.ServerDataDir(shard, member);
+  // Grouped by hand, each group with its reason.
+  // clang-format off
   std::vector<std::string> argv = {
       "redis-server", dir + "/redkube.conf", "--port", std::to_string(layout_.ServerPort(shard, member)),
       "--bind", layout_.host(), "--dir", dir,
@@ -146,6 +150,7 @@ std::vector<std::string> LocalPlatform::ServerArgv(int shard, int member,
       "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
       // A new replica syncs at once (Redis's default waits 5 s for others).
       "--repl-diskless-sync-delay", "0", "--daemonize", "no", "--logfile", ""};
+  // clang-format on
   if (replica_of) {
     argv.insert(argv.end(), {"--replicaof", replica_of->host, std::to_string(replica_of->port)});
   }
@@ -171,10 +176,13 @@ Status LocalPlatform::StartServer(int shard, int member) {
   const std::string group = LocalLayout::ShardId(shard);
   const std::string name = LocalLayout::ServerName(shard, member);
   const int port = layout_.ServerPort(shard, member);
-  ProcessSpec spec{.name = name, .argv = ServerArgv(shard, member, std::nullopt), .log_path = layout_.LogFile(name)};
+  ProcessSpec spec{
+      .name = name, .argv = ServerArgv(shard, member, std::nullopt), .log_path = layout_.LogFile(name)};
   spec.before_restart = [this, shard, member, group, name, port] {
     std::optional<HostPort> master;
-    if (ServerRestartObserver* observer = observer_) master = observer->BeforeRestart(group, MemberOf(name, port));
+    if (ServerRestartObserver* observer = observer_) {
+      master = observer->BeforeRestart(group, MemberOf(name, port));
+    }
     if (master) spdlog::info("{} starts again as a replica of {}", name, master->ToString());
     return ServerArgv(shard, member, master);
   };
@@ -188,10 +196,12 @@ Status LocalPlatform::EnsureServerGroup(const std::string& group, int size, cons
   auto shard = ShardIndex(group);
   if (!shard.ok()) return shard.status();
   if (!version.empty()) {
-    return Status::Error("the local runtime runs the installed redis-server; it cannot pin version " + version);
+    return Status::Error("the local runtime runs the installed redis-server; it cannot pin version " +
+                         version);
   }
   if (size < 1 || size > LocalLayout::kMaxMembersPerShard) {
-    return Status::Error("a server group has 1 to " + std::to_string(LocalLayout::kMaxMembersPerShard) + " members");
+    return Status::Error("a server group has 1 to " + std::to_string(LocalLayout::kMaxMembersPerShard) +
+                         " members");
   }
   {
     std::lock_guard lock(mu_);
@@ -216,7 +226,8 @@ Result<std::vector<Member>> LocalPlatform::ListMembers(const std::string& group)
   }
   std::vector<Member> members;
   for (int m = 0; m < size; ++m) {
-    members.push_back(MemberOf(LocalLayout::ServerName(shard.value(), m), layout_.ServerPort(shard.value(), m)));
+    members.push_back(
+        MemberOf(LocalLayout::ServerName(shard.value(), m), layout_.ServerPort(shard.value(), m)));
   }
   return members;
 }
@@ -248,7 +259,9 @@ Status LocalPlatform::RemoveServerGroup(const std::string& group) {
     supervisor_.Stop(LocalLayout::ServerName(shard.value(), m));
     std::error_code ec;
     fs::remove_all(layout_.ServerDataDir(shard.value(), m), ec);
-    if (ec) return Status::Error("cannot delete " + layout_.ServerDataDir(shard.value(), m) + ": " + ec.message());
+    if (ec) {
+      return Status::Error("cannot delete " + layout_.ServerDataDir(shard.value(), m) + ": " + ec.message());
+    }
   }
   std::lock_guard lock(mu_);
   group_sizes_.erase(group);
@@ -283,7 +296,9 @@ std::vector<Member> LocalPlatform::ListProxies() {
     count = proxy_count_;
   }
   std::vector<Member> proxies;
-  for (int i = 0; i < count; ++i) proxies.push_back(MemberOf(LocalLayout::ProxyName(i), layout_.ProxyPort(i)));
+  for (int i = 0; i < count; ++i) {
+    proxies.push_back(MemberOf(LocalLayout::ProxyName(i), layout_.ProxyPort(i)));
+  }
   return proxies;
 }
 
@@ -302,9 +317,13 @@ void LocalPlatform::StopAll() {
   supervisor_.StopAccepting();
   std::vector<std::string> proxies, configservers, servers;
   for (int i = 0; i < LocalLayout::kMaxProxies; ++i) proxies.push_back(LocalLayout::ProxyName(i));
-  for (int i = 0; i < LocalLayout::kConfigServers; ++i) configservers.push_back(LocalLayout::ConfigServerName(i));
+  for (int i = 0; i < LocalLayout::kConfigServers; ++i) {
+    configservers.push_back(LocalLayout::ConfigServerName(i));
+  }
   for (int s = 0; s < layout_.spec().shards; ++s) {
-    for (int m = 0; m < LocalLayout::kMaxMembersPerShard; ++m) servers.push_back(LocalLayout::ServerName(s, m));
+    for (int m = 0; m < LocalLayout::kMaxMembersPerShard; ++m) {
+      servers.push_back(LocalLayout::ServerName(s, m));
+    }
   }
   supervisor_.StopAll(proxies);
   supervisor_.StopAll(configservers);

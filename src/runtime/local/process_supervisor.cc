@@ -1,7 +1,5 @@
 #include "runtime/local/process_supervisor.h"
 
-#include "core/signals.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "core/signals.h"
 
 namespace redkube::runtime {
 namespace {
@@ -168,7 +168,8 @@ void ProcessSupervisor::Keep(Child* child) {
     }
     backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
     join_hook();
-    std::vector<std::string> argv = child->spec.before_restart ? child->spec.before_restart() : child->spec.argv;
+    std::vector<std::string> argv =
+        child->spec.before_restart ? child->spec.before_restart() : child->spec.argv;
     bool started = false;
     {
       std::lock_guard lock(mu_);
