@@ -5,6 +5,7 @@
 
 #include "core/reply_scanner.h"
 #include "core/slot.h"
+#include "core/strings.h"
 #include "proxy/backend_pool.h"
 #include "proxy/client_backends.h"
 #include "proxy/info_command.h"
@@ -19,11 +20,6 @@ namespace {
 
 std::string NoReplicaError(const SlotRouter& router, int shard) {
   return "-TRYAGAIN no replica of " + router.shard(shard).id + " is in sync to read from (--read-from replica)\r\n";
-}
-
-bool ParseInt64(std::string_view s, int64_t* v) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
 }  // namespace
@@ -240,10 +236,10 @@ void CommandDispatcher::FanOut(RequestContext& ctx, ReplyMerger::Kind kind, std:
 // redis-server replicates) first moves that connection's write offset to
 // the master's current one. The reply is the least count over shards.
 void CommandDispatcher::Wait(RequestContext& ctx, std::span<const std::string_view> argv, std::string_view raw) {
-  int64_t replicas = 0, timeout = 0;
-  if (!ParseInt64(argv[1], &replicas)) return ctx.replies.Add("-ERR value is not an integer or out of range\r\n");
-  if (!ParseInt64(argv[2], &timeout)) return ctx.replies.Add("-ERR timeout is not an integer or out of range\r\n");
-  if (timeout < 0) return ctx.replies.Add("-ERR timeout is negative\r\n");
+  if (!ParseInt64(argv[1])) return ctx.replies.Add("-ERR value is not an integer or out of range\r\n");
+  std::optional<int64_t> timeout = ParseInt64(argv[2]);
+  if (!timeout) return ctx.replies.Add("-ERR timeout is not an integer or out of range\r\n");
+  if (*timeout < 0) return ctx.replies.Add("-ERR timeout is negative\r\n");
   static constexpr std::string_view kMoveWriteOffset =
       "*3\r\n$7\r\nPUBLISH\r\n$16\r\n__redkube__:wait\r\n$0\r\n\r\n";
   const int shards = ctx.router().shard_count();

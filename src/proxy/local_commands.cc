@@ -1,14 +1,13 @@
 #include "proxy/local_commands.h"
 
 #include <fmt/format.h>
-#include <strings.h>
 #include <sys/time.h>
 
-#include <charconv>
 #include <string>
 #include <unordered_map>
 
 #include "core/reply_scanner.h"
+#include "core/strings.h"
 #include "proxy/client_backends.h"
 #include "proxy/event_loop.h"
 #include "proxy/proxy_server.h"
@@ -20,10 +19,6 @@ namespace redkube::proxy {
 namespace {
 
 using Argv = std::span<const std::string_view>;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::string Bulk(std::string_view s) {
   std::string out;
@@ -50,12 +45,9 @@ void Echo(RequestContext& c, Argv argv) { c.replies.Add(Bulk(argv[1])); }
 void Quit(RequestContext& c, Argv) { c.replies.AddFinal("+OK\r\n"); }
 
 void Select(RequestContext& c, Argv argv) {
-  int64_t db;
-  auto r = std::from_chars(argv[1].data(), argv[1].data() + argv[1].size(), db);
-  if (r.ec != std::errc() || r.ptr != argv[1].data() + argv[1].size()) {
-    return c.replies.Add("-ERR value is not an integer or out of range\r\n");
-  }
-  if (db != 0) return c.replies.Add("-ERR SELECT is not allowed in redkube: it serves database 0 only\r\n");
+  std::optional<int64_t> db = ParseInt64(argv[1]);
+  if (!db) return c.replies.Add("-ERR value is not an integer or out of range\r\n");
+  if (*db != 0) return c.replies.Add("-ERR SELECT is not allowed in redkube: it serves database 0 only\r\n");
   c.replies.Add("+OK\r\n");
 }
 
@@ -93,12 +85,9 @@ bool ValidClientName(std::string_view name) {
 void Hello(RequestContext& c, Argv argv) {
   size_t i = 1;
   if (argv.size() >= 2) {
-    int64_t version;
-    auto r = std::from_chars(argv[1].data(), argv[1].data() + argv[1].size(), version);
-    if (r.ec != std::errc() || r.ptr != argv[1].data() + argv[1].size()) {
-      return c.replies.Add("-ERR Protocol version is not an integer or out of range\r\n");
-    }
-    if (version != 2) {
+    std::optional<int64_t> version = ParseInt64(argv[1]);
+    if (!version) return c.replies.Add("-ERR Protocol version is not an integer or out of range\r\n");
+    if (*version != 2) {
       // RESP3 is the subject of a later version; clients fall back to RESP2.
       return c.replies.Add("-NOPROTO sorry, this protocol version is not supported.\r\n");
     }
@@ -209,11 +198,12 @@ void Reset(RequestContext& c, Argv) {
 void SlowlogGet(RequestContext& c, Argv argv) {
   int64_t count = 10;
   if (argv.size() > 2) {
-    auto r = std::from_chars(argv[2].data(), argv[2].data() + argv[2].size(), count);
-    if (r.ec != std::errc() || r.ptr != argv[2].data() + argv[2].size()) {
+    std::optional<int64_t> asked = ParseInt64(argv[2]);
+    if (!asked) {
       c.replies.Add("-ERR value is not an integer or out of range\r\n");
       return;
     }
+    count = *asked;
     if (count < -1) {
       c.replies.Add("-ERR count should be greater than or equal to -1\r\n");
       return;

@@ -1,6 +1,6 @@
 #include "proxy/routing_table.h"
 
-#include <strings.h>
+#include "core/strings.h"
 
 #include <string>
 #include <unordered_map>
@@ -180,10 +180,6 @@ CommandRoute RouteFor(const CommandSpec& s) {
   return r;
 }
 
-bool IsWord(std::string_view arg, std::string_view word) {
-  return arg.size() == word.size() && strncasecmp(arg.data(), word.data(), word.size()) == 0;
-}
-
 }  // namespace
 
 bool CommandRoute::Blocks(std::span<const std::string_view> argv) const {
@@ -191,9 +187,9 @@ bool CommandRoute::Blocks(std::span<const std::string_view> argv) const {
   if (!Has(kRouteBlockingWithBlockArg)) return false;
   // XREAD [COUNT n] [BLOCK ms] STREAMS ...
   for (size_t i = block_options_from; i < argv.size(); ++i) {
-    if (IsWord(argv[i], "streams")) return false;
-    if (IsWord(argv[i], "block")) return true;
-    if (IsWord(argv[i], "count")) ++i;  // its value
+    if (EqualsIgnoreCase(argv[i], "streams")) return false;
+    if (EqualsIgnoreCase(argv[i], "block")) return true;
+    if (EqualsIgnoreCase(argv[i], "count")) ++i;  // its value
   }
   return false;
 }
