@@ -34,8 +34,9 @@ Result<LocalLayout> ExistingCluster(const std::string& dir, const std::string& n
   auto spec = LoadClusterSpec(dir, name);
   if (!spec.ok()) return spec.status();
   if (!spec.value()) {
-    return Status::Error("there is no cluster named " + name + " in " + dir + " (start one with `redkube up --name " +
-                         name + (dir == ".redkube" ? "" : " --dir " + dir) + "`)");
+    return Status::Error("there is no cluster named " + name + " in " + dir +
+                         " (start one with `redkube up --name " + name +
+                         (dir == ".redkube" ? "" : " --dir " + dir) + "`)");
   }
   return LocalLayout::Make(*spec.value(), dir);
 }
@@ -60,7 +61,8 @@ int RunDown(const DownOptions& o) {
     if (leftovers.empty()) {
       fmt::print("cluster {} is not running\n", o.name);
     } else {
-      fmt::print("cluster {} has no supervisor; stopping the {} processes it left\n", o.name, leftovers.size());
+      fmt::print("cluster {} has no supervisor; stopping the {} processes it left\n", o.name,
+                 leftovers.size());
       for (pid_t pid : leftovers) kill(pid, SIGTERM);
       if (!WaitGone([&] { return OrphanedProcesses(layout.value()).empty(); })) {
         for (pid_t pid : OrphanedProcesses(layout.value())) kill(pid, SIGKILL);

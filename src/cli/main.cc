@@ -15,10 +15,12 @@ int main(int argc, char** argv) {
   auto* up_cmd = app.add_subcommand("up", "start a cluster (or bring a stopped one back with its data)");
   up_cmd->add_option("--name", up.spec.name, "cluster name")->capture_default_str();
   auto* shards = up_cmd->add_option("--shards", up.spec.shards, "shards")->capture_default_str();
-  auto* replicas = up_cmd->add_option("--replicas", up.spec.replicas, "replicas per shard")->capture_default_str();
+  auto* replicas =
+      up_cmd->add_option("--replicas", up.spec.replicas, "replicas per shard")->capture_default_str();
   auto* proxies = up_cmd->add_option("--proxies", up.spec.proxies, "proxies")->capture_default_str();
-  auto* port = up_cmd->add_option("--port", up.spec.port,
-                                  "first proxy port; the cluster uses ports PORT..PORT+100+10*shards")
+  auto* port = up_cmd
+                   ->add_option("--port", up.spec.port,
+                                "first proxy port; the cluster uses ports PORT..PORT+100+10*shards")
                    ->capture_default_str();
   up_cmd->add_option("--dir", up.dir, "where clusters keep their data")->capture_default_str();
   up_cmd->add_flag("--detach", up.detach, "return once the cluster is ready; a supervisor keeps it running");

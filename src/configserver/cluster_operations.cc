@@ -22,8 +22,7 @@ ClusterOperations::ClusterOperations(ClusterStore* store, const ReplicationContr
                                      std::chrono::milliseconds switchover_timeout)
     : store_(store), control_(control), switchover_timeout_(switchover_timeout) {}
 
-OperationResult ClusterOperations::RegisterShard(const std::string& cluster,
-                                                 const std::string& shard_id,
+OperationResult ClusterOperations::RegisterShard(const std::string& cluster, const std::string& shard_id,
                                                  const std::vector<std::string>& nodes) {
   if (nodes.empty()) return StoreError{400, "\"nodes\" must list at least one host:port"};
   std::set<std::string> unique;
@@ -91,14 +90,14 @@ OperationResult ClusterOperations::AddNode(const std::string& cluster, const std
   if (auto* e = std::get_if<StoreError>(&current)) return *e;
   const ShardRecord* shard = std::get<ClusterRecord>(current).FindShard(shard_id);
   if (shard == nullptr) return StoreError{404, "cluster " + cluster + " has no shard " + shard_id};
-  if (shard->master.empty()) return StoreError{409, "shard " + shard_id + " has no nodes yet; register it first"};
+  if (shard->master.empty())
+    return StoreError{409, "shard " + shard_id + " has no nodes yet; register it first"};
   std::vector<std::string> nodes = shard->nodes;
   if (!shard->HasNode(node)) nodes.push_back(node);
   return RegisterShard(cluster, shard_id, nodes);
 }
 
-OperationResult ClusterOperations::RemoveNode(const std::string& cluster,
-                                              const std::string& shard_id,
+OperationResult ClusterOperations::RemoveNode(const std::string& cluster, const std::string& shard_id,
                                               const std::string& node) {
   auto current = store_->Load(cluster);
   if (auto* e = std::get_if<StoreError>(&current)) return *e;
@@ -121,8 +120,8 @@ OperationResult ClusterOperations::RemoveNode(const std::string& cluster,
   });
 }
 
-std::variant<std::string, StoreError> ClusterOperations::ChooseTarget(
-    const ShardRecord& shard, const std::string& requested) const {
+std::variant<std::string, StoreError> ClusterOperations::ChooseTarget(const ShardRecord& shard,
+                                                                      const std::string& requested) const {
   if (!requested.empty()) {
     if (!shard.HasNode(requested)) return StoreError{400, requested + " is not a node of shard " + shard.id};
     if (requested == shard.master) return StoreError{409, requested + " is already the master"};
@@ -144,8 +143,7 @@ std::variant<std::string, StoreError> ClusterOperations::ChooseTarget(
   return best;
 }
 
-OperationResult ClusterOperations::Switchover(const std::string& cluster,
-                                              const std::string& shard_id,
+OperationResult ClusterOperations::Switchover(const std::string& cluster, const std::string& shard_id,
                                               const std::string& requested) {
   auto current = store_->Load(cluster);
   if (auto* e = std::get_if<StoreError>(&current)) return *e;
@@ -161,7 +159,8 @@ OperationResult ClusterOperations::Switchover(const std::string& cluster,
   // Hold the shard so the prober leaves the promotion alone.
   auto held = store_->Update(cluster, [&](ClusterRecord* r) -> std::optional<StoreError> {
     ShardRecord* s = r->FindShard(shard_id);
-    if (s == nullptr || s->master != old_master) return StoreError{409, "shard " + shard_id + " changed meanwhile; retry"};
+    if (s == nullptr || s->master != old_master)
+      return StoreError{409, "shard " + shard_id + " changed meanwhile; retry"};
     if (!s->switching_to.empty() && s->switching_until_ms > WallClockMs()) {
       return StoreError{409, "a switchover of shard " + shard_id + " is already running"};
     }

@@ -29,16 +29,13 @@ class ClusterOperations {
   // join the read set once in sync.
   OperationResult RegisterShard(const std::string& cluster, const std::string& shard,
                                 const std::vector<std::string>& nodes);
-  OperationResult AddNode(const std::string& cluster, const std::string& shard,
-                          const std::string& node);
+  OperationResult AddNode(const std::string& cluster, const std::string& shard, const std::string& node);
   // Removing the master switches over to a replica first.
-  OperationResult RemoveNode(const std::string& cluster, const std::string& shard,
-                             const std::string& node);
+  OperationResult RemoveNode(const std::string& cluster, const std::string& shard, const std::string& node);
   // FAILOVER to `target` (or the in-sync replica with the highest offset):
   // writes pause on the master until the target has them all, so no
   // acknowledged write is lost.
-  OperationResult Switchover(const std::string& cluster, const std::string& shard,
-                             const std::string& target);
+  OperationResult Switchover(const std::string& cluster, const std::string& shard, const std::string& target);
 
  private:
   std::variant<std::string, StoreError> ChooseTarget(const ShardRecord& shard,

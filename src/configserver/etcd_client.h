@@ -6,8 +6,8 @@
 #pragma once
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,8 +46,8 @@ class EtcdClient {
   // Writes `value` only if the key's mod_revision is still `expected_revision`
   // (0: only if the key does not exist). Returns false if another writer got
   // there first: the caller re-reads and decides again.
-  Result<bool> PutIfRevision(const std::string& key, const std::string& value,
-                             int64_t expected_revision, int64_t lease = 0) const;
+  Result<bool> PutIfRevision(const std::string& key, const std::string& value, int64_t expected_revision,
+                             int64_t lease = 0) const;
   // Writes `value` (or deletes the key when `value` is nullopt) only if every
   // comparison holds; false when one does not.
   Result<bool> WriteIf(const std::vector<EtcdCompare>& compares, const std::string& key,

@@ -22,15 +22,15 @@ const NodeHealth* Find(const std::map<std::string, NodeHealth>& health, const st
 constexpr int64_t kStreamStartMs = 1500;
 
 bool CaughtUp(const NodeHealth& replica, const NodeHealth* master, int64_t now_ms) {
-  return replica.link_up && replica.link_up_since_ms > 0 && now_ms - replica.link_up_since_ms >= kStreamStartMs &&
-         master != nullptr && master->reachable && master->previous_offset >= 0 &&
-         replica.offset >= master->previous_offset;
+  return replica.link_up && replica.link_up_since_ms > 0 &&
+         now_ms - replica.link_up_since_ms >= kStreamStartMs && master != nullptr && master->reachable &&
+         master->previous_offset >= 0 && replica.offset >= master->previous_offset;
 }
 
 }  // namespace
 
-ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHealth>& health,
-                    int64_t now_ms, int64_t down_after_ms) {
+ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHealth>& health, int64_t now_ms,
+                    int64_t down_after_ms) {
   ShardPlan plan;
   if (shard.master.empty()) return plan;
   // A planned switchover owns the shard until it ends or times out.
@@ -59,8 +59,8 @@ ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHe
     const NodeHealth* best = nullptr;
     for (const auto& node : shard.nodes) {
       const NodeHealth* h = Find(health, node);
-      if (node == master || shard.IsDown(node) || h == nullptr || !h->reachable ||
-          h->role != "slave" || h->replicating_from != master) {
+      if (node == master || shard.IsDown(node) || h == nullptr || !h->reachable || h->role != "slave" ||
+          h->replicating_from != master) {
         continue;
       }
       if (best == nullptr || h->offset > best->offset) {

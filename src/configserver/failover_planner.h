@@ -39,12 +39,10 @@ struct ShardPlan {
   std::vector<std::string> mark_up;
   std::string stuck;  // why a needed failover cannot happen ("" when fine)
 
-  bool Empty() const {
-    return promote.empty() && follow.empty() && mark_down.empty() && mark_up.empty();
-  }
+  bool Empty() const { return promote.empty() && follow.empty() && mark_down.empty() && mark_up.empty(); }
 };
 
-ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHealth>& health,
-                    int64_t now_ms, int64_t down_after_ms);
+ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHealth>& health, int64_t now_ms,
+                    int64_t down_after_ms);
 
 }  // namespace redkube::configserver

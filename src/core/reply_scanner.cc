@@ -34,9 +34,17 @@ int64_t ReplyScanner::Scan(const char* data, size_t size) {
     size_t next = lf + 1 - data;
     int64_t children = 0;  // elements this value opens
     switch (*p) {
-      case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+      case '+':
+      case '-':
+      case ':':
+      case '_':
+      case ',':
+      case '#':
+      case '(':
         break;
-      case '$': case '!': case '=': {
+      case '$':
+      case '!':
+      case '=': {
         int64_t len;
         if (!ParseLength(p + 1, line_end, &len) || len < -1) return -1;
         if (len >= 0) {
@@ -47,7 +55,11 @@ int64_t ReplyScanner::Scan(const char* data, size_t size) {
         }
         break;
       }
-      case '*': case '~': case '>': case '%': case '|': {
+      case '*':
+      case '~':
+      case '>':
+      case '%':
+      case '|': {
         int64_t n;
         if (!ParseLength(p + 1, line_end, &n) || n < -1 || n > kMaxAggregateLength) return -1;
         if (n > 0) children = (*p == '%' || *p == '|') ? 2 * n : n;

@@ -80,12 +80,23 @@ bool SplitInline(std::string_view line, std::vector<std::string>* out) {
           ++i;
           char c = line[i];
           switch (c) {
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-            case 'b': c = '\b'; break;
-            case 'a': c = '\a'; break;
-            default: break;
+            case 'n':
+              c = '\n';
+              break;
+            case 'r':
+              c = '\r';
+              break;
+            case 't':
+              c = '\t';
+              break;
+            case 'b':
+              c = '\b';
+              break;
+            case 'a':
+              c = '\a';
+              break;
+            default:
+              break;
           }
           current.push_back(c);
         } else if (line[i] == '"') {
@@ -112,12 +123,22 @@ bool SplitInline(std::string_view line, std::vector<std::string>* out) {
           break;
         }
         switch (line[i]) {
-          case ' ': case '\n': case '\r': case '\t': case '\0':
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
+          case '\0':
             done = true;
             break;
-          case '"': in_double = true; break;
-          case '\'': in_single = true; break;
-          default: current.push_back(line[i]); break;
+          case '"':
+            in_double = true;
+            break;
+          case '\'':
+            in_single = true;
+            break;
+          default:
+            current.push_back(line[i]);
+            break;
         }
       }
       if (i < n) ++i;
@@ -169,8 +190,7 @@ RequestParser::Result RequestParser::ParseInline(const char* data, size_t size, 
   return Result::kComplete;
 }
 
-RequestParser::Result RequestParser::ParseMultibulk(const char* data, size_t size,
-                                                    size_t* consumed) {
+RequestParser::Result RequestParser::ParseMultibulk(const char* data, size_t size, size_t* consumed) {
   const char* end = data + size;
   if (!in_progress_) {
     int64_t count;

@@ -56,7 +56,7 @@ class RequestParser {
   // Resumable state of a multibulk request in progress.
   bool in_progress_ = false;
   int64_t expected_args_ = 0;
-  size_t pos_ = 0;  // offset of the next unparsed byte
+  size_t pos_ = 0;                                      // offset of the next unparsed byte
   std::vector<std::pair<size_t, size_t>> arg_offsets_;  // (offset, length)
 
   bool multibulk_ = false;

@@ -14,15 +14,13 @@ using nlohmann::json;
 Status ParseRanges(const json& j, const std::string& where, std::vector<SlotRange>* out) {
   if (!j.is_array()) return Status::Error(where + ": \"slots\" must be an array of [first, last]");
   for (const auto& r : j) {
-    if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() ||
-        !r[1].is_number_integer()) {
-      return Status::Error(where + ": each slot range must be [first, last] with integers, got " +
-                           r.dump());
+    if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer()) {
+      return Status::Error(where + ": each slot range must be [first, last] with integers, got " + r.dump());
     }
     int64_t first = r[0].get<int64_t>(), last = r[1].get<int64_t>();
     if (first < 0 || last >= kSlotCount || first > last) {
-      return Status::Error(fmt::format("{}: slot range [{}, {}] is outside 0..16383 or reversed",
-                                       where, first, last));
+      return Status::Error(
+          fmt::format("{}: slot range [{}, {}] is outside 0..16383 or reversed", where, first, last));
     }
     out->push_back({static_cast<int>(first), static_cast<int>(last)});
   }
@@ -45,8 +43,7 @@ Result<HostPort> ParseHostPort(std::string_view text) {
   std::string_view port_text = text.substr(colon + 1);
   unsigned port = 0;
   auto r = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (r.ec != std::errc() || r.ptr != port_text.data() + port_text.size() || port == 0 ||
-      port > 65535) {
+  if (r.ec != std::errc() || r.ptr != port_text.data() + port_text.size() || port == 0 || port > 65535) {
     return Status::Error(fmt::format("address \"{}\" has no valid port (1-65535)", text));
   }
   return HostPort{std::string(text.substr(0, colon)), static_cast<uint16_t>(port)};
@@ -58,8 +55,7 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
   if (!doc.is_object()) return Status::Error("topology must be a JSON object");
 
   auto topology = std::make_shared<Topology>();
-  if (!doc.contains("cluster") || !doc["cluster"].is_string() ||
-      doc["cluster"].get<std::string>().empty()) {
+  if (!doc.contains("cluster") || !doc["cluster"].is_string() || doc["cluster"].get<std::string>().empty()) {
     return Status::Error("topology: \"cluster\" must be a non-empty string");
   }
   topology->cluster_ = doc["cluster"].get<std::string>();
@@ -107,8 +103,8 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
       for (int slot = r.first; slot <= r.last; ++slot) {
         int16_t owner = topology->slot_owner_[slot];
         if (owner != -1) {
-          return Status::Error(fmt::format("slot {} is assigned twice: to shard {} and to shard {}",
-                                           slot, topology->shards_[owner].id, shard.id));
+          return Status::Error(fmt::format("slot {} is assigned twice: to shard {} and to shard {}", slot,
+                                           topology->shards_[owner].id, shard.id));
         }
         topology->slot_owner_[slot] = index;
       }
@@ -135,8 +131,7 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
       migration.from = m["from"].get<std::string>();
       migration.to = m["to"].get<std::string>();
       std::string where = "migration " + migration.from + " -> " + migration.to;
-      if (!ids.count(migration.from) || !ids.count(migration.to) ||
-          migration.from == migration.to) {
+      if (!ids.count(migration.from) || !ids.count(migration.to) || migration.from == migration.to) {
         return Status::Error(where + ": \"from\" and \"to\" must be two different known shards");
       }
       Status st = ParseRanges(m.contains("slots") ? m["slots"] : json(), where, &migration.slots);
@@ -146,8 +141,7 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
       for (const auto& r : migration.slots) {
         for (int slot = r.first; slot <= r.last; ++slot) {
           if (topology->shards_[topology->slot_owner_[slot]].id != migration.from) {
-            return Status::Error(
-                fmt::format("{}: slot {} is not owned by {}", where, slot, migration.from));
+            return Status::Error(fmt::format("{}: slot {} is not owned by {}", where, slot, migration.from));
           }
           if (topology->slot_importer_[slot] != -1) {
             return Status::Error(fmt::format("{}: slot {} is already in another migration", where, slot));

@@ -176,7 +176,8 @@ void AddressBook::Publish(const std::vector<std::string>& names, const std::vect
     if (e.ok && outage_.erase(name) && old == e) spdlog::info("backend host {} resolves again", name);
     if (old == e) continue;
     if (e.ok) {
-      spdlog::info("backend host {} now resolves to {} (was {})", name, Ip(e.addr), old.ok ? Ip(old.addr) : old.error);
+      spdlog::info("backend host {} now resolves to {} (was {})", name, Ip(e.addr),
+                   old.ok ? Ip(old.addr) : old.error);
     }
     old = e;
     changed = true;

@@ -25,13 +25,9 @@ uint64_t BackendConnection::NextSession() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-BackendConnection::BackendConnection(EventLoop* loop, HostPort address,
-                                     const BackendOptions* options, ReplySink* sink)
-    : loop_(loop),
-      address_(std::move(address)),
-      name_(address_.ToString()),
-      options_(options),
-      sink_(sink) {}
+BackendConnection::BackendConnection(EventLoop* loop, HostPort address, const BackendOptions* options,
+                                     ReplySink* sink)
+    : loop_(loop), address_(std::move(address)), name_(address_.ToString()), options_(options), sink_(sink) {}
 
 BackendConnection::~BackendConnection() {
   if (state_ == State::kConnected && stats_) stats_->connections.fetch_sub(1, std::memory_order_relaxed);
@@ -261,9 +257,8 @@ void BackendConnection::Fail(const std::string& reason) {
   state_ = State::kDown;
   last_error_ = reason;
   want_write_ = false;
-  retry_delay_ms_ = retry_delay_ms_ == 0
-                        ? options_->retry_min_ms
-                        : std::min(retry_delay_ms_ * 2, options_->retry_max_ms);
+  retry_delay_ms_ =
+      retry_delay_ms_ == 0 ? options_->retry_min_ms : std::min(retry_delay_ms_ * 2, options_->retry_max_ms);
   retry_at_ms_ = loop_->now_ms() + retry_delay_ms_;
   in_.Clear();
   scanner_ = ReplyScanner();

@@ -47,7 +47,7 @@ class ReplySink {
 };
 
 struct BackendOptions {
-  std::string password;        // sent with AUTH on connect when not empty
+  std::string password;  // sent with AUTH on connect when not empty
   int connect_timeout_ms = 1000;
   int reply_timeout_ms = 2000;  // 0: none (connections of blocking commands)
   int retry_min_ms = 50;
@@ -68,8 +68,7 @@ struct BackendOptions {
 
 class BackendConnection : public EventHandler {
  public:
-  BackendConnection(EventLoop* loop, HostPort address, const BackendOptions* options,
-                    ReplySink* sink);
+  BackendConnection(EventLoop* loop, HostPort address, const BackendOptions* options, ReplySink* sink);
   ~BackendConnection() override;
 
   const HostPort& address() const { return address_; }

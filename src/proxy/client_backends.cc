@@ -23,8 +23,8 @@ BackendConnection* ClientBackends::ForShard(int shard) {
     if (own.backend->address() == owner.master) return own.backend.get();
   }
   if (own_.empty()) worker_->with_own_backends.insert(this);
-  own_.push_back({std::make_unique<BackendConnection>(worker_->loop, owner.master, worker_->own_backend_options,
-                                                      worker_->sink),
+  own_.push_back({std::make_unique<BackendConnection>(worker_->loop, owner.master,
+                                                      worker_->own_backend_options, worker_->sink),
                   owner.id});
   return own_.back().backend.get();
 }
@@ -179,7 +179,8 @@ void ClientBackends::RestoreLostSubscriptions() {
         lost.restoring = nullptr;  // it reconnects by itself; sent again then
       } else if (b->connected() && b->in_flight() == 0) {
         if (b->subscriptions() > 0) {
-          if (!lost.moved_here) worker_->stats->subscriptions_restored.fetch_add(1, std::memory_order_relaxed);
+          if (!lost.moved_here)
+            worker_->stats->subscriptions_restored.fetch_add(1, std::memory_order_relaxed);
           it = lost_.erase(it);
           continue;
         }
@@ -199,7 +200,8 @@ void ClientBackends::RestoreLostSubscriptions() {
     std::vector<BackendConnection*> stale;
     for (const auto& own : own_) {
       BackendConnection* b = own.backend.get();
-      if (own.shard_id == shard_id && b->push_owner() == this && OffMaster(b, router, shard)) stale.push_back(b);
+      if (own.shard_id == shard_id && b->push_owner() == this && OffMaster(b, router, shard))
+        stale.push_back(b);
     }
     for (BackendConnection* b : stale) Retire(b);
     if (shard < 0) {

@@ -27,8 +27,8 @@ constexpr size_t kMaxRequestBytes = size_t{1} << 30;
 
 }  // namespace
 
-ClientSession::ClientSession(WorkerContext* worker, RequestHandler* handler, int fd, uint64_t id, std::string peer,
-                             std::string local)
+ClientSession::ClientSession(WorkerContext* worker, RequestHandler* handler, int fd, uint64_t id,
+                             std::string peer, std::string local)
     : worker_(worker),
       handler_(handler),
       replies_(worker->pending_pool, worker->recorder, &state_, &output_, this),
@@ -145,7 +145,8 @@ size_t ClientSession::ProcessInput(const char* data, size_t size) {
       break;
     }
     if (result == RequestParser::Result::kComplete) {
-      std::string_view raw = parser_.multibulk() ? std::string_view(data + offset, consumed) : std::string_view();
+      std::string_view raw =
+          parser_.multibulk() ? std::string_view(data + offset, consumed) : std::string_view();
       DispatchOrder order = handler_->Handle(ctx_, parser_.args(), raw);
       if (order == DispatchOrder::kRetryAfterReplies) {
         // Parsed again from the same bytes once the replies are in.
@@ -263,7 +264,8 @@ void ClientSession::SetReading(bool reading) {
 }
 
 bool ClientSession::IdleLongerThan(int64_t ms) const {
-  if (state_.subscriptions.active() || !Idle() || own_.AnyInFlight()) return false;  // blocked (BLPOP...): not idle
+  if (state_.subscriptions.active() || !Idle() || own_.AnyInFlight())
+    return false;  // blocked (BLPOP...): not idle
   return worker_->loop->now_ms() - state_.last_read_ms > ms;
 }
 

@@ -73,12 +73,12 @@ class ClientSession : public EventHandler, private ReplyQueue::Owner {
   ClientBackends own_;
   RequestContext ctx_;
 
-  bool reading_ = true;          // EPOLLIN registered
-  bool want_write_ = false;      // EPOLLOUT registered
-  bool paused_ = false;          // too many replies owed: input waits
+  bool reading_ = true;            // EPOLLIN registered
+  bool want_write_ = false;        // EPOLLOUT registered
+  bool paused_ = false;            // too many replies owed: input waits
   bool awaiting_replies_ = false;  // paused until every owed reply is in
   bool close_after_flush_ = false;
-  bool peer_closed_ = false;     // EOF read: EPOLLRDHUP would fire at once
+  bool peer_closed_ = false;  // EOF read: EPOLLRDHUP would fire at once
   bool dirty_ = false;
 };
 

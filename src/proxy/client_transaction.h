@@ -13,12 +13,12 @@ namespace redkube::proxy {
 
 struct ClientTransaction {
   bool in_multi = false;
-  bool aborted = false;      // a command was refused while queuing: EXEC answers EXECABORT
-  int slot = -1;             // the one slot of every key so far; -1: none yet
-  std::string watch_master;  // "host:port" whose connection holds the WATCH; empty: none
+  bool aborted = false;        // a command was refused while queuing: EXEC answers EXECABORT
+  int slot = -1;               // the one slot of every key so far; -1: none yet
+  std::string watch_master;    // "host:port" whose connection holds the WATCH; empty: none
   uint64_t watch_session = 0;  // BackendConnection::session() that got the first WATCH; 0: none
-  std::string queued;        // RESP of the queued commands
-  uint32_t count = 0;        // how many
+  std::string queued;          // RESP of the queued commands
+  uint32_t count = 0;          // how many
 
   void Clear() {
     in_multi = aborted = false;

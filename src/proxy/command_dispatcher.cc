@@ -19,7 +19,8 @@ namespace redkube::proxy {
 namespace {
 
 std::string NoReplicaError(const SlotRouter& router, int shard) {
-  return "-TRYAGAIN no replica of " + router.shard(shard).id + " is in sync to read from (--read-from replica)\r\n";
+  return "-TRYAGAIN no replica of " + router.shard(shard).id +
+         " is in sync to read from (--read-from replica)\r\n";
 }
 
 }  // namespace
@@ -71,11 +72,12 @@ DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std
   return done;
 }
 
-void CommandDispatcher::Run(RequestContext& ctx, const CommandRoute& route, std::span<const std::string_view> argv,
-                            std::string_view raw) {
+void CommandDispatcher::Run(RequestContext& ctx, const CommandRoute& route,
+                            std::span<const std::string_view> argv, std::string_view raw) {
   if (ctx.client.subscriptions.active() && !route.Has(kRouteAllowedWhileSubscribed)) {
-    ctx.replies.Add("-ERR Can't execute '" + std::string(route.spec->name) +
-                    "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n");
+    ctx.replies.Add(
+        "-ERR Can't execute '" + std::string(route.spec->name) +
+        "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n");
     return;
   }
   if (ctx.client.transaction.in_multi && route.route != Route::kTransaction) {
@@ -134,8 +136,9 @@ void CommandDispatcher::RouteBySlot(RequestContext& ctx, const CommandRoute& rou
   if (router.Migrating(slot)) {
     if (blocks) {
       // It would block on one side while its keys move to the other.
-      return ctx.replies.Add("-TRYAGAIN slot " + std::to_string(slot) +
-                             " is moving to another shard; blocking commands on it wait until it has moved\r\n");
+      return ctx.replies.Add(
+          "-TRYAGAIN slot " + std::to_string(slot) +
+          " is moving to another shard; blocking commands on it wait until it has moved\r\n");
     }
     return migrating_key_.Start(ctx, slot, argv, keys_, raw);
   }
@@ -155,8 +158,8 @@ void CommandDispatcher::RouteBySlot(RequestContext& ctx, const CommandRoute& rou
   Forward(ctx, shard, argv, raw);
 }
 
-void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route, std::span<const std::string_view> argv,
-                              std::string_view raw) {
+void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route,
+                              std::span<const std::string_view> argv, std::string_view raw) {
   const size_t stride = route.split_stride;
   // MSET with an odd count: Redis's own error.
   if ((argv.size() - 1) % stride != 0) return Forward(ctx, 0, argv, raw);
@@ -191,7 +194,8 @@ void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route, st
       route.merge == ReplyMerger::Kind::kMgetByPosition && ctx.worker.options->read_from != ReadFrom::kMaster;
   part_backend_.clear();
   for (int shard : part_shard_) {
-    part_backend_.push_back(read_replicas ? ctx.worker.backends->ForRead(shard) : ctx.worker.backends->Master(shard));
+    part_backend_.push_back(read_replicas ? ctx.worker.backends->ForRead(shard)
+                                          : ctx.worker.backends->Master(shard));
     if (part_backend_.back() == nullptr) return ctx.replies.Add(NoReplicaError(router, shard));
   }
   if (parts == 1) {
@@ -221,8 +225,8 @@ void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route, st
   }
 }
 
-void CommandDispatcher::FanOut(RequestContext& ctx, ReplyMerger::Kind kind, std::span<const std::string_view> argv,
-                               std::string_view raw) {
+void CommandDispatcher::FanOut(RequestContext& ctx, ReplyMerger::Kind kind,
+                               std::span<const std::string_view> argv, std::string_view raw) {
   const int shards = ctx.router().shard_count();
   PendingReply* p = ctx.replies.OpenMerged(kind, static_cast<uint32_t>(shards));
   for (int i = 0; i < shards; ++i) {
@@ -235,7 +239,8 @@ void CommandDispatcher::FanOut(RequestContext& ctx, ReplyMerger::Kind kind, std:
 // connection, to WAIT for an offset that covers them all: a PUBLISH (which
 // redis-server replicates) first moves that connection's write offset to
 // the master's current one. The reply is the least count over shards.
-void CommandDispatcher::Wait(RequestContext& ctx, std::span<const std::string_view> argv, std::string_view raw) {
+void CommandDispatcher::Wait(RequestContext& ctx, std::span<const std::string_view> argv,
+                             std::string_view raw) {
   if (!ParseInt64(argv[1])) return ctx.replies.Add("-ERR value is not an integer or out of range\r\n");
   std::optional<int64_t> timeout = ParseInt64(argv[2]);
   if (!timeout) return ctx.replies.Add("-ERR timeout is not an integer or out of range\r\n");

@@ -45,12 +45,12 @@ struct KeySpec {
   int startfrom;             // Begin::kKeyword: argv index to start searching;
                              // negative counts from the end, searching backwards
   Find find;
-  int lastkey;   // Find::kRange: relative to the first key; -1 means the last arg
-  int keystep;   // Find::kRange
-  int limit;     // Find::kRange: 0 = no limit; N>1 = only 1/N of the remaining args
-  int keynumidx; // Find::kKeynum: relative index of the argument holding the count
-  int firstkey;  // Find::kKeynum: relative index of the first key
-  int step;      // Find::kKeynum
+  int lastkey;      // Find::kRange: relative to the first key; -1 means the last arg
+  int keystep;      // Find::kRange
+  int limit;        // Find::kRange: 0 = no limit; N>1 = only 1/N of the remaining args
+  int keynumidx;    // Find::kKeynum: relative index of the argument holding the count
+  int firstkey;     // Find::kKeynum: relative index of the first key
+  int step;         // Find::kKeynum
   bool incomplete;  // the spec's INCOMPLETE flag: other keys may exist
 };
 

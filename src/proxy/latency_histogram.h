@@ -20,7 +20,7 @@ inline void BumpSingleWriter(std::atomic<uint64_t>& counter, uint64_t n) {
 class LatencyHistogram {
  public:
   // Upper bounds in microseconds; one more bucket (+Inf) follows.
-  static constexpr std::array<int64_t, 12> kBoundsUs = {100,   250,   500,    1000,   2500,   5000,
+  static constexpr std::array<int64_t, 12> kBoundsUs = {100,   250,   500,   1000,   2500,   5000,
                                                         10000, 25000, 50000, 100000, 250000, 1000000};
 
   // Any thread may record.

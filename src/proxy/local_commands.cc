@@ -34,7 +34,8 @@ void Ping(RequestContext& c, Argv argv) {
   if (c.client.subscriptions.active()) {
     // RESP2 subscribed mode answers PING with a pub/sub-shaped array.
     std::string_view arg = argv.size() > 1 ? argv[1] : std::string_view();
-    return c.replies.Add("*2\r\n$4\r\npong\r\n$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) + "\r\n");
+    return c.replies.Add("*2\r\n$4\r\npong\r\n$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) +
+                         "\r\n");
   }
   if (argv.size() > 2) return c.replies.Add(WrongArity("ping"));
   c.replies.Add(argv.size() == 1 ? std::string("+PONG\r\n") : Bulk(argv[1]));
@@ -70,8 +71,7 @@ bool Authenticate(RequestContext& c, std::string_view user, std::string_view pas
 
 void Auth(RequestContext& c, Argv argv) {
   if (argv.size() > 3) return c.replies.Add("-ERR syntax error\r\n");
-  bool ok = argv.size() == 2 ? Authenticate(c, "default", argv[1])
-                             : Authenticate(c, argv[1], argv[2]);
+  bool ok = argv.size() == 2 ? Authenticate(c, "default", argv[1]) : Authenticate(c, argv[1], argv[2]);
   if (ok) c.replies.Add("+OK\r\n");
 }
 
@@ -170,9 +170,9 @@ void ClientInfo(RequestContext& c, Argv) {
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} "
       "multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
       "events=r cmd=client|info user=default redir=-1 resp=2\n",
-      c.client.id, c.client.peer, c.client.local, c.client.fd, c.client.name, age_s, idle_s, flags, subs.channels.size(),
-      subs.patterns.size(), subs.shard_channels.size(), txn.in_multi ? static_cast<int64_t>(txn.count) : -1,
-      txn.queued.size())));
+      c.client.id, c.client.peer, c.client.local, c.client.fd, c.client.name, age_s, idle_s, flags,
+      subs.channels.size(), subs.patterns.size(), subs.shard_channels.size(),
+      txn.in_multi ? static_cast<int64_t>(txn.count) : -1, txn.queued.size())));
 }
 
 void Time(RequestContext& c, Argv) {
@@ -264,8 +264,8 @@ std::string UnknownCommandError(std::span<const std::string_view> argv) {
     size_t room = 128 - args.size();
     args += fmt::format("'{}' ", argv[i].substr(0, room));
   }
-  std::string msg = fmt::format("-ERR unknown command '{}', with args beginning with: {}",
-                                argv[0].substr(0, 128), args);
+  std::string msg =
+      fmt::format("-ERR unknown command '{}', with args beginning with: {}", argv[0].substr(0, 128), args);
   // An error line must stay one line.
   for (size_t i = 1; i < msg.size(); ++i) {
     if (msg[i] == '\r' || msg[i] == '\n') msg[i] = ' ';

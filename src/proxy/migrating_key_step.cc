@@ -73,9 +73,9 @@ bool MigratingKeyStep::Continue(PendingReply* p, std::string_view* reply) {
   // keys: the client retries once the move is sorted out.
   const int target = router.IndexOf(p->step_target);
   if (target < 0 || (router.ImporterOf(slot) != target && router.OwnerOf(slot) != target)) {
-    p->step_request = fmt::format(
-        "-TRYAGAIN slot {} changed hands while its keys were handed over to {}; try again\r\n", slot,
-        p->step_target);
+    p->step_request =
+        fmt::format("-TRYAGAIN slot {} changed hands while its keys were handed over to {}; try again\r\n",
+                    slot, p->step_target);
     *reply = p->step_request;
     return false;
   }

@@ -38,14 +38,14 @@ class RequestStep {
 };
 
 struct PendingReply {
-  PendingReply* next = nullptr;  // next in the client's reply queue
-  ReplyQueue* queue = nullptr;   // nullptr once the client has gone (or for the proxy's own)
-  std::string data;              // the reply, when it had to wait its turn
+  PendingReply* next = nullptr;         // next in the client's reply queue
+  ReplyQueue* queue = nullptr;          // nullptr once the client has gone (or for the proxy's own)
+  std::string data;                     // the reply, when it had to wait its turn
   std::unique_ptr<ReplyMerger> merger;  // set for split and fan-out requests
-  bool merging = false;          // whether merger is in use for this reply
-  uint32_t outstanding = 0;      // backend replies still expected
+  bool merging = false;                 // whether merger is in use for this reply
+  uint32_t outstanding = 0;             // backend replies still expected
   bool done = false;
-  bool close_after = false;      // QUIT: close the client once this is sent
+  bool close_after = false;  // QUIT: close the client once this is sent
   // The client gets `data` (set in advance) once every part has answered,
   // whatever they said unless it was an error: a subscription confirmation
   // the proxy words itself (its counts are the client's, not a backend's).

@@ -12,14 +12,14 @@ namespace redkube::proxy {
 // spread: a read may miss a write the client just made.
 enum class ReadFrom {
   kMaster,
-  kReplica,         // only replicas in sync; none: the read fails (-TRYAGAIN)
-  kPreferReplica,   // replicas in sync, else the master
+  kReplica,        // only replicas in sync; none: the read fails (-TRYAGAIN)
+  kPreferReplica,  // replicas in sync, else the master
 };
 
 struct ProxyOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 6380;
-  int threads = 0;  // 0: one per core
+  int threads = 0;       // 0: one per core
   std::string password;  // empty: no AUTH required
   int max_clients = 10000;
   int admin_port = 0;  // 0: no admin endpoint

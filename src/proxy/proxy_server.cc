@@ -1,8 +1,8 @@
 #include "proxy/proxy_server.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,8 +32,7 @@ Result<int> Listen(const std::string& bind, uint16_t port, bool reuse_port) {
   // Each worker has its own listening socket on the same port; the kernel
   // spreads new connections across them.
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(fd, 4096) != 0) {
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, 4096) != 0) {
     std::string error = strerror(errno);
     close(fd);
     return Status::Error("cannot listen on " + bind + ":" + std::to_string(port) + ": " + error);
@@ -92,7 +91,8 @@ bool ProxyServer::Accepts(const Topology& topology) const {
     return false;
   }
   if (topology.epoch() <= topology_->epoch()) {
-    spdlog::info("topology epoch {} ignored: epoch {} is already applied", topology.epoch(), topology_->epoch());
+    spdlog::info("topology epoch {} ignored: epoch {} is already applied", topology.epoch(),
+                 topology_->epoch());
     return false;
   }
   return true;
@@ -156,7 +156,8 @@ bool ProxyServer::Ready() const {
   std::lock_guard lock(backend_stats_mu_);
   for (const auto& shard : current->shards()) {
     auto it = backend_stats_.find(shard.master.ToString());
-    if (it == backend_stats_.end() || it->second->connections.load(std::memory_order_relaxed) <= 0) return false;
+    if (it == backend_stats_.end() || it->second->connections.load(std::memory_order_relaxed) <= 0)
+      return false;
   }
   return true;
 }
@@ -210,17 +211,20 @@ std::string ProxyServer::RenderMetrics() const {
   counter("redkube_proxy_rejected_connections_total", "client connections refused (max clients)",
           s.rejected_connections.load());
   counter("redkube_proxy_commands_total", "requests processed", s.total_commands.load());
-  counter("redkube_proxy_protocol_errors_total", "clients closed for malformed input", s.protocol_errors.load());
+  counter("redkube_proxy_protocol_errors_total", "clients closed for malformed input",
+          s.protocol_errors.load());
   counter("redkube_proxy_client_bytes_in_total", "bytes read from clients", s.bytes_in.load());
   counter("redkube_proxy_client_bytes_out_total", "bytes written to clients", s.bytes_out.load());
   counter("redkube_proxy_output_limit_disconnects_total", "clients closed for not reading their replies",
           s.output_limit_disconnects.load());
-  counter("redkube_proxy_idle_disconnects_total", "clients closed after the idle timeout", s.idle_disconnects.load());
+  counter("redkube_proxy_idle_disconnects_total", "clients closed after the idle timeout",
+          s.idle_disconnects.load());
   counter("redkube_proxy_subscriptions_restored_total",
           "a client's subscriptions on one shard made again after their server connection was lost",
           s.subscriptions_restored.load());
   counter("redkube_proxy_scans_restarted_total",
-          "SCAN cursors issued under another shard layout, walked again from the first shard", s.scans_restarted.load());
+          "SCAN cursors issued under another shard layout, walked again from the first shard",
+          s.scans_restarted.load());
   counter("redkube_proxy_slow_requests_total", "requests logged in SLOWLOG (slower than the threshold)",
           slow_log_.total());
   gauge("redkube_proxy_topology_epoch", "epoch of the topology in use", current ? current->epoch() : 0);
@@ -237,7 +241,8 @@ std::string ProxyServer::RenderMetrics() const {
     fmt::format_to(std::back_inserter(out), "redkube_proxy_command_calls_total{{command=\"{}\"}} {}\n",
                    specs[i]->name, totals[i].calls);
   }
-  Metric(&out, "redkube_proxy_command_errors_total", "counter", "requests per command answered with an error");
+  Metric(&out, "redkube_proxy_command_errors_total", "counter",
+         "requests per command answered with an error");
   for (size_t i = 0; i < specs.size(); ++i) {
     if (totals[i].calls == 0) continue;
     fmt::format_to(std::back_inserter(out), "redkube_proxy_command_errors_total{{command=\"{}\"}} {}\n",
@@ -257,21 +262,22 @@ std::string ProxyServer::RenderMetrics() const {
   std::lock_guard lock(backend_stats_mu_);
   Metric(&out, "redkube_proxy_backend_connections", "gauge", "shared connections up, per server");
   for (const auto& [address, b] : backend_stats_) {
-    fmt::format_to(std::back_inserter(out), "redkube_proxy_backend_connections{{backend=\"{}\"}} {}\n", address,
-                   b->connections.load());
+    fmt::format_to(std::back_inserter(out), "redkube_proxy_backend_connections{{backend=\"{}\"}} {}\n",
+                   address, b->connections.load());
   }
   Metric(&out, "redkube_proxy_backend_failures_total", "counter", "connections to the server that failed");
   for (const auto& [address, b] : backend_stats_) {
-    fmt::format_to(std::back_inserter(out), "redkube_proxy_backend_failures_total{{backend=\"{}\"}} {}\n", address,
-                   b->failures.load());
+    fmt::format_to(std::back_inserter(out), "redkube_proxy_backend_failures_total{{backend=\"{}\"}} {}\n",
+                   address, b->failures.load());
   }
-  Metric(&out, "redkube_proxy_backend_duration_seconds", "histogram", "request sent -> reply read, per server");
+  Metric(&out, "redkube_proxy_backend_duration_seconds", "histogram",
+         "request sent -> reply read, per server");
   for (const auto& [address, b] : backend_stats_) {
     LatencyHistogram::Counts counts{};
     uint64_t sum_us = 0;
     b->latency.AddTo(&counts, &sum_us);
-    LatencyHistogram::Render(&out, "redkube_proxy_backend_duration_seconds", fmt::format("backend=\"{}\"", address),
-                             counts, sum_us);
+    LatencyHistogram::Render(&out, "redkube_proxy_backend_duration_seconds",
+                             fmt::format("backend=\"{}\"", address), counts, sum_us);
   }
   return out;
 }
@@ -285,8 +291,9 @@ std::string ProxyServer::LatencystatsInfo() const {
     uint64_t samples = 0;
     for (uint64_t c : counts) samples += c;
     if (samples == 0) continue;
-    fmt::format_to(std::back_inserter(out), "latency_percentiles_usec_{}:p50={:.3f},p99={:.3f},p99.9={:.3f}\r\n",
-                   specs[i]->name, LatencyHistogram::Quantile(counts, 0.5), LatencyHistogram::Quantile(counts, 0.99),
+    fmt::format_to(std::back_inserter(out),
+                   "latency_percentiles_usec_{}:p50={:.3f},p99={:.3f},p99.9={:.3f}\r\n", specs[i]->name,
+                   LatencyHistogram::Quantile(counts, 0.5), LatencyHistogram::Quantile(counts, 0.99),
                    LatencyHistogram::Quantile(counts, 0.999));
   }
   return out + "\r\n";
@@ -304,7 +311,8 @@ std::string ProxyServer::CommandstatsInfo() const {
     fmt::format_to(std::back_inserter(out),
                    "cmdstat_{}:calls={},usec={},usec_per_call={:.2f},rejected_calls=0,failed_calls={}\r\n",
                    specs[i]->name, t.calls, t.latency_sum_us,
-                   timed ? static_cast<double>(t.latency_sum_us) / static_cast<double>(timed) : 0.0, t.failed);
+                   timed ? static_cast<double>(t.latency_sum_us) / static_cast<double>(timed) : 0.0,
+                   t.failed);
   }
   return out + "\r\n";
 }

@@ -19,7 +19,8 @@ struct ProxyStats {
   std::atomic<uint64_t> output_limit_disconnects{0};
   std::atomic<uint64_t> idle_disconnects{0};
   std::atomic<uint64_t> subscriptions_restored{0};  // a client's, of one shard, after a lost connection
-  std::atomic<uint64_t> scans_restarted{0};  // SCAN cursors of another shard layout, walked again from the start
+  std::atomic<uint64_t> scans_restarted{
+      0};  // SCAN cursors of another shard layout, walked again from the start
   std::atomic<int64_t> next_refusal_log_ms{0};  // refused clients are logged once per 10 s
 };
 

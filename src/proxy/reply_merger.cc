@@ -63,9 +63,10 @@ void ReplyMerger::SetPart(uint32_t part, std::string_view reply) {
 
 const ReplyMerger::MergeFunction ReplyMerger::kMerge[kKinds] = {
     // In Kind's order.
-    &ReplyMerger::MergeMget,   &ReplyMerger::MergeAllOk,  &ReplyMerger::MergeSum,  &ReplyMerger::MergeConcat,
-    &ReplyMerger::MergeFirst,  &ReplyMerger::MergeAnd,    &ReplyMerger::MergeRandom, &ReplyMerger::MergeScan,
-    &ReplyMerger::MergeInfo,   &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,
+    &ReplyMerger::MergeMget,     &ReplyMerger::MergeAllOk, &ReplyMerger::MergeSum,
+    &ReplyMerger::MergeConcat,   &ReplyMerger::MergeFirst, &ReplyMerger::MergeAnd,
+    &ReplyMerger::MergeRandom,   &ReplyMerger::MergeScan,  &ReplyMerger::MergeInfo,
+    &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,
 };
 static_assert(static_cast<int>(ReplyMerger::Kind::kMgetByPosition) == 0 &&
               static_cast<int>(ReplyMerger::Kind::kScanCursor) == 7 &&
@@ -212,7 +213,8 @@ void ReplyMerger::MergeScan(ReplyMerger& m, std::string* out) {
   uint64_t backend_cursor = 0;
   if (m.parts_.size() != 1 || !SplitArray(m.parts_[0], &m.elements_) || m.elements_.size() != 2 ||
       !ParseStringReply(m.elements_[0], &cursor_text) ||
-      std::from_chars(cursor_text.data(), cursor_text.data() + cursor_text.size(), backend_cursor).ec != std::errc() ||
+      std::from_chars(cursor_text.data(), cursor_text.data() + cursor_text.size(), backend_cursor).ec !=
+          std::errc() ||
       !ScanCursor::Fits(backend_cursor)) {
     out->assign(kProtocolMismatch);
     return;
@@ -258,8 +260,7 @@ void ReplyMerger::MergeInfo(ReplyMerger& m, std::string* out) {
       int64_t keys = f.count("keys") ? f.at("keys") : 0;
       int64_t expires = f.count("expires") ? f.at("expires") : 0;
       // avg_ttl is an average: the sum over shards means nothing, report the mean.
-      int64_t avg_ttl =
-          f.count("avg_ttl") ? f.at("avg_ttl") / static_cast<int64_t>(m.parts_.size()) : 0;
+      int64_t avg_ttl = f.count("avg_ttl") ? f.at("avg_ttl") / static_cast<int64_t>(m.parts_.size()) : 0;
       body += fmt::format("{}:keys={},expires={},avg_ttl={}\r\n", db, keys, expires, avg_ttl);
     }
   }

@@ -70,8 +70,8 @@ class ReplyMerger {
 
   Kind kind_ = Kind::kAllOk;
   std::vector<std::string> parts_;
-  std::vector<std::string_view> elements_;               // scratch
-  std::vector<std::vector<std::string_view>> split_;     // scratch: each part's elements
+  std::vector<std::string_view> elements_;            // scratch
+  std::vector<std::vector<std::string_view>> split_;  // scratch: each part's elements
 };
 
 }  // namespace redkube::proxy

@@ -21,6 +21,7 @@ void AppendRequest(Out* out, std::span<const std::string_view> argv, std::string
   for (auto a : argv) AppendBulk(out, a);
 }
 
-inline constexpr std::string_view kCrossSlotError = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+inline constexpr std::string_view kCrossSlotError =
+    "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
 
 }  // namespace redkube::proxy

@@ -50,7 +50,8 @@ class RequestRecorder {
   }
   // The reply of a stamped slot: its latency, whether it failed, and the
   // slow log if it was slow. `peer` and `name` identify the client there.
-  void Record(const PendingReply& p, std::string_view reply, const std::string& peer, const std::string& name) {
+  void Record(const PendingReply& p, std::string_view reply, const std::string& peer,
+              const std::string& name) {
     CommandCounters& c = stats_[static_cast<uint16_t>(p.command - 1)];
     int64_t duration_us = loop_->now_us() - p.start_us;
     c.latency.RecordSingleWriter(duration_us);

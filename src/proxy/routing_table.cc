@@ -1,16 +1,17 @@
 #include "proxy/routing_table.h"
 
-#include "core/strings.h"
-
 #include <string>
 #include <unordered_map>
+
+#include "core/strings.h"
 
 namespace redkube::proxy {
 namespace {
 
 using K = ReplyMerger::Kind;
 
-constexpr std::string_view kReplication = "replication is managed by redkube's ConfigServer, not through the proxy";
+constexpr std::string_view kReplication =
+    "replication is managed by redkube's ConfigServer, not through the proxy";
 constexpr std::string_view kServerAdmin = "it administers one server; run it on the servers directly";
 constexpr std::string_view kOneDatabase = "redkube serves database 0 only";
 constexpr std::string_view kNoCluster = "redkube is not a Redis Cluster; the proxy routes for you";
@@ -174,7 +175,8 @@ CommandRoute RouteFor(const CommandSpec& s) {
   }
   // EVALSHA_RO stays on masters: SCRIPT LOAD reaches masters only, and
   // redis-server does not replicate its script cache.
-  if (s.Has(kFlagReadonly) && !s.Has(kFlagBlocking) && s.name != "evalsha_ro") r.flags |= kRouteReplicaReadable;
+  if (s.Has(kFlagReadonly) && !s.Has(kFlagBlocking) && s.name != "evalsha_ro")
+    r.flags |= kRouteReplicaReadable;
   r.command_index = CommandIndex::Instance().Of(s);
   r.spec = &s;
   return r;

@@ -21,10 +21,10 @@
 namespace redkube::proxy {
 
 enum class Route : uint8_t {
-  kSlot,         // to the shard owning the keys' slot (the default for keyed commands)
-  kLocal,        // answered by the proxy (`local`)
-  kSplit,        // MGET, MSET, DEL...: split per shard by key, merged by `merge`
-  kFanOut,       // every master, merged by `merge`
+  kSlot,    // to the shard owning the keys' slot (the default for keyed commands)
+  kLocal,   // answered by the proxy (`local`)
+  kSplit,   // MGET, MSET, DEL...: split per shard by key, merged by `merge`
+  kFanOut,  // every master, merged by `merge`
   kScan,
   kInfo,
   kAnyShard,     // any one master answers for all (COMMAND ...)
@@ -63,13 +63,13 @@ struct CommandRoute {
   Route route = Route::kSlot;
   ReplyMerger::Kind merge = ReplyMerger::Kind::kAllOk;
   uint16_t flags = 0;
-  uint16_t command_index = 0;  // CommandIndex, for per-command stats
-  uint8_t split_stride = 1;    // kSplit: arguments per key (MSET: 2)
+  uint16_t command_index = 0;      // CommandIndex, for per-command stats
+  uint8_t split_stride = 1;        // kSplit: arguments per key (MSET: 2)
   uint8_t block_options_from = 1;  // kRouteBlockingWithBlockArg: where the options start
   TransactionCommand transaction = TransactionCommand::kNone;
   SubscriptionKind subscription = SubscriptionKind::kChannel;
   LocalCommand local = nullptr;
-  std::string_view refusal;    // kRefuse: why
+  std::string_view refusal;  // kRefuse: why
   const CommandSpec* spec = nullptr;
 
   bool Has(RouteFlag f) const { return (flags & f) != 0; }
@@ -87,7 +87,9 @@ class RoutingTable {
  public:
   static const RoutingTable& Instance();
 
-  const CommandRoute& For(const CommandSpec& spec) const { return routes_[CommandIndex::Instance().Of(spec)]; }
+  const CommandRoute& For(const CommandSpec& spec) const {
+    return routes_[CommandIndex::Instance().Of(spec)];
+  }
 
  private:
   RoutingTable();

@@ -2,7 +2,6 @@
 
 #include <openssl/sha.h>
 
-
 namespace redkube::proxy {
 
 std::string ScriptCache::Sha1Hex(std::string_view body) {

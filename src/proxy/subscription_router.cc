@@ -59,7 +59,8 @@ void SendToShards(RequestContext& ctx, SubscriptionKind kind, std::string_view c
                   std::string confirmation) {
   const SlotRouter& router = ctx.router();
   int channel_shards[2];
-  int count = kind == SubscriptionKind::kPattern ? router.shard_count() : router.ChannelShards(name, channel_shards);
+  int count =
+      kind == SubscriptionKind::kPattern ? router.shard_count() : router.ChannelShards(name, channel_shards);
   PendingReply* p = ctx.replies.OpenFixed(std::move(confirmation), static_cast<uint32_t>(count));
   for (int i = 0; i < count; ++i) {
     int shard = kind == SubscriptionKind::kPattern ? i : channel_shards[i];

@@ -25,8 +25,8 @@ int TransactionCommands::SlotOfKeys(const CommandSpec& spec, std::span<const std
   return slot;
 }
 
-void TransactionCommands::Run(RequestContext& ctx, const CommandRoute& route, std::span<const std::string_view> argv,
-                              std::string_view raw) {
+void TransactionCommands::Run(RequestContext& ctx, const CommandRoute& route,
+                              std::span<const std::string_view> argv, std::string_view raw) {
   ClientTransaction& txn = ctx.client.transaction;
   switch (route.transaction) {
     case TransactionCommand::kMulti:
@@ -66,9 +66,10 @@ void TransactionCommands::Queue(RequestContext& ctx, const CommandRoute& route,
   // spreads over shards cannot be part of a one-shard transaction.
   if (!route.Has(kRouteQueuedInMulti)) {
     txn.aborted = true;
-    std::string reason = route.route == Route::kRefuse
-                             ? std::string(route.refusal)
-                             : "it is answered by the proxy or by every shard, and a transaction runs on one shard";
+    std::string reason =
+        route.route == Route::kRefuse
+            ? std::string(route.refusal)
+            : "it is answered by the proxy or by every shard, and a transaction runs on one shard";
     return ctx.replies.Add(RefusalError(*route.spec, "inside MULTI: " + reason));
   }
   int slot = SlotOfKeys(*route.spec, argv);

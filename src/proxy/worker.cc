@@ -127,7 +127,8 @@ void Worker::Accept() {
     socklen_t local_len = sizeof(local);
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
     uint64_t id = s->next_client_id.fetch_add(1, std::memory_order_relaxed);
-    auto client = std::make_unique<ClientSession>(&context_, &dispatcher_, fd, id, AddressOf(peer), AddressOf(local));
+    auto client =
+        std::make_unique<ClientSession>(&context_, &dispatcher_, fd, id, AddressOf(peer), AddressOf(local));
     ClientSession* raw = client.get();
     clients_.emplace(raw, std::move(client));
   }

@@ -16,7 +16,8 @@ std::string ErrorOf(const ConfigServerClient::Reply& reply) {
 
 }  // namespace
 
-ConfigServerClient::ConfigServerClient(ControlPlane control_plane) : control_plane_(std::move(control_plane)) {}
+ConfigServerClient::ConfigServerClient(ControlPlane control_plane)
+    : control_plane_(std::move(control_plane)) {}
 
 Result<ConfigServerClient::Reply> ConfigServerClient::Call(const std::string& method, const std::string& path,
                                                            const json& body) {
@@ -57,7 +58,8 @@ Result<json> ConfigServerClient::EnsureCluster(const std::string& name, int shar
   auto created = Call("POST", "/v1/clusters", json{{"name", name}, {"shards", shards}});
   if (!created.ok()) return created.status();
   if (created->status == 409) return GetCluster(name);  // another writer created it meanwhile
-  if (created->status != 201) return Status::Error("creating cluster " + name + ": " + ErrorOf(created.value()));
+  if (created->status != 201)
+    return Status::Error("creating cluster " + name + ": " + ErrorOf(created.value()));
   return created->body;
 }
 

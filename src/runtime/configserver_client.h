@@ -22,7 +22,8 @@ class ConfigServerClient {
     nlohmann::json body;
   };
   // Any HTTP answer is a Reply; an error only when no instance answered.
-  Result<Reply> Call(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr);
+  Result<Reply> Call(const std::string& method, const std::string& path,
+                     const nlohmann::json& body = nullptr);
 
   // Creates cluster `name` with `shards` shards, or checks that the one
   // there has that many. Returns the record (see ClusterRecord::ToJson).
@@ -30,7 +31,8 @@ class ConfigServerClient {
   // The record with "complete", "leader" and per-node "health".
   Result<nlohmann::json> GetCluster(const std::string& name);
   // Registers the shard's nodes (the first is master of a new shard).
-  Status RegisterShard(const std::string& cluster, const std::string& shard, const std::vector<std::string>& nodes);
+  Status RegisterShard(const std::string& cluster, const std::string& shard,
+                       const std::vector<std::string>& nodes);
 
  private:
   ControlPlane control_plane_;

@@ -40,7 +40,10 @@ std::string ShardGroupName(int shard) { return "shard-" + std::to_string(shard);
 
 CreateWorkflow::CreateWorkflow(Platform* platform, ClusterShape shape, ProgressReporter progress,
                                std::chrono::milliseconds step_timeout)
-    : platform_(platform), shape_(std::move(shape)), progress_(std::move(progress)), step_timeout_(step_timeout) {}
+    : platform_(platform),
+      shape_(std::move(shape)),
+      progress_(std::move(progress)),
+      step_timeout_(step_timeout) {}
 
 Result<ControlPlane> CreateWorkflow::Run() {
   const int members = 1 + shape_.replicas;

@@ -15,8 +15,7 @@ ShardRecord Shard() {
   return s;
 }
 
-NodeHealth Up(const std::string& role, const std::string& from = "", int64_t offset = 0,
-              bool link = true) {
+NodeHealth Up(const std::string& role, const std::string& from = "", int64_t offset = 0, bool link = true) {
   NodeHealth h;
   h.reachable = true;
   h.role = role;
@@ -59,9 +58,8 @@ TEST(FailoverPlanner, PromotesTheReplicaWithTheHighestOffsetAndRepointsTheOthers
 TEST(FailoverPlanner, NeverPromotesANodeOutOfTheReadSet) {
   ShardRecord shard = Shard();
   shard.down = {"r:2"};  // e.g. a stale old master, not yet in sync
-  std::map<std::string, NodeHealth> health = {{"m:1", Failing(1)},
-                                              {"r:1", Up("slave", "m:1", 100)},
-                                              {"r:2", Up("slave", "m:1", 900)}};
+  std::map<std::string, NodeHealth> health = {
+      {"m:1", Failing(1)}, {"r:1", Up("slave", "m:1", 100)}, {"r:2", Up("slave", "m:1", 900)}};
   EXPECT_EQ(PlanShard(shard, health, 10000, kDownAfter).promote, "r:1");
   shard.down = {"r:1", "r:2"};
   ShardPlan plan = PlanShard(shard, health, 10000, kDownAfter);
@@ -101,7 +99,8 @@ TEST(FailoverPlanner, AReplicaWithTheLinkUpButBehindTheMasterStaysOutOfTheReadSe
   EXPECT_TRUE(PlanShard(shard, health, 10000, kDownAfter).mark_up.empty());
   // The link up for under 1.5 s: the master may not be streaming yet, even
   // with no writes to show it.
-  health = {{"m:1", Up("master", "", 500)}, {"r:1", Up("slave", "m:1", 500)}, {"r:2", Up("slave", "m:1", 500)}};
+  health = {
+      {"m:1", Up("master", "", 500)}, {"r:1", Up("slave", "m:1", 500)}, {"r:2", Up("slave", "m:1", 500)}};
   health["r:1"].link_up_since_ms = 9000;
   EXPECT_TRUE(PlanShard(shard, health, 10000, kDownAfter).mark_up.empty());
   EXPECT_EQ(PlanShard(shard, health, 10500, kDownAfter).mark_up, std::vector<std::string>{"r:1"});
@@ -110,8 +109,7 @@ TEST(FailoverPlanner, AReplicaWithTheLinkUpButBehindTheMasterStaysOutOfTheReadSe
 TEST(FailoverPlanner, FailedReplicaLeavesTheReadSet) {
   std::map<std::string, NodeHealth> health = {
       {"m:1", Up("master")}, {"r:1", Failing(8000)}, {"r:2", Up("slave", "m:1")}};
-  EXPECT_EQ(PlanShard(Shard(), health, 10000, kDownAfter).mark_down,
-            std::vector<std::string>{"r:1"});
+  EXPECT_EQ(PlanShard(Shard(), health, 10000, kDownAfter).mark_down, std::vector<std::string>{"r:1"});
   health["r:1"] = Failing(9500);
   EXPECT_TRUE(PlanShard(Shard(), health, 10000, kDownAfter).Empty());
 }

@@ -27,11 +27,21 @@ std::vector<int64_t> ScanBytewise(const std::string& stream) {
 }
 
 TEST(ReplyScannerTest, FindsBoundariesOfEveryType) {
-  std::vector<std::string> replies = {
-      "+OK\r\n", "-ERR bad\r\n", ":42\r\n", "$5\r\nhe\r\no\r\n", "$-1\r\n", "*-1\r\n", "*0\r\n",
-      "*3\r\n$1\r\na\r\n*2\r\n:1\r\n:2\r\n$-1\r\n",
-      "%1\r\n+k\r\n*1\r\n:1\r\n", "_\r\n", ",1.5\r\n", "#t\r\n", "=7\r\ntxt:abc\r\n",
-      "|1\r\n+a\r\n+b\r\n:5\r\n", ">2\r\n+message\r\n+x\r\n"};
+  std::vector<std::string> replies = {"+OK\r\n",
+                                      "-ERR bad\r\n",
+                                      ":42\r\n",
+                                      "$5\r\nhe\r\no\r\n",
+                                      "$-1\r\n",
+                                      "*-1\r\n",
+                                      "*0\r\n",
+                                      "*3\r\n$1\r\na\r\n*2\r\n:1\r\n:2\r\n$-1\r\n",
+                                      "%1\r\n+k\r\n*1\r\n:1\r\n",
+                                      "_\r\n",
+                                      ",1.5\r\n",
+                                      "#t\r\n",
+                                      "=7\r\ntxt:abc\r\n",
+                                      "|1\r\n+a\r\n+b\r\n:5\r\n",
+                                      ">2\r\n+message\r\n+x\r\n"};
   std::string stream;
   std::vector<int64_t> expected;
   for (const auto& r : replies) {

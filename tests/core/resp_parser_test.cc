@@ -92,8 +92,7 @@ TEST(RequestParserTest, ProtocolErrorsUseRedisWording) {
   EXPECT_EQ(ParseInChunks("*2000000000\r\n", {}).error, "Protocol error: invalid multibulk length");
   EXPECT_EQ(ParseInChunks("*1\r\n+PING\r\n", {}).error, "Protocol error: expected '$', got '+'");
   EXPECT_EQ(ParseInChunks("set \"a\r\n", {}).error, "Protocol error: unbalanced quotes in request");
-  EXPECT_EQ(ParseInChunks(std::string(70000, 'a'), {}).error,
-            "Protocol error: too big inline request");
+  EXPECT_EQ(ParseInChunks(std::string(70000, 'a'), {}).error, "Protocol error: too big inline request");
 }
 
 TEST(RequestParserTest, LargeBulkReportsMissingBytes) {

@@ -6,8 +6,7 @@ namespace redkube {
 namespace {
 
 std::string Doc(const std::string& shards, const std::string& migrations = "[]") {
-  return R"({"cluster": "t", "epoch": 3, "shards": )" + shards + R"(, "migrations": )" +
-         migrations + "}";
+  return R"({"cluster": "t", "epoch": 3, "shards": )" + shards + R"(, "migrations": )" + migrations + "}";
 }
 
 const char kTwoShards[] =
@@ -34,7 +33,8 @@ TEST(TopologyTest, ParsesAValidDocument) {
 }
 
 TEST(TopologyTest, KnowsTheImporterOfEveryMigratingSlot) {
-  auto t = Topology::FromJson(Doc(kTwoShards, R"([{"slots": [[10, 20], [30, 30]], "from": "a", "to": "b"}])"));
+  auto t =
+      Topology::FromJson(Doc(kTwoShards, R"([{"slots": [[10, 20], [30, 30]], "from": "a", "to": "b"}])"));
   ASSERT_TRUE(t.ok()) << t.error();
   EXPECT_EQ(t.value()->ImporterIndexForSlot(10), 1);
   EXPECT_EQ(t.value()->ImporterIndexForSlot(20), 1);
@@ -57,10 +57,8 @@ TEST(TopologyTest, NamesTheProblem) {
   ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1:7001", "slots": [[0, 16383]]},
                       {"id": "b", "master": "127.0.0.1:7002", "slots": [[5, 5]]}])"),
               "slot 5 is assigned twice: to shard a and to shard b");
-  ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1", "slots": [[0, 16383]]}])"),
-              "not host:port");
-  ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1:99999", "slots": [[0, 16383]]}])"),
-              "valid port");
+  ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1", "slots": [[0, 16383]]}])"), "not host:port");
+  ExpectError(Doc(R"([{"id": "a", "master": "127.0.0.1:99999", "slots": [[0, 16383]]}])"), "valid port");
   ExpectError(Doc(R"([{"id": "a", "master": "h:1", "slots": [[0, 16384]]}])"), "outside 0..16383");
   ExpectError(Doc(R"([{"id": "a", "master": "h:1", "slots": [[0, 16383]]},
                       {"id": "a", "master": "h:2", "slots": []}])"),

@@ -9,7 +9,6 @@
 // client finished sending (a hang).
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -20,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/topology.h"
@@ -112,8 +112,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
                       {"replicas", {address(RefusingPort())}},
                       {"slots", {{ranges[i][0], ranges[i][1]}}}});
   }
-  nlohmann::json doc = {{"cluster", "fuzz"}, {"epoch", 1}, {"migrations", nlohmann::json::array()},
-                        {"shards", shards}};
+  nlohmann::json doc = {
+      {"cluster", "fuzz"}, {"epoch", 1}, {"migrations", nlohmann::json::array()}, {"shards", shards}};
   auto topology = Topology::FromJson(doc.dump());
   if (!topology.ok()) abort();
   ProxyOptions options;

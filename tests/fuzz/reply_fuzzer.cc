@@ -37,10 +37,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (replies.empty()) return 0;
   ReplyMerger merger;
   std::string out;
-  for (auto kind : {ReplyMerger::Kind::kAllOk, ReplyMerger::Kind::kSumIntegers, ReplyMerger::Kind::kConcatArrays,
-                    ReplyMerger::Kind::kFirstReply, ReplyMerger::Kind::kAndArrays, ReplyMerger::Kind::kRandomNonNil,
-                    ReplyMerger::Kind::kScanCursor, ReplyMerger::Kind::kInfo, ReplyMerger::Kind::kSumPairs,
-                    ReplyMerger::Kind::kMinInteger, ReplyMerger::Kind::kMgetByPosition}) {
+  for (auto kind :
+       {ReplyMerger::Kind::kAllOk, ReplyMerger::Kind::kSumIntegers, ReplyMerger::Kind::kConcatArrays,
+        ReplyMerger::Kind::kFirstReply, ReplyMerger::Kind::kAndArrays, ReplyMerger::Kind::kRandomNonNil,
+        ReplyMerger::Kind::kScanCursor, ReplyMerger::Kind::kInfo, ReplyMerger::Kind::kSumPairs,
+        ReplyMerger::Kind::kMinInteger, ReplyMerger::Kind::kMgetByPosition}) {
     merger.Reset(kind, static_cast<uint32_t>(replies.size()));
     merger.positions.clear();
     if (kind == ReplyMerger::Kind::kMgetByPosition) {

@@ -57,7 +57,8 @@ class FakeDns {
     return calls_[name];
   }
 
-  AddressBook::Options Options(std::chrono::milliseconds refresh = 30s, std::chrono::milliseconds retry = 10ms) {
+  AddressBook::Options Options(std::chrono::milliseconds refresh = 30s,
+                               std::chrono::milliseconds retry = 10ms) {
     AddressBook::Options o;
     o.resolve = [this](const std::string& host) { return Resolve(host); };
     o.refresh_interval = refresh;
@@ -236,7 +237,8 @@ TEST(AddressBookTest, AFailedReResolveKeepsTheLastAddress) {
   // Rounds run one after the other: once a name asked for later is in, the
   // round that re-resolved redis-0 is over.
   auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (dns.calls("redis-0") < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  while (dns.calls("redis-0") < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
   ASSERT_GE(dns.calls("redis-0"), 2);
   book.RequestRefresh("marker");
   ASSERT_TRUE(EventuallyResolvesTo(book, "marker", "10.0.0.3"));
@@ -267,7 +269,8 @@ TEST(AddressBookTest, HostsOfATopologyAreItsMastersAndReplicas) {
       {"id": "b", "master": "10.0.0.1:6379", "replicas": [], "slots": [[8192, 16383]]}],
       "migrations": []})");
   ASSERT_TRUE(t.ok()) << t.error();
-  EXPECT_EQ(AddressBook::HostsOf(*t.value()), (std::vector<std::string>{"redis-0.a", "redis-1.a", "10.0.0.1"}));
+  EXPECT_EQ(AddressBook::HostsOf(*t.value()),
+            (std::vector<std::string>{"redis-0.a", "redis-1.a", "10.0.0.1"}));
 }
 
 }  // namespace

@@ -3,9 +3,8 @@
 // command on the importing shard) reads it, in the client's reply order.
 #include "proxy/migrating_key_step.h"
 
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
@@ -44,7 +43,8 @@ class MigratingKeyStepTest : public ::testing::Test, public ReplySink, public Re
   // not negative) migrating from a to b.
   std::shared_ptr<const Topology> TwoShards(int moving, const HostPort& target) {
     std::string migrations =
-        moving < 0 ? "[]" : fmt::format(R"([{{"slots": [[{}, {}]], "from": "a", "to": "b"}}])", moving, moving);
+        moving < 0 ? "[]"
+                   : fmt::format(R"([{{"slots": [[{}, {}]], "from": "a", "to": "b"}}])", moving, moving);
     std::string doc = fmt::format(
         R"({{"cluster": "t", "epoch": 1, "shards": [
               {{"id": "a", "master": "{}", "slots": [[0, 8191]]}},
@@ -200,7 +200,8 @@ TEST_F(MigratingKeyStepTest, AFailedHandOverAnswersTryagainAndLeavesTheKeyOnTheS
   SendMigrating({"SET", key, "lost?"});
   auto replies = Replies(1);
   ASSERT_EQ(replies.size(), 1u);
-  EXPECT_TRUE(replies[0].starts_with("-TRYAGAIN slot " + std::to_string(KeySlot(key)) + " is moving")) << replies[0];
+  EXPECT_TRUE(replies[0].starts_with("-TRYAGAIN slot " + std::to_string(KeySlot(key)) + " is moving"))
+      << replies[0];
   // The write did not run anywhere: the source's value is intact.
   EXPECT_EQ(source_.Command({"GET", key}).str, "stays");
 }

@@ -54,7 +54,9 @@ TEST(OffsetHistoryTest, LagIsZeroWhenCaughtUpAndLongWhenOlderThanTheSamples) {
 TEST(ReplicasInSyncTest, UnknownToTheMasterOrOtherAddressIsNotInSync) {
   auto history = At({{1000, 1200}});
   EXPECT_TRUE(ReplicasInSync(kInfo, {{"127.0.0.2", 7001}, {"127.0.0.1", 7009}}, 10, history, 1000).empty());
-  EXPECT_TRUE(ReplicasInSync("role:master\r\nconnected_slaves:0\r\n", {{"127.0.0.1", 7001}}, 10, history, 1000).empty());
+  EXPECT_TRUE(
+      ReplicasInSync("role:master\r\nconnected_slaves:0\r\n", {{"127.0.0.1", 7001}}, 10, history, 1000)
+          .empty());
   EXPECT_TRUE(ReplicasInSync("slave0:garbage\r\nslave1:ip=127.0.0.1,port=x,state=online,lag=0\r\n",
                              {{"127.0.0.1", 7001}}, 10, history, 1000)
                   .empty());

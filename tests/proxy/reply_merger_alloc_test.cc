@@ -45,7 +45,8 @@ TEST(ReplyMergerAllocationTest, ASplitMgetAllocatesNothingOnceWarm) {
   std::string out;
   MergeOnce(merger, &out);  // warms the part buffers and scratch vectors
   ASSERT_EQ(out,
-            "*10\r\n$2\r\nv0\r\n$2\r\nv1\r\n$2\r\nv2\r\n$2\r\nv3\r\n$2\r\nv4\r\n$-1\r\n$-1\r\n$2\r\nv7\r\n$2\r\nv8\r\n"
+            "*10\r\n$2\r\nv0\r\n$2\r\nv1\r\n$2\r\nv2\r\n$2\r\nv3\r\n$2\r\nv4\r\n$-1\r\n$-1\r\n$2\r\nv7\r\n$"
+            "2\r\nv8\r\n"
             "$2\r\nv9\r\n");
   allocations = 0;
   counting = true;

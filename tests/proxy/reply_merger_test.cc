@@ -25,8 +25,9 @@ TEST(ReplyMergerTest, SumsIntegerReplies) {
 
 // Found by reply_fuzzer under UBSan: two huge negative counts overflowed the sum.
 TEST(ReplyMergerTest, SumThatOverflowsIsAProtocolMismatch) {
-  EXPECT_EQ(Merge(ReplyMerger::Kind::kSumIntegers, {":-7999999999999998376\r\n", ":-8000000000000000000\r\n"}),
-            kMismatch);
+  EXPECT_EQ(
+      Merge(ReplyMerger::Kind::kSumIntegers, {":-7999999999999998376\r\n", ":-8000000000000000000\r\n"}),
+      kMismatch);
   EXPECT_EQ(Merge(ReplyMerger::Kind::kSumIntegers, {":9223372036854775807\r\n", ":1\r\n"}), kMismatch);
 }
 

@@ -36,7 +36,8 @@ TEST(RoutingTableTest, KeyedCommandsGoBySlotAndMayBeQueuedAndReadFromReplicas) {
   const CommandRoute& set = RouteOf({"set", "k", "v"});
   EXPECT_EQ(set.route, Route::kSlot);
   EXPECT_FALSE(set.Has(kRouteReplicaReadable));
-  EXPECT_FALSE(RouteOf({"EVALSHA_RO", "x", "0"}).Has(kRouteReplicaReadable)) << "scripts load on masters only";
+  EXPECT_FALSE(RouteOf({"EVALSHA_RO", "x", "0"}).Has(kRouteReplicaReadable))
+      << "scripts load on masters only";
 }
 
 TEST(RoutingTableTest, SplitsFanOutsAndRefusals) {
@@ -48,9 +49,10 @@ TEST(RoutingTableTest, SplitsFanOutsAndRefusals) {
   EXPECT_EQ(RouteOf({"SCAN", "0"}).route, Route::kScan);
   const CommandRoute& config = RouteOf({"CONFIG", "GET", "x"});
   EXPECT_EQ(config.route, Route::kRefuse);
-  EXPECT_EQ(RefusalError(*config.spec, config.refusal),
-            "-ERR CONFIG GET is not supported through the redkube proxy: it administers one server; run it on the "
-            "servers directly\r\n");
+  EXPECT_EQ(
+      RefusalError(*config.spec, config.refusal),
+      "-ERR CONFIG GET is not supported through the redkube proxy: it administers one server; run it on the "
+      "servers directly\r\n");
   EXPECT_FALSE(RouteOf({"DBSIZE"}).Has(kRouteQueuedInMulti));
 }
 

@@ -17,12 +17,16 @@ std::shared_ptr<const Topology> Parse(const std::string& doc) {
 
 // Three shards; `migrations` and the second shard's master vary.
 std::string Doc(const std::string& migrations = "[]", const std::string& b_master = "127.0.0.1:7002",
-                const std::string& b_slots = "[[5000, 9999]]", const std::string& c_slots = "[[10000, 16383]]") {
+                const std::string& b_slots = "[[5000, 9999]]",
+                const std::string& c_slots = "[[10000, 16383]]") {
   return R"({"cluster": "t", "epoch": 1, "shards": [
     {"id": "a", "master": "127.0.0.1:7001", "slots": [[0, 4999]]},
-    {"id": "b", "master": ")" + b_master + R"(", "slots": )" + b_slots + R"(},
-    {"id": "c", "master": "127.0.0.1:7003", "slots": )" + c_slots + R"(}],
-    "migrations": )" + migrations + "}";
+    {"id": "b", "master": ")" +
+         b_master + R"(", "slots": )" + b_slots + R"(},
+    {"id": "c", "master": "127.0.0.1:7003", "slots": )" +
+         c_slots + R"(}],
+    "migrations": )" +
+         migrations + "}";
 }
 
 TEST(SlotRouterTest, OwnerAndImporterOfEverySlot) {
@@ -53,11 +57,13 @@ TEST(SlotRouterTest, AChannelOfAMovingSlotIsListenedToOnBothSides) {
 
 TEST(SlotRouterTest, ScanWalksEveryMigrationsSourceBeforeItsTarget) {
   SlotRouter plain(Parse(Doc()));
-  EXPECT_EQ(std::vector<int>(plain.scan_order().begin(), plain.scan_order().end()), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(std::vector<int>(plain.scan_order().begin(), plain.scan_order().end()),
+            (std::vector<int>{0, 1, 2}));
   // c -> a and b -> c: b, then c, then a.
   SlotRouter moving(Parse(Doc(R"([{"slots": [[10000, 10001]], "from": "c", "to": "a"},
                                   {"slots": [[5000, 5001]], "from": "b", "to": "c"}])")));
-  EXPECT_EQ(std::vector<int>(moving.scan_order().begin(), moving.scan_order().end()), (std::vector<int>{1, 2, 0}));
+  EXPECT_EQ(std::vector<int>(moving.scan_order().begin(), moving.scan_order().end()),
+            (std::vector<int>{1, 2, 0}));
 }
 
 TEST(SlotRouterTest, TheScanLayoutTagChangesWithSlotsMastersAndMigrations) {
@@ -65,11 +71,13 @@ TEST(SlotRouterTest, TheScanLayoutTagChangesWithSlotsMastersAndMigrations) {
   EXPECT_NE(base, 0u);
   EXPECT_EQ(SlotRouter(Parse(Doc())).scan_layout_tag(), base) << "a layout tags alike wherever it is parsed";
   EXPECT_NE(SlotRouter(Parse(Doc("[]", "127.0.0.1:7102"))).scan_layout_tag(), base) << "master changed";
-  EXPECT_NE(SlotRouter(Parse(Doc("[]", "127.0.0.1:7002", "[[5000, 10000]]", "[[10001, 16383]]"))).scan_layout_tag(),
-            base)
+  EXPECT_NE(
+      SlotRouter(Parse(Doc("[]", "127.0.0.1:7002", "[[5000, 10000]]", "[[10001, 16383]]"))).scan_layout_tag(),
+      base)
       << "a slot moved";
-  EXPECT_NE(SlotRouter(Parse(Doc(R"([{"slots": [[10000, 10000]], "from": "c", "to": "a"}])"))).scan_layout_tag(),
-            base)
+  EXPECT_NE(
+      SlotRouter(Parse(Doc(R"([{"slots": [[10000, 10000]], "from": "c", "to": "a"}])"))).scan_layout_tag(),
+      base)
       << "a migration began";
 }
 

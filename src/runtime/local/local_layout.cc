@@ -16,8 +16,8 @@ bool ValidClusterName(const std::string& name) {
 }  // namespace
 
 std::string LocalClusterSpec::ToJson() const {
-  return nlohmann::json{{"name", name}, {"shards", shards}, {"replicas", replicas}, {"proxies", proxies},
-                        {"port", port}}
+  return nlohmann::json{
+      {"name", name}, {"shards", shards}, {"replicas", replicas}, {"proxies", proxies}, {"port", port}}
       .dump(2);
 }
 
@@ -25,8 +25,10 @@ Result<LocalClusterSpec> LocalClusterSpec::FromJson(const std::string& text) {
   auto doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return Status::Error("not a JSON object");
   LocalClusterSpec spec;
-  for (auto [key, field] : {std::pair{"shards", &spec.shards}, {"replicas", &spec.replicas},
-                            {"proxies", &spec.proxies}, {"port", &spec.port}}) {
+  for (auto [key, field] : {std::pair{"shards", &spec.shards},
+                            {"replicas", &spec.replicas},
+                            {"proxies", &spec.proxies},
+                            {"port", &spec.port}}) {
     if (!doc.contains(key) || !doc[key].is_number_integer()) {
       return Status::Error(std::string("\"") + key + "\" must be an integer");
     }

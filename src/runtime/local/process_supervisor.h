@@ -60,7 +60,8 @@ class ProcessSupervisor {
   // Sends SIGTERM, waits up to `grace` for the exit, then SIGKILL; no restart.
   void Stop(const std::string& name, std::chrono::milliseconds grace = std::chrono::seconds(10));
   // Stops `names` at once (SIGTERM to all, then wait), as Stop() each.
-  void StopAll(const std::vector<std::string>& names, std::chrono::milliseconds grace = std::chrono::seconds(10));
+  void StopAll(const std::vector<std::string>& names,
+               std::chrono::milliseconds grace = std::chrono::seconds(10));
   // From now on Start() fails and no child is restarted: shutdown has begun.
   void StopAccepting();
   std::vector<ProcessState> Snapshot() const;

@@ -47,7 +47,8 @@ class ProcessSupervisorTest : public ::testing::Test {
 
 TEST_F(ProcessSupervisorTest, RestartsAKilledChildAndCountsIt) {
   ProcessSupervisor supervisor;
-  ASSERT_TRUE(supervisor.Start({.name = "sleeper", .argv = {"sleep", "30"}, .log_path = Log("sleeper")}).ok());
+  ASSERT_TRUE(
+      supervisor.Start({.name = "sleeper", .argv = {"sleep", "30"}, .log_path = Log("sleeper")}).ok());
   ProcessState first = StateOf(supervisor, "sleeper");
   ASSERT_TRUE(first.running);
   ASSERT_GT(first.pid, 0);
@@ -109,7 +110,8 @@ TEST_F(ProcessSupervisorTest, ChildOutputGoesToItsLogAndNoSupervisorFdLeaks) {
 
 TEST_F(ProcessSupervisorTest, ReportsAProgramThatCannotRun) {
   ProcessSupervisor supervisor;
-  Status s = supervisor.Start({.name = "ghost", .argv = {"/nonexistent/redkube-ghost"}, .log_path = Log("ghost")});
+  Status s =
+      supervisor.Start({.name = "ghost", .argv = {"/nonexistent/redkube-ghost"}, .log_path = Log("ghost")});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("cannot run /nonexistent/redkube-ghost"), std::string::npos) << s.message();
   EXPECT_FALSE(supervisor.Has("ghost"));
@@ -133,11 +135,12 @@ TEST_F(ProcessSupervisorTest, StopsEverythingAndThenRefusesToStart) {
 TEST_F(ProcessSupervisorTest, EscalatesToSigkillWhenSigtermIsIgnored) {
   ProcessSupervisor supervisor;
   std::string ready = dir_ + "/trapped";
-  ASSERT_TRUE(supervisor
-                  .Start({.name = "stubborn",
-                          .argv = {"sh", "-c", "trap '' TERM; touch " + ready + "; while :; do sleep 1; done"},
-                          .log_path = Log("stubborn")})
-                  .ok());
+  ASSERT_TRUE(
+      supervisor
+          .Start({.name = "stubborn",
+                  .argv = {"sh", "-c", "trap '' TERM; touch " + ready + "; while :; do sleep 1; done"},
+                  .log_path = Log("stubborn")})
+          .ok());
   ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(ready); }));
   auto start = std::chrono::steady_clock::now();
   supervisor.Stop("stubborn", 300ms);
