@@ -170,17 +170,17 @@ void ClientBackends::RestoreLostSubscriptions() {
     const int shard = router.IndexOf(shard_id);
     if (lost.restoring != nullptr) {
       BackendConnection* b = lost.restoring;
-      if (OffMaster(b, router, shard)) {
-        // The topology moved on while they were being made there (a
-        // failover of the new master, or one that stalls): start over, on
-        // the master of the moment.
+      if (OffMaster(b, router, shard) || b->failing()) {
+        // Start over: the topology moved on while they were being made there
+        // (a failover of the new master, or one that stalls), to go to the
+        // master of the moment; or the connection failed, and reconnects by
+        // itself, to be sent again then.
         lost.restoring = nullptr;
-      } else if (b->failing()) {
-        lost.restoring = nullptr;  // it reconnects by itself; sent again then
       } else if (b->connected() && b->in_flight() == 0) {
         if (b->subscriptions() > 0) {
-          if (!lost.moved_here)
+          if (!lost.moved_here) {
             worker_->stats->subscriptions_restored.fetch_add(1, std::memory_order_relaxed);
+          }
           it = lost_.erase(it);
           continue;
         }
