@@ -127,10 +127,9 @@ void CommandDispatcher::RouteBySlot(RequestContext& ctx, const CommandRoute& rou
     // with numkeys 0): any server can run it.
     return Forward(ctx, 0, argv, raw);
   }
-  uint16_t slot = KeySlot(argv[keys_[0]]);
-  for (size_t i = 1; i < keys_.size(); ++i) {
-    if (KeySlot(argv[keys_[i]]) != slot) return ctx.replies.Add(kCrossSlotError);
-  }
+  const int common = CommonSlot(argv, keys_);
+  if (common < 0) return ctx.replies.Add(kCrossSlotError);
+  const uint16_t slot = static_cast<uint16_t>(common);
   const SlotRouter& router = ctx.router();
   const bool blocks = route.Blocks(argv);
   if (router.Migrating(slot)) {
@@ -167,15 +166,13 @@ void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route,
   part_of_shard_.assign(static_cast<size_t>(router.shard_count()), -1);
   part_shard_.clear();
   const size_t key_count = (argv.size() - 1) / stride;
-  if (const uint16_t first = KeySlot(argv[1]); router.Migrating(first)) {
+  if (router.Migrating(KeySlot(argv[1]))) {
     // Keys of one migrating slot (a hash tag) move together, then run as one.
     keys_.clear();
-    for (size_t k = 0; k < key_count; ++k) {
-      keys_.push_back(static_cast<uint32_t>(1 + k * stride));
-      if (KeySlot(argv[keys_.back()]) != first) keys_.clear();
-      if (keys_.empty()) break;
+    for (size_t k = 0; k < key_count; ++k) keys_.push_back(static_cast<uint32_t>(1 + k * stride));
+    if (const int slot = CommonSlot(argv, keys_); slot >= 0) {
+      return migrating_key_.Start(ctx, static_cast<uint16_t>(slot), argv, keys_, raw);
     }
-    if (!keys_.empty()) return migrating_key_.Start(ctx, first, argv, keys_, raw);
   }
   for (size_t k = 0; k < key_count; ++k) {
     uint16_t slot = KeySlot(argv[1 + k * stride]);

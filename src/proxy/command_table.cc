@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 
+#include "core/slot.h"
 #include "core/strings.h"
 
 namespace redkube::proxy {
@@ -170,6 +171,15 @@ KeyExtraction ExtractKeys(const CommandSpec& spec, std::span<const std::string_v
   std::sort(keys->begin(), keys->end());
   keys->erase(std::unique(keys->begin(), keys->end()), keys->end());
   return KeyExtraction::kOk;
+}
+
+int CommonSlot(std::span<const std::string_view> argv, std::span<const uint32_t> keys) {
+  if (keys.empty()) return -1;
+  const int slot = KeySlot(argv[keys[0]]);
+  for (size_t i = 1; i < keys.size(); ++i) {
+    if (KeySlot(argv[keys[i]]) != slot) return -2;
+  }
+  return slot;
 }
 
 }  // namespace redkube::proxy

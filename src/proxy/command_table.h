@@ -106,4 +106,8 @@ enum class KeyExtraction {
 KeyExtraction ExtractKeys(const CommandSpec& spec, std::span<const std::string_view> argv,
                           std::vector<uint32_t>* keys);
 
+// The one slot of the keys at argv[keys[i]]: -1 when there are none, -2
+// when they do not all hash to one slot (a -CROSSSLOT request).
+int CommonSlot(std::span<const std::string_view> argv, std::span<const uint32_t> keys);
+
 }  // namespace redkube::proxy

@@ -33,8 +33,7 @@ std::string FilterInfoSections(std::string_view text, Pred wanted) {
   return out;
 }
 
-}  // namespace
-
+// The proxy's own Proxy, Clients and Stats sections.
 std::string ProxyInfoSections(const WorkerContext& worker) {
   const ProxyStats& s = *worker.stats;
   const ProxyOptions& options = *worker.options;
@@ -50,6 +49,8 @@ std::string ProxyInfoSections(const WorkerContext& worker) {
       topology.shards().size(), s.connected_clients.load(), s.total_connections.load(),
       s.rejected_connections.load(), s.total_commands.load(), s.protocol_errors.load());
 }
+
+}  // namespace
 
 void Info(RequestContext& ctx, std::span<const std::string_view> argv) {
   std::vector<std::string> asked;

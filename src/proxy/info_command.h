@@ -15,7 +15,4 @@ namespace redkube::proxy {
 
 void Info(RequestContext& ctx, std::span<const std::string_view> argv);
 
-// The proxy's own Proxy, Clients and Stats sections.
-std::string ProxyInfoSections(const WorkerContext& worker);
-
 }  // namespace redkube::proxy

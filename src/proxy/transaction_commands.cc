@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "core/slot.h"
 #include "proxy/client_backends.h"
 #include "proxy/reply_queue.h"
 #include "proxy/request_bytes.h"
@@ -17,12 +16,8 @@ constexpr std::string_view kUnwatchRequest = "*1\r\n$7\r\nUNWATCH\r\n";
 }  // namespace
 
 int TransactionCommands::SlotOfKeys(const CommandSpec& spec, std::span<const std::string_view> argv) {
-  if (ExtractKeys(spec, argv, &keys_) == KeyExtraction::kMalformed || keys_.empty()) return -1;
-  int slot = KeySlot(argv[keys_[0]]);
-  for (size_t i = 1; i < keys_.size(); ++i) {
-    if (KeySlot(argv[keys_[i]]) != slot) return -2;
-  }
-  return slot;
+  if (ExtractKeys(spec, argv, &keys_) == KeyExtraction::kMalformed) return -1;
+  return CommonSlot(argv, keys_);
 }
 
 void TransactionCommands::Run(RequestContext& ctx, const CommandRoute& route,
