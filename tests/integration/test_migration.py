@@ -317,3 +317,80 @@ def kill_and_check(plane, victim):
 @pytest.mark.parametrize("victim", ["leader", "source", "target"])
 def test_kill_mid_move_completes_and_loses_nothing(plane, victim):
     kill_and_check(plane, victim)
+
+
+def fill_big_keys(server, fields, members):
+    """A hash of `fields` 100-byte values and a sorted set of `members`,
+    written straight to the server in pipelined chunks."""
+    conn = authed(server.port, timeout=60)
+    value = "v" * 100
+    for start in range(0, fields, 5000):
+        args = []
+        for i in range(start, min(fields, start + 5000)):
+            args += ["f%d" % i, value]
+        conn.send_raw(conn.encode("HSET", "{big}hash", *args))
+    for start in range(0, members, 5000):
+        args = []
+        for i in range(start, min(members, start + 5000)):
+            args += [str(i), "m%d" % i]
+        conn.send_raw(conn.encode("ZADD", "{big}zset", *args))
+    for _ in range(0, fields, 5000):
+        assert isinstance(conn.read(), int)
+    for _ in range(0, members, 5000):
+        assert isinstance(conn.read(), int)
+    assert conn.command("HLEN", "{big}hash") == fields
+    assert conn.command("ZCARD", "{big}zset") == members
+    conn.close()
+
+
+def test_big_keys_move_in_chunks_without_blocking_or_failover(plane):
+    fields, members = 2_000_000, 2_000_000  # a ~200 MB hash, a 2M-member sorted set
+    proxy = plane.start_proxy()
+    record = plane.record()
+    big_slot = key_slot("{big}hash")
+    source_id = [s["id"] for s in plane.topology()["shards"]
+                 if any(a <= big_slot <= b for a, b in s["slots"])][0]
+    target_id = "shard-1" if source_id == "shard-0" else "shard-0"
+    source = plane.server([s for s in record["shards"] if s["id"] == source_id][0]["master"])
+    fill_big_keys(source, fields, members)
+    assert authed(source.port).command("MEMORY", "USAGE", "{big}hash") > 150 * 1024 * 1024
+    wait_until(lambda: all(len(s["replicas"]) == 1 for s in plane.topology()["shards"]), 60,
+               "replicas in sync after the load")
+    masters = {s["id"]: s["master"] for s in plane.record()["shards"]}
+    for group in plane.servers.values():
+        for s in group:
+            c = authed(s.port)
+            c.command("CONFIG", "SET", "latency-monitor-threshold", "50")
+            c.command("LATENCY", "RESET")
+            c.close()
+    failovers = plane.leader().metric("redkube_configserver_failovers_total")
+    writer = LoadWriter(proxy.port, "other", keys=500)
+    writer.start()
+    status, body = plane.live_configserver().call(
+        "POST", "/v1/clusters/%s/migrations" % plane.name,
+        {"from": source_id, "to": target_id, "slots": [[big_slot, big_slot]]})
+    assert status == 201, body
+    done = wait_migrations_finished(plane, 240)
+    writer.stop()
+    assert done[0]["state"] == "done", done
+    assert done[0]["keys_moved"] >= 2
+    target = plane.server(masters[target_id])
+    conn = authed(proxy.port)
+    assert conn.command("HLEN", "{big}hash") == fields
+    assert conn.command("ZCARD", "{big}zset") == members
+    for i in range(0, fields, fields // 997):
+        assert conn.command("HGET", "{big}hash", "f%d" % i) == b"v" * 100
+    for i in range(0, members, members // 997):
+        assert conn.command("ZSCORE", "{big}zset", "m%d" % i) == str(i).encode()
+    assert conn.command("ZRANGE", "{big}zset", "0", "2") == [b"m0", b"m1", b"m2"]
+    assert authed(target.port).command("EXISTS", "{big}hash", "{big}zset") == 2
+    assert authed(source.port).command("EXISTS", "{big}hash", "{big}zset") == 0
+    # No server stalled for 100 ms or more, and nothing failed over.
+    for group in plane.servers.values():
+        for s in group:
+            for event in authed(s.port).command("LATENCY", "LATEST"):
+                assert event[2] < 100, (s.address, event)
+    assert plane.leader().metric("redkube_configserver_failovers_total") == failovers
+    assert {s["id"]: s["master"] for s in plane.record()["shards"]} == masters
+    assert not writer.errors, writer.errors[:5]
+    assert not missing_keys(proxy.port, writer.acked)
