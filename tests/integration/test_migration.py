@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import RedisServer, RespError, key_slot, wait_until
+from conftest import RedisServer, RespError, http, key_slot, wait_until
 from test_configserver import PASSWORD, ControlPlane, authed
 
 SLOTS = 16384
@@ -189,6 +189,8 @@ def test_rebalance_onto_a_new_shard_then_drain_it_under_load_loses_nothing(plane
     counts = slot_counts(plane)
     assert sorted(counts.values()) == [5461, 5461, 5462]
     assert sum(m["keys_moved"] for m in done) >= 20000 // 3
+    metrics = http("GET", plane.live_configserver().url + "/metrics")[1]
+    assert 'redkube_configserver_migrations{cluster="demo",state="done"} 2' in metrics, metrics
 
     # Scale in: shard-0 drains to the other two, then is deleted.
     status, body = plane.live_configserver().call(
