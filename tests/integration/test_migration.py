@@ -3,12 +3,13 @@ proxies: rebalancing onto a new shard and draining one under load with
 every acknowledged key checked, the API's validation, pause / resume /
 cancel, the throttle, and kills mid-move (leader ConfigServer, source and
 target masters). docs/migration.md is the design."""
+import signal
 import threading
 import time
 
 import pytest
 
-from conftest import RedisServer, RespError, http, key_slot, wait_until
+from conftest import Proxy, RedisServer, RespError, http, key_slot, wait_until
 from test_configserver import PASSWORD, ControlPlane, authed
 
 SLOTS = 16384
@@ -401,3 +402,67 @@ def test_big_keys_move_in_chunks_without_blocking_or_failover(plane):
     assert {s["id"]: s["master"] for s in plane.record()["shards"]} == masters
     assert not writer.errors, writer.errors[:5]
     assert not missing_keys(proxy.port, writer.acked)
+
+
+def named_proxy(plane, proxy_id):
+    proxy = Proxy(plane.workdir, None, password=PASSWORD, configserver=plane.urls(),
+                  cluster=plane.name, extra_args=["--id", proxy_id])
+    plane.proxies.append(proxy)
+    return proxy
+
+
+def test_a_proxy_that_has_not_applied_the_epoch_holds_the_move_and_is_named(plane):
+    proxy = named_proxy(plane, "lagging-proxy")
+    loaded = load_keys(proxy.port, "s", 5000)
+    wait_until(lambda: any(p["id"] == "lagging-proxy" for p in migrations(plane)["proxies"]), 15,
+               "the proxy's first report")
+    proxy.signal(signal.SIGSTOP)  # a real proxy that cannot apply anything new
+    try:
+        cs = plane.live_configserver()
+        status, m = cs.call("POST", "/v1/clusters/%s/migrations" % plane.name,
+                            {"from": "shard-0", "to": "shard-1", "slots": [[0, 1023]]})
+        assert status == 201, m
+        wait_until(lambda: any("lagging-proxy" in w for w in migrations(plane)["migrations"][0]["waiting_for"]),
+                   15, "the lagging proxy named in the status")
+        time.sleep(1.0)  # nothing moves while it lags: measured over a second
+        assert migrations(plane)["migrations"][0]["keys_moved"] == 0
+    finally:
+        proxy.signal(signal.SIGCONT)
+    done = wait_migrations_finished(plane, 60)
+    assert done[0]["state"] == "done" and done[0]["waiting_for"] == []
+    assert not missing_keys(proxy.port, loaded)
+
+
+def test_proxy_killed_and_restarted_mid_move_loses_nothing(plane):
+    first = named_proxy(plane, "proxy-a")
+    other = named_proxy(plane, "proxy-b")
+    loaded = load_keys(other.port, "k", 30000)
+    writers = [LoadWriter(first.port, "wa", keys=500), LoadWriter(other.port, "wb", keys=500)]
+    for w in writers:
+        w.start()
+    cs = plane.live_configserver()
+    status, m = cs.call("POST", "/v1/clusters/%s/migrations" % plane.name,
+                        {"from": "shard-0", "to": "shard-1", "slots": [[0, 4095]],
+                         "throttle": {"keys_per_s": 4000}})
+    assert status == 201, m
+    wait_until(lambda: migrations(plane)["migrations"][0]["keys_moved"] > 1000, 30, "keys moving")
+    first.proc.kill()
+    first.proc.wait()
+    writers[0].stop()
+    again = named_proxy(plane, "proxy-a")  # the same proxy, restarted
+    writers.append(LoadWriter(again.port, "wc", keys=500))
+    writers[-1].start()
+    assert cs.call("POST", "/v1/clusters/%s/migrations/%s/throttle" % (plane.name, m["id"]),
+                   {"keys_per_s": 0})[0] == 200
+    done = wait_migrations_finished(plane, 90)
+    for w in writers[1:]:
+        w.stop()
+    assert done[0]["state"] == "done", done
+    epoch = plane.topology()["epoch"]
+    wait_until(lambda: all(p["epoch"] == epoch for p in migrations(plane)["proxies"]
+                           if p["id"] in ("proxy-a", "proxy-b")), 15, "both proxies on the last epoch")
+    assert not missing_keys(other.port, loaded)
+    for w in writers:
+        assert not w.stale
+        assert not missing_keys(again.port, w.acked)
+    assert_keys_only_on_owners(plane)
