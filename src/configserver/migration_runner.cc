@@ -173,11 +173,11 @@ Status MigrationRunner::Announce(const ClusterRecord& record, const MigrationRec
   }
   const std::vector<SlotRange> step = m.step;
   auto failed = UpdateMigration([&](ClusterRecord* r, MigrationRecord* mm) {
-    if (mm->step != step) return;  // changed meanwhile: decide again
+    ShardRecord* from = r->FindShard(mm->from);
+    ShardRecord* to = r->FindShard(mm->to);
+    if (mm->step != step || from == nullptr || to == nullptr) return;  // changed meanwhile: decide again
     if (!step.empty()) {
       // The flip: the source holds none of the step's keys now.
-      ShardRecord* from = r->FindShard(mm->from);
-      ShardRecord* to = r->FindShard(mm->to);
       SlotSet moved(step);
       SlotSet source(from->slots), target(to->slots), finished(mm->done);
       source.Remove(moved);
@@ -227,8 +227,9 @@ std::unique_ptr<KeyMover> MigrationRunner::MoverFor(const ClusterRecord& record,
 Status MigrationRunner::MoveHeldKeys(const ClusterRecord& record, const MigrationRecord& m) {
   auto mover = MoverFor(record, m);
   if (!mover) return Status::Error("a shard of the migration has no master");
-  for (const auto& key : m.held_keys) {
-    FlushProgress(fmt::format("moving a big key ({} bytes of hex name) in chunks", key.size()), true);
+  for (size_t i = 0; i < m.held_keys.size(); ++i) {
+    const std::string& key = m.held_keys[i];
+    FlushProgress(fmt::format("moving big key {} of {} in chunks", i + 1, m.held_keys.size()), true);
     if (Status s = mover->CopyBigKey(key); !s.ok()) return s;
     Count(1, 0);
   }
