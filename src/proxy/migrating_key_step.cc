@@ -10,22 +10,26 @@
 
 namespace redkube::proxy {
 
+bool MigratingKeyStep::IsBusyKey(std::string_view reply) {
+  // redis-server relays the target's refusal of a key it already holds.
+  return reply.starts_with("-ERR Target instance replied with error: BUSYKEY");
+}
+
 void MigratingKeyStep::AppendMigrate(Buffer* out, const HostPort& target, const std::string& password,
                                      int timeout_ms, std::span<const std::string_view> argv,
                                      std::span<const uint32_t> keys) {
-  // MIGRATE host port "" 0 timeout REPLACE [AUTH password] KEYS key...
+  // MIGRATE host port "" 0 timeout [AUTH password] KEYS key...  (no REPLACE: see the header)
   char port[8];
   auto port_end = fmt::format_to_n(port, sizeof(port), "{}", target.port);
   char timeout[16];
   auto timeout_end = fmt::format_to_n(timeout, sizeof(timeout), "{}", timeout_ms);
-  AppendArrayHeader(out, static_cast<int64_t>(7 + (password.empty() ? 0 : 2) + 1 + keys.size()));
+  AppendArrayHeader(out, static_cast<int64_t>(6 + (password.empty() ? 0 : 2) + 1 + keys.size()));
   AppendBulk(out, "MIGRATE");
   AppendBulk(out, target.host);
   AppendBulk(out, std::string_view(port, port_end.size));
   AppendBulk(out, "");
   AppendBulk(out, "0");
   AppendBulk(out, std::string_view(timeout, timeout_end.size));
-  AppendBulk(out, "REPLACE");
   if (!password.empty()) {
     AppendBulk(out, "AUTH");
     AppendBulk(out, password);
@@ -56,7 +60,7 @@ void MigratingKeyStep::Start(RequestContext& ctx, uint16_t slot, std::span<const
 bool MigratingKeyStep::Continue(PendingReply* p, std::string_view* reply) {
   const SlotRouter& router = *worker_->router;
   const uint16_t slot = p->step_slot;
-  if (IsErrorReply(*reply)) {
+  if (IsErrorReply(*reply) && !IsBusyKey(*reply)) {
     // Not handed over: the key may still be on the source. Running the
     // request on the target now would fork it; the client retries.
     std::string_view reason = reply->substr(1, reply->size() - 3);

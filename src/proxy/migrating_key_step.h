@@ -1,11 +1,20 @@
 // A request for keys of a slot in migration takes two steps, so that a key
 // is never live on both shards: first the source master is asked to hand
-// the keys over (MIGRATE ... KEYS, REPLACE: while the source holds a key
-// its copy is the one that counts; a key it does not hold is fine, +NOKEY),
+// the keys over (MIGRATE ... KEYS; a key it does not hold is fine, +NOKEY),
 // then the request runs on the importing shard. Both steps answer one reply
 // slot, so the client's replies stay in order; a failed hand-over answers
 // -TRYAGAIN and the request is not run (running it on the target while the
 // key stayed on the source would fork the key).
+//
+// No REPLACE (docs/migration.md): a key the target already holds is the
+// one that counts. It got there by a move (the mover copies a key, then
+// deletes it on the source, so for a moment both hold it) and may have been
+// written since; the source's copy can only be older (one a source
+// failover brought back before its deletion reached the replica). The
+// target then refuses that key (BUSYKEY; the keys that did move are
+// deleted on the source as usual) and the request runs on the target all
+// the same: BUSYKEY means "already moved". The source's stale copy is the
+// mover's to delete.
 //
 // Order: the second step is sent only when the first answers, so a request
 // the client sends after it could reach the importer first (after a flip,
@@ -55,6 +64,10 @@ class MigratingKeyStep : public RequestStep {
   // importing shard's master), appended to `out`.
   static void AppendMigrate(Buffer* out, const HostPort& target, const std::string& password, int timeout_ms,
                             std::span<const std::string_view> argv, std::span<const uint32_t> keys);
+
+  // Whether a MIGRATE reply says a key is already on the target: it is
+  // the one that counts, so the request goes on there.
+  static bool IsBusyKey(std::string_view reply);
 
   bool Continue(PendingReply* pending, std::string_view* reply) override;
 

@@ -170,6 +170,10 @@ void Worker::ApplyTopologyIfChanged() {
   context_.topology_generation = generation;
   replicas_generation_ = replicas_generation;
   backends_.Apply(*context_.router, *server_->readable_replicas());
+  // Recorded once the router is in place: from now on every request of
+  // this thread is routed by this epoch (the ConfigServer's mover counts on
+  // it, see AppliedEpochs).
+  server_->applied_epochs()->Record(index_, context_.router->topology().epoch());
 }
 
 void Worker::BeforeSleep() {
