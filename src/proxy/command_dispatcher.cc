@@ -69,6 +69,13 @@ DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std
   ctx.worker.recorder->Begin(route->command_index, argv);
   Run(ctx, *route, argv, raw);
   ctx.worker.recorder->End();
+  if (client.held) {
+    // A key of the request is held by the mover (WaitIfHeld): nothing was
+    // sent; it is dispatched again when the worker wakes the client.
+    client.held = false;
+    return DispatchOrder::kWaitForTopology;
+  }
+  client.hold_deadline_ms = 0;
   return done;
 }
 
@@ -139,6 +146,7 @@ void CommandDispatcher::RouteBySlot(RequestContext& ctx, const CommandRoute& rou
           "-TRYAGAIN slot " + std::to_string(slot) +
           " is moving to another shard; blocking commands on it wait until it has moved\r\n");
     }
+    if (WaitIfHeld(ctx, slot, argv, keys_)) return;
     return migrating_key_.Start(ctx, slot, argv, keys_, raw);
   }
   const int shard = router.OwnerOf(slot);
@@ -171,6 +179,7 @@ void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route,
     keys_.clear();
     for (size_t k = 0; k < key_count; ++k) keys_.push_back(static_cast<uint32_t>(1 + k * stride));
     if (const int slot = CommonSlot(argv, keys_); slot >= 0) {
+      if (WaitIfHeld(ctx, static_cast<uint16_t>(slot), argv, keys_)) return;
       return migrating_key_.Start(ctx, static_cast<uint16_t>(slot), argv, keys_, raw);
     }
   }

@@ -45,6 +45,18 @@
 
 namespace redkube::proxy {
 
+// Held keys: a key the mover is moving in chunks (the topology's
+// held_keys) must not be touched, neither moved by a request's MIGRATE nor
+// written on either side. A request of a migrating slot calls this with
+// its keys first: when one is held it returns true, having either marked
+// the client held (the dispatcher then parks the request until the worker
+// applies a newer topology, DispatchOrder::kWaitForTopology) or, once the
+// client's hold deadline (--hold-timeout-ms after the first try) has
+// passed, answered -TRYAGAIN. False: no key is held, go on. Allocates
+// nothing; the lookup runs only for slots with held keys.
+bool WaitIfHeld(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
+                std::span<const uint32_t> keys);
+
 class MigratingKeyStep : public RequestStep {
  public:
   explicit MigratingKeyStep(WorkerContext* worker) : worker_(worker) {}
@@ -59,6 +71,12 @@ class MigratingKeyStep : public RequestStep {
   // is answered after its keys are moved to the importing shard.
   void Start(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
              std::span<const uint32_t> keys, std::string_view raw);
+  // A transaction on a migrating slot: every key its commands name
+  // (argv[keys[i]], all in `slot`) is moved first, then `queued` (the RESP
+  // of its `count` commands) runs on the importer between MULTI and EXEC.
+  // The client gets EXEC's reply (or the hand-over's -TRYAGAIN).
+  void StartTransaction(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
+                        std::span<const uint32_t> keys, std::string_view queued, uint32_t count);
 
   // The MIGRATE request that moves `keys` of argv to `target` (the
   // importing shard's master), appended to `out`.
@@ -72,6 +90,11 @@ class MigratingKeyStep : public RequestStep {
   bool Continue(PendingReply* pending, std::string_view* reply) override;
 
  private:
+  // Opens the request's slot and writes the first step; the second step's
+  // bytes go in the slot's step_request.
+  PendingReply* Open(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
+                     std::span<const uint32_t> keys);
+
   WorkerContext* worker_;
 };
 

@@ -61,6 +61,9 @@ struct PendingReply {
   std::string step_request;
   std::string step_target;
   uint16_t step_slot = 0;
+  // Replies to the second step's request that come before the client's
+  // (a transaction's MULTI and QUEUED), dropped.
+  uint32_t step_dropped_replies = 0;
 };
 
 // A free list of PendingReply objects, so the request path allocates nothing
@@ -87,6 +90,7 @@ class PendingReplyPool {
     p->command = 0;
     p->blocks = false;
     p->next_step = nullptr;
+    p->step_dropped_replies = 0;
     // Keep small buffers for reuse, free big ones.
     KeepSmall(&p->data);
     KeepSmall(&p->step_request);
