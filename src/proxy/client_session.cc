@@ -199,7 +199,8 @@ void ClientSession::ProtocolError(const std::string& message) {
 }
 
 bool ClientSession::ReadyToResume() const {
-  return paused_ && !parked_ && (awaiting_replies_ ? replies_.empty() : replies_.size() < kMaxQueuedReplies / 2);
+  return paused_ && !parked_ &&
+         (awaiting_replies_ ? replies_.empty() : replies_.size() < kMaxQueuedReplies / 2);
 }
 
 void ClientSession::OnRepliesWritten() {

@@ -21,7 +21,8 @@ namespace redkube::proxy {
 
 class CommandDispatcher : public RequestHandler {
  public:
-  explicit CommandDispatcher(WorkerContext* worker) : migrating_key_(worker), transactions_(&migrating_key_) {}
+  explicit CommandDispatcher(WorkerContext* worker)
+      : migrating_key_(worker), transactions_(&migrating_key_) {}
 
   DispatchOrder Handle(RequestContext& ctx, std::span<const std::string_view> argv,
                        std::string_view raw) override;

@@ -49,9 +49,9 @@ std::string ProxyInfoSections(const WorkerContext& worker) {
       "# Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\n"
       "total_commands_processed:{}\r\nprotocol_errors:{}\r\n\r\n",
       getpid(), options.port, options.threads, uptime_s, options.id, topology.cluster(), topology.epoch(),
-      worker.server->AppliedEpoch(),
-      topology.shards().size(), s.connected_clients.load(), s.total_connections.load(),
-      s.rejected_connections.load(), s.total_commands.load(), s.protocol_errors.load());
+      worker.server->AppliedEpoch(), topology.shards().size(), s.connected_clients.load(),
+      s.total_connections.load(), s.rejected_connections.load(), s.total_commands.load(),
+      s.protocol_errors.load());
 }
 
 }  // namespace

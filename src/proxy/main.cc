@@ -186,7 +186,8 @@ Status ApplyFlags(Flags* f, std::string* token) {
     // Unique per pod on Kubernetes (the host name is the pod's), per port
     // on one machine.
     char host[256] = "";
-    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') snprintf(host, sizeof(host), "localhost");
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+      snprintf(host, sizeof(host), "localhost");
     f->options.id = std::string(host) + ":" + std::to_string(f->options.port);
   }
   if (f->topology_path.empty() == f->configserver.empty()) {

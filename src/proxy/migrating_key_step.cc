@@ -54,8 +54,8 @@ bool WaitIfHeld(RequestContext& ctx, uint16_t slot, std::span<const std::string_
   return true;
 }
 
-PendingReply* MigratingKeyStep::Open(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
-                                     std::span<const uint32_t> keys) {
+PendingReply* MigratingKeyStep::Open(RequestContext& ctx, uint16_t slot,
+                                     std::span<const std::string_view> argv, std::span<const uint32_t> keys) {
   const SlotRouter& router = ctx.router();
   const Shard& target = router.shard(router.ImporterOf(slot));
   PendingReply* p = ctx.replies.Open(1);
@@ -80,8 +80,9 @@ void MigratingKeyStep::Start(RequestContext& ctx, uint16_t slot, std::span<const
 }
 
 void MigratingKeyStep::StartTransaction(RequestContext& ctx, uint16_t slot,
-                                        std::span<const std::string_view> argv, std::span<const uint32_t> keys,
-                                        std::string_view queued, uint32_t count) {
+                                        std::span<const std::string_view> argv,
+                                        std::span<const uint32_t> keys, std::string_view queued,
+                                        uint32_t count) {
   PendingReply* p = Open(ctx, slot, argv, keys);
   // Written at once on the importer's shared connection, so no other
   // request comes between MULTI and EXEC there; MULTI's +OK and each

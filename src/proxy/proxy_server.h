@@ -53,7 +53,9 @@ class ProxyServer {
   // the proxy reports to the ConfigServer; and waiting for it to reach
   // `epoch` (bounded), so that a report follows a new epoch at once.
   uint64_t AppliedEpoch() const { return applied_->Min(); }
-  bool WaitApplied(uint64_t epoch, std::chrono::milliseconds timeout) { return applied_->WaitFor(epoch, timeout); }
+  bool WaitApplied(uint64_t epoch, std::chrono::milliseconds timeout) {
+    return applied_->WaitFor(epoch, timeout);
+  }
   // Workers record there the epoch they route by (on their own thread).
   AppliedEpochs* applied_epochs() { return applied_.get(); }
   uint64_t topology_generation() const { return generation_.load(std::memory_order_acquire); }

@@ -1,7 +1,7 @@
 #include "proxy/topology_watcher.h"
 
-#include <httplib.h>
 #include <fmt/format.h>
+#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <cctype>

@@ -36,7 +36,8 @@ class ProxyServer;
 class TopologyWatcher {
  public:
   // proxy_id: this proxy's name in its reports (ProxyOptions::id).
-  TopologyWatcher(std::vector<std::string> urls, std::string cluster, std::string token, std::string proxy_id);
+  TopologyWatcher(std::vector<std::string> urls, std::string cluster, std::string token,
+                  std::string proxy_id);
   ~TopologyWatcher();
 
   // One fetch of the current topology, trying each URL once.

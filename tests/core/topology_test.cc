@@ -100,7 +100,8 @@ TEST(TopologyTest, RefusesHeldKeysThatAreNotHexOrNotInTheMigration) {
   ExpectError(HoldingDoc(key, R"([42])"), "each held key must be a hex string");
   ExpectError(HoldingDoc(key, R"("62")"), "\"held_keys\" must be an array");
   // "foo" hashes to slot 12182, not the migrating one.
-  ExpectError(HoldingDoc(key, R"(["666f6f"])"), "held key \"666f6f\" (slot 12182) is not in the migration's slots");
+  ExpectError(HoldingDoc(key, R"(["666f6f"])"),
+              "held key \"666f6f\" (slot 12182) is not in the migration's slots");
 }
 
 TEST(TopologyTest, ParsesHostPort) {
