@@ -56,9 +56,32 @@ bool WaitIfHeld(RequestContext& ctx, uint16_t slot, std::span<const std::string_
 
 PendingReply* MigratingKeyStep::Open(RequestContext& ctx, uint16_t slot,
                                      std::span<const std::string_view> argv, std::span<const uint32_t> keys) {
+  PendingReply* p = ctx.replies.Open(1);
+  WriteFirstStep(ctx, p, slot, argv, keys);
+  return p;
+}
+
+void MigratingKeyStep::StartPart(RequestContext& ctx, PendingReply* parent, uint32_t part, uint16_t slot,
+                                 std::span<const std::string_view> argv, std::span<const uint32_t> keys,
+                                 size_t stride) {
+  PendingReply* p = worker_->pending_pool->Get();
+  p->parent = parent;
+  p->parent_part = part;
+  p->outstanding = 1;
+  WriteFirstStep(ctx, p, slot, argv, keys);
+  // The part's own command: argv[0] and each key's `stride` arguments.
+  AppendArrayHeader(&p->step_request, static_cast<int64_t>(1 + keys.size() * stride));
+  AppendBulk(&p->step_request, argv[0]);
+  for (uint32_t k : keys) {
+    for (size_t i = 0; i < stride; ++i) AppendBulk(&p->step_request, argv[k + i]);
+  }
+}
+
+void MigratingKeyStep::WriteFirstStep(RequestContext& ctx, PendingReply* p, uint16_t slot,
+                                      std::span<const std::string_view> argv,
+                                      std::span<const uint32_t> keys) {
   const SlotRouter& router = ctx.router();
   const Shard& target = router.shard(router.ImporterOf(slot));
-  PendingReply* p = ctx.replies.Open(1);
   p->next_step = this;
   p->step_slot = slot;
   p->step_target = target.id;
@@ -68,7 +91,6 @@ PendingReply* MigratingKeyStep::Open(RequestContext& ctx, uint16_t slot,
   BackendConnection* source = worker_->backends->Master(router.OwnerOf(slot));
   AppendMigrate(source->StartRequest(p, 0), target.master, backend.password,
                 MigrateTimeoutMs(backend.reply_timeout_ms), argv, keys);
-  return p;
 }
 
 void MigratingKeyStep::Start(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,

@@ -83,6 +83,14 @@ class MigratingKeyStep : public RequestStep {
   static void AppendMigrate(Buffer* out, const HostPort& target, const std::string& password, int timeout_ms,
                             std::span<const std::string_view> argv, std::span<const uint32_t> keys);
 
+  // Part `part` of a split request (`parent`, a merged slot of the
+  // client's): the keys at argv[keys[i]] (each with `stride` arguments, as
+  // MSET's key value), all of migrating `slot`, are moved, then argv[0] of
+  // them runs on the importer; its reply (or the hand-over's -TRYAGAIN) is
+  // the part's.
+  void StartPart(RequestContext& ctx, PendingReply* parent, uint32_t part, uint16_t slot,
+                 std::span<const std::string_view> argv, std::span<const uint32_t> keys, size_t stride);
+
   // Whether a MIGRATE reply says a key is already on the target: it is
   // the one that counts, so the request goes on there.
   static bool IsBusyKey(std::string_view reply);
@@ -94,6 +102,9 @@ class MigratingKeyStep : public RequestStep {
   // bytes go in the slot's step_request.
   PendingReply* Open(RequestContext& ctx, uint16_t slot, std::span<const std::string_view> argv,
                      std::span<const uint32_t> keys);
+  // Makes `p` a two-step request of the client's and writes its MIGRATE.
+  void WriteFirstStep(RequestContext& ctx, PendingReply* p, uint16_t slot,
+                      std::span<const std::string_view> argv, std::span<const uint32_t> keys);
 
   WorkerContext* worker_;
 };

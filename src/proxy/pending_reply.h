@@ -64,6 +64,11 @@ struct PendingReply {
   // Replies to the second step's request that come before the client's
   // (a transaction's MULTI and QUEUED), dropped.
   uint32_t step_dropped_replies = 0;
+  // A two-step part of a split request (MGET of keys of a moving slot and
+  // others): this slot is in no queue; its final reply is part
+  // `parent_part` of `parent`, the client's, and it is freed then.
+  PendingReply* parent = nullptr;
+  uint32_t parent_part = 0;
 };
 
 // A free list of PendingReply objects, so the request path allocates nothing
@@ -91,6 +96,8 @@ class PendingReplyPool {
     p->blocks = false;
     p->next_step = nullptr;
     p->step_dropped_replies = 0;
+    p->parent = nullptr;
+    p->parent_part = 0;
     // Keep small buffers for reuse, free big ones.
     KeepSmall(&p->data);
     KeepSmall(&p->step_request);

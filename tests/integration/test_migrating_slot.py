@@ -4,7 +4,7 @@ applies a new one): the epoch it reports applied, keys written on a
 migrating slot ending on the importer only, a key the importer already
 holds winning over the source's copy (BUSYKEY), requests for a key the
 mover holds waiting for the hold to be lifted, and transactions and
-scripts on a migrating slot. Every key is checked on the servers
+scripts on a migrating slot, split commands with a part on one. Every key is checked on the servers
 themselves afterwards."""
 import select
 import signal
@@ -12,7 +12,7 @@ import socket
 import time
 
 from conftest import (SLOT_RANGES, Proxy, RedisServer, RespConnection, RespError, http, info_field, key_slot,
-                      keys_on_shard, wait_until)
+                      keys_on_shard, shard_of, wait_until)
 
 
 def layout(servers, epoch, migrations=()):
@@ -233,5 +233,34 @@ def test_scripts_and_functions_on_a_migrating_slot_run_on_the_importer(workdir):
         assert c.conn.command("FCALL", "copy", 2, k3, k4) == ("v" + k3).encode()
         assert on_importer_only(c, k1, k2, k3, k4)
         assert c.direct[1].command("GET", k4) == ("v" + k3).encode()
+    finally:
+        c.stop()
+
+
+def test_split_commands_with_keys_of_a_migrating_slot_and_others(workdir):
+    c = Cluster(workdir)
+    try:
+        tag = keys_on_shard(0, 1, prefix="m")[0]
+        moving = ["{%s}%d" % (tag, i) for i in range(3)]
+        elsewhere = keys_on_shard(0, 2, prefix="e") + keys_on_shard(2, 2, prefix="e")
+        elsewhere = [k for k in elsewhere if key_slot(k) != key_slot(tag)]
+        assert c.direct[0].command("SET", moving[0], "old") == b"OK"
+        c.migrate(2, key_slot(tag))
+        # The moving slot's keys go in two steps, the others straight to their shards.
+        keys = [moving[0], elsewhere[0], moving[1], elsewhere[-1]]
+        assert c.conn.command("MGET", *keys) == [b"old", None, None, None]
+        assert on_importer_only(c, moving[0])
+        pairs = []
+        for k in moving + elsewhere:
+            pairs += [k, "v-" + k]
+        assert c.conn.command("MSET", *pairs) == b"OK"
+        assert on_importer_only(c, *moving)
+        assert c.conn.command("MGET", *(moving + elsewhere)) == [("v-" + k).encode() for k in moving + elsewhere]
+        for k in elsewhere:  # on their own shards, as without a migration
+            assert c.direct[shard_of(k)].command("GET", k) == ("v-" + k).encode()
+        assert c.conn.command("EXISTS", *(moving + elsewhere)) == len(moving + elsewhere)
+        assert c.conn.pipeline([("DEL", moving[2], elsewhere[0]), ("PING",)]) == [2, b"PONG"]
+        assert c.direct[1].command("EXISTS", moving[2]) == 0 and c.direct[0].command("EXISTS", moving[2]) == 0
+        assert on_importer_only(c, moving[0], moving[1])
     finally:
         c.stop()
