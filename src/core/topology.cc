@@ -47,8 +47,9 @@ Status ParseHeldKeys(const json& j, const std::string& where, std::vector<std::s
       key.push_back(static_cast<char>(hi * 16 + lo));
     }
     if (!ok) {
-      return Status::Error(where + ": held key \"" + hex +
-                           "\" is not lowercase hex of the key's bytes (two digits 0-9a-f per byte)");
+      return Status::Error(fmt::format(
+          "{}: held key \"{}\" is not lowercase hex of the key's bytes (two digits 0-9a-f per byte)", where,
+          hex));
     }
     out->push_back(std::move(key));
   }

@@ -3,16 +3,18 @@ three real redis-servers and a proxy following a topology file (SIGHUP
 applies a new one): the epoch it reports applied, keys written on a
 migrating slot ending on the importer only, a key the importer already
 holds winning over the source's copy (BUSYKEY), requests for a key the
-mover holds waiting for the hold to be lifted, and transactions and
-scripts on a migrating slot, split commands with a part on one. Every key is checked on the servers
+mover holds waiting for the hold to be lifted, transactions, scripts and
+split commands on a migrating slot. Every key is checked on the servers
 themselves afterwards."""
 import select
 import signal
 import socket
 import time
 
-from conftest import (SLOT_RANGES, Proxy, RedisServer, RespConnection, RespError, http, info_field, key_slot,
-                      keys_on_shard, shard_of, wait_until)
+import pytest
+
+from conftest import (SLOT_RANGES, ConfigServer, Etcd, Proxy, RedisServer, RespConnection, RespError, http,
+                      info_field, key_slot, keys_on_shard, shard_of, wait_until)
 
 
 def layout(servers, epoch, migrations=()):
@@ -264,3 +266,49 @@ def test_split_commands_with_keys_of_a_migrating_slot_and_others(workdir):
         assert on_importer_only(c, moving[0], moving[1])
     finally:
         c.stop()
+
+
+def test_a_proxy_following_a_configserver_confirms_each_epoch_at_once(workdir):
+    """The report rides on the long-poll: a new epoch is confirmed within a
+    poll's round trip, not after the poll's 10 s wait. Needs a ConfigServer
+    that records the reports (GET .../proxies); skipped against one that
+    does not yet."""
+    etcd = Etcd(workdir)
+    cs = ConfigServer(workdir, etcd)
+    server, replica = RedisServer(workdir), RedisServer(workdir)
+    proxy = None
+    try:
+        assert cs.call("POST", "/v1/clusters", {"name": "conf", "shards": 1})[0] == 201
+        status, body = cs.call("PUT", "/v1/clusters/conf/shards/shard-0", {"nodes": [server.address]})
+        assert status == 200, body
+        status, _ = cs.call("GET", "/v1/clusters/conf/proxies")
+        if status == 404:
+            pytest.skip("this ConfigServer does not record proxy reports yet")
+        proxy = Proxy(workdir, None, configserver=cs.url, cluster="conf", extra_args=["--id", "proxy-conf"])
+        conn = proxy.connect()
+
+        def reported():
+            status, body = cs.call("GET", "/v1/clusters/conf/proxies")
+            assert status == 200, body
+            return {p["id"]: p["epoch"] for p in body["proxies"]}.get("proxy-conf")
+        epoch = int(info_field(conn, "applied_epoch"))
+        wait_until(lambda: reported() == epoch, 15, "the proxy's report of epoch %d" % epoch)
+        # A new epoch (a replica joins the shard): applied and confirmed
+        # well within one long-poll wait.
+        status, body = cs.call("PUT", "/v1/clusters/conf/shards/shard-0",
+                               {"nodes": [server.address, replica.address]})
+        assert status == 200, body
+        started = time.monotonic()
+        wait_until(lambda: int(info_field(conn, "applied_epoch")) > epoch, 10, "a newer epoch applied")
+        newer = int(info_field(conn, "applied_epoch"))
+        applied_s = time.monotonic() - started
+        wait_until(lambda: reported() == newer, 10, "the proxy's report of epoch %d" % newer)
+        assert time.monotonic() - started - applied_s < 3, "confirmed only after a long-poll wait"
+        conn.close()
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        server.stop()
+        replica.stop()
+        cs.stop()
+        etcd.stop()
