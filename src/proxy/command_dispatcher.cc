@@ -68,13 +68,15 @@ DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std
   }
   ctx.worker.recorder->Begin(route->command_index, argv);
   Run(ctx, *route, argv, raw);
-  ctx.worker.recorder->End();
   if (client.held) {
     // A key of the request is held by the mover (WaitIfHeld): nothing was
     // sent; it is dispatched again when the worker wakes the client.
     client.held = false;
+    ctx.worker.recorder->Withdraw();
+    ctx.worker.recorder->End();
     return DispatchOrder::kWaitForTopology;
   }
+  ctx.worker.recorder->End();
   client.hold_deadline_ms = 0;
   return done;
 }

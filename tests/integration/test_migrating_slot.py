@@ -158,6 +158,9 @@ def test_a_request_for_a_held_key_waits_until_the_hold_is_lifted(workdir):
         assert waiting.read() == b"v-big"
         assert waiting.read() == b"PONG"
         assert on_importer_only(c, held, free)
+        # Counted once each, however often the waiting GET was dispatched.
+        stats = c.conn.command("INFO", "commandstats").decode()
+        assert "cmdstat_get:calls=2," in stats, stats
         waiting.close()
     finally:
         c.stop()
