@@ -23,7 +23,7 @@ std::optional<int64_t> ParseInt64(std::string_view text);
 
 // Lowercase hex of arbitrary bytes, and back: how binary key names travel in
 // JSON documents (the topology's held keys). HexDecode refuses odd lengths
-// and anything but 0-9a-fA-F.
+// and anything but 0-9a-f (one spelling per key).
 std::string HexEncode(std::string_view bytes);
 std::optional<std::string> HexDecode(std::string_view hex);
 

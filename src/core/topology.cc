@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/strings.h"
+
 namespace redkube {
 namespace {
 
@@ -27,43 +29,20 @@ Status ParseRanges(const json& j, const std::string& where, std::vector<SlotRang
   return Status::Ok();
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // "held_keys": lowercase hex strings (keys are bytes, JSON strings are not).
 Status ParseHeldKeys(const json& j, const std::string& where, std::vector<std::string>* out) {
   if (!j.is_array()) return Status::Error(where + ": \"held_keys\" must be an array of hex strings");
   for (const auto& k : j) {
     if (!k.is_string()) return Status::Error(where + ": each held key must be a hex string, got " + k.dump());
-    const std::string& hex = k.get_ref<const std::string&>();
-    std::string key;
-    bool ok = hex.size() % 2 == 0;
-    for (size_t i = 0; ok && i < hex.size(); i += 2) {
-      int hi = HexDigit(hex[i]), lo = HexDigit(hex[i + 1]);
-      ok = hi >= 0 && lo >= 0;
-      key.push_back(static_cast<char>(hi * 16 + lo));
-    }
-    if (!ok) {
+    auto key = HexDecode(k.get_ref<const std::string&>());
+    if (!key) {
       return Status::Error(fmt::format(
           "{}: held key \"{}\" is not lowercase hex of the key's bytes (two digits 0-9a-f per byte)", where,
-          hex));
+          k.get_ref<const std::string&>()));
     }
-    out->push_back(std::move(key));
+    out->push_back(std::move(*key));
   }
   return Status::Ok();
-}
-
-std::string ToHex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
 }
 
 bool InRanges(const std::vector<SlotRange>& ranges, int slot) {
@@ -201,7 +180,7 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
         for (const std::string& key : migration.held_keys) {
           if (!InRanges(migration.slots, KeySlot(key))) {
             return Status::Error(fmt::format("{}: held key \"{}\" (slot {}) is not in the migration's slots",
-                                             where, ToHex(key), KeySlot(key)));
+                                             where, HexEncode(key), KeySlot(key)));
           }
         }
       }
@@ -229,7 +208,7 @@ std::string Topology::ToJson() const {
     json entry = {{"slots", RangesToJson(m.slots)}, {"from", m.from}, {"to", m.to}};
     if (!m.held_keys.empty()) {
       entry["held_keys"] = json::array();
-      for (const std::string& key : m.held_keys) entry["held_keys"].push_back(ToHex(key));
+      for (const std::string& key : m.held_keys) entry["held_keys"].push_back(HexEncode(key));
     }
     doc["migrations"].push_back(std::move(entry));
   }

@@ -280,7 +280,7 @@ Status LocalPlatform::EnsureProxies(int count, const ControlPlane& control_plane
          .argv = {binary_dir_ + "/redkube-proxy", "--port", std::to_string(layout_.ProxyPort(i)), "--bind",
                   layout_.host(), "--configserver", urls, "--cluster", layout_.spec().name, "--token-file",
                   layout_.TokenFile(), "--password-file", layout_.PasswordFile(), "--admin-port",
-                  std::to_string(layout_.ProxyAdminPort(i)), "--shutdown-grace-ms", "2000"},
+                  std::to_string(layout_.ProxyAdminPort(i)), "--shutdown-grace-ms", "2000", "--id", name},
          .log_path = layout_.LogFile(name)});
     if (!s.ok()) return s;
   }
