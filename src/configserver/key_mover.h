@@ -37,10 +37,13 @@ namespace redkube::configserver {
 struct KeyMoverOptions {
   std::string password;
   int64_t big_key_bytes = 8 << 20;
-  int scan_count = 1000;          // SCAN COUNT
-  int batch_keys = 256;           // keys per MIGRATE
-  int64_t batch_bytes = 4 << 20;  // bytes per MIGRATE (by MEMORY USAGE)
-  int chunk_elements = 1000;      // elements per chunk of a big key
+  int scan_count = 1000;  // SCAN COUNT
+  int batch_keys = 256;   // keys per MIGRATE
+  // Bytes per MIGRATE (by MEMORY USAGE): the source serializes and the
+  // target restores a batch while both block; 512 KB keeps that to a few ms
+  // (bench/migration saw 4 MB batches of 10 KB values stall clients 80 ms).
+  int64_t batch_bytes = 512 << 10;
+  int chunk_elements = 1000;  // elements per chunk of a big key
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds replica_wait{30000};  // the longest WAIT for replicas before giving up
 };
