@@ -39,9 +39,10 @@ void PrintMigrationTable(const json& migrations) {
     bool running = m.value("state", "") == "running";
     fmt::print("{:<12} {:<9} {:<9} {:<11} {:>13} {:>9} {:>10} {:>7}  {}\n", Field(m, "id"), Field(m, "from"),
                Field(m, "to"), Field(m, "state"),
-               fmt::format("{}/{}", m.value("slots_done", 0), m.value("slots_total", 0)),
-               HumanCount(m.value("keys_moved", 0.0)), running ? HumanCount(m.value("keys_per_s", 0.0)) : "-",
-               running ? HumanDuration(m.value("eta_s", -1.0)) : "-", note);
+               fmt::format("{:.0f}/{:.0f}", NumberOr(m, "slots_done", 0), NumberOr(m, "slots_total", 0)),
+               HumanCount(NumberOr(m, "keys_moved", 0)),
+               running ? HumanCount(NumberOr(m, "keys_per_s", 0)) : "-",
+               running ? HumanDuration(NumberOr(m, "eta_s", -1)) : "-", note);
   }
 }
 

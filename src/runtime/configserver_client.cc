@@ -112,8 +112,10 @@ Result<std::vector<std::string>> ConfigServerClient::Rebalance(const std::string
     return Status::Error("rebalancing " + cluster + ": " + ErrorOf(reply.value()));
   std::vector<std::string> ids;
   if (reply->body.is_object()) {
-    for (const auto& id : reply->body.value("migrations", json::array())) {
-      if (id.is_string()) ids.push_back(id.get<std::string>());
+    // The queued migrations, as objects with their "id" (or bare ids).
+    for (const auto& m : reply->body.value("migrations", json::array())) {
+      if (m.is_string()) ids.push_back(m.get<std::string>());
+      if (m.is_object() && m.contains("id") && m["id"].is_string()) ids.push_back(m["id"].get<std::string>());
     }
   }
   return ids;

@@ -54,7 +54,8 @@ class ConfigServerClient {
   Result<std::vector<std::string>> Rebalance(const std::string& cluster,
                                              const std::vector<std::string>& shards,
                                              const Throttle& throttle);
-  // {"migrations": [...], "proxies": [...]}, finished migrations included.
+  // {"epoch": N, "migrations": [...], "proxies": [...]}, finished migrations
+  // included.
   Result<nlohmann::json> ListMigrations(const std::string& cluster);
   // `action`: "pause", "resume" or "cancel".
   Status ControlMigration(const std::string& cluster, const std::string& id, const std::string& action);

@@ -62,6 +62,11 @@ bool SlotsBalanced(const json& record, const std::vector<std::string>& kept) {
   return total == kSlots;
 }
 
+double NumberOr(const json& doc, const char* key, double fallback) {
+  if (!doc.is_object() || !doc.contains(key) || !doc[key].is_number()) return fallback;
+  return doc[key].get<double>();
+}
+
 bool MigrationActive(const json& migration) {
   std::string state = migration.value("state", "");
   return state != "done" && state != "failed" && state != "cancelled";
@@ -87,10 +92,10 @@ MigrationProgress SumProgress(const json& listing, const std::vector<std::string
       continue;
     }
     std::string state = m->value("state", "");
-    p.slots_done += m->value("slots_done", int64_t{0});
-    p.slots_total += m->value("slots_total", int64_t{0});
-    p.keys_moved += m->value("keys_moved", int64_t{0});
-    p.bytes_moved += m->value("bytes_moved", int64_t{0});
+    p.slots_done += static_cast<int64_t>(NumberOr(*m, "slots_done", 0));
+    p.slots_total += static_cast<int64_t>(NumberOr(*m, "slots_total", 0));
+    p.keys_moved += static_cast<int64_t>(NumberOr(*m, "keys_moved", 0));
+    p.bytes_moved += static_cast<int64_t>(NumberOr(*m, "bytes_moved", 0));
     if (!MigrationActive(*m)) {
       ++p.finished;
     } else if (state == "queued") {
@@ -99,8 +104,9 @@ MigrationProgress SumProgress(const json& listing, const std::vector<std::string
       ++p.paused;
     } else {
       ++p.running;
-      p.keys_per_s += m->value("keys_per_s", 0.0);
-      p.eta_s += m->value("eta_s", 0.0);
+      p.keys_per_s += NumberOr(*m, "keys_per_s", 0);
+      double eta = NumberOr(*m, "eta_s", -1);
+      p.eta_s = eta < 0 || p.eta_s < 0 ? -1 : p.eta_s + eta;
     }
     for (const auto& proxy : m->value("waiting_for", json::array())) {
       if (proxy.is_string()) p.waiting_for.push_back(proxy.get<std::string>());

@@ -23,6 +23,10 @@ int SlotsOwned(const nlohmann::json& record, const std::string& id);
 // necessarily with the planner's exact order of who gets one more.)
 bool SlotsBalanced(const nlohmann::json& record, const std::vector<std::string>& kept);
 
+// Field `key` of `doc` if it is a number, else `fallback` (the listing's
+// eta_s is null while unknown).
+double NumberOr(const nlohmann::json& doc, const char* key, double fallback);
+
 // A migration is active until it is done, failed or cancelled.
 bool MigrationActive(const nlohmann::json& migration);
 // The ids of the active migrations of a listing.
@@ -37,6 +41,7 @@ struct MigrationProgress {
   double keys_per_s = 0;  // over the running ones
   // Summed over the running ones: an upper bound (they run in parallel) that
   // never promises too early; queued ones are not counted (no rate yet).
+  // Negative while a running one does not know its own yet.
   double eta_s = 0;
   std::vector<std::string> waiting_for;  // proxies a move waits for
   bool AllFinished() const { return finished == total; }

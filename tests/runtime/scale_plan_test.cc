@@ -94,6 +94,15 @@ TEST(ScalePlanTest, ProgressSumsTheFollowedMigrationsOnly) {
   EXPECT_EQ(ActiveMigrations(Listing()), (std::vector<std::string>{"m-1-0", "m-1-1", "m-1-2"}));
 }
 
+TEST(ScalePlanTest, AnUnknownEtaMakesTheSumUnknown) {
+  json listing = Listing();
+  listing["migrations"][2]["eta_s"] = nullptr;  // running, no rate yet
+  MigrationProgress p = SumProgress(listing, {"m-1-0", "m-1-2"});
+  EXPECT_LT(p.eta_s, 0);
+  EXPECT_NE(ProgressText(p).find("ETA -"), std::string::npos) << ProgressText(p);
+  EXPECT_DOUBLE_EQ(NumberOr(listing["migrations"][2], "eta_s", 7), 7);
+}
+
 TEST(ScalePlanTest, AMigrationNoLongerListedCountsAsFinished) {
   MigrationProgress p = SumProgress(Listing(), {"m-0-0", "m-gone"});
   EXPECT_EQ(p.finished, 2);
