@@ -47,10 +47,13 @@ json HealthJson(const NodeHealth& h) {
 
 }  // namespace
 
-ApiServer::ApiServer(ClusterStore* store, ClusterOperations* operations, const LeaderLease* lease,
-                     const Prober* prober, std::string token)
+ApiServer::ApiServer(ClusterStore* store, ClusterOperations* operations, MigrationControl* migrations,
+                     ProxyRegistry* proxies, const LeaderLease* lease, const Prober* prober,
+                     std::string token)
     : store_(store),
       operations_(operations),
+      migrations_(migrations),
+      proxies_(proxies),
       lease_(lease),
       prober_(prober),
       token_(std::move(token)),
@@ -113,6 +116,15 @@ void ApiServer::Routes() {
   s.Delete(shard + "/nodes/([^/]+)", handle(&ApiServer::RemoveNode));
   s.Post(shard + "/switchover", handle(&ApiServer::Switchover));
   s.Get(cluster + "/topology", handle(&ApiServer::GetTopology));
+  s.Post(cluster + "/shards", handle(&ApiServer::AddShard));
+  s.Delete(shard, handle(&ApiServer::DeleteShard));
+  s.Post(cluster + "/migrations", handle(&ApiServer::StartMigration));
+  s.Get(cluster + "/migrations", handle(&ApiServer::ListMigrations));
+  s.Get(cluster + R"(/migrations/([a-z0-9-]+))", handle(&ApiServer::GetMigration));
+  s.Post(cluster + R"(/migrations/([a-z0-9-]+)/(pause|resume|cancel|throttle))",
+         handle(&ApiServer::ControlMigration));
+  s.Post(cluster + "/rebalance", handle(&ApiServer::Rebalance));
+  s.Get(cluster + "/proxies", handle(&ApiServer::ListProxies));
 }
 
 bool ApiServer::Authorized(const httplib::Request& req, httplib::Response& res) const {
@@ -223,6 +235,7 @@ void ApiServer::GetTopology(const httplib::Request& req, httplib::Response& res)
   std::string name = req.matches[1];
   auto record = store_->Cached(name);
   if (!record) return Reply(res, 404, json{{"error", "no cluster named " + name}});
+  RecordProxyReport(req, name);
   if (!req.has_param("after")) {
     if (!record->Complete()) {
       return Reply(

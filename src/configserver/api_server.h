@@ -11,6 +11,15 @@
 //   GET    /v1/clusters/NAME/topology[?after=E&wait_ms=W]
 //          the proxies' document; with `after`, a long-poll answering as soon
 //          as the epoch passes E (204 when W passes first)
+//          with `proxy=ID&applied=E` the proxy reports the epoch it applied
+//   POST   /v1/clusters/NAME/shards                   {"id": "shard-3"}  an empty shard
+//   DELETE /v1/clusters/NAME/shards/ID                one that owns no slots
+//   POST   /v1/clusters/NAME/migrations               {"from", "to", "slots", "throttle"}
+//   GET    /v1/clusters/NAME/migrations[/MID]         with progress, and the live proxies
+//   POST   /v1/clusters/NAME/migrations/MID/{pause,resume,cancel,throttle}
+//   POST   /v1/clusters/NAME/rebalance                {"shards": [...], "throttle": {...}}
+//   GET    /v1/clusters/NAME/proxies                  the proxies' reported epochs
+//   (docs/migration.md has the bodies and answers)
 //   GET    /healthz, /metrics                         (no token needed)
 //
 // Errors are {"error": "..."} with 400 (bad request), 401 (token), 404,
@@ -25,7 +34,9 @@
 #include "configserver/cluster_operations.h"
 #include "configserver/cluster_store.h"
 #include "configserver/leader_lease.h"
+#include "configserver/migration_control.h"
 #include "configserver/prober.h"
+#include "configserver/proxy_registry.h"
 
 namespace httplib {
 class Server;
@@ -37,8 +48,8 @@ namespace redkube::configserver {
 
 class ApiServer {
  public:
-  ApiServer(ClusterStore* store, ClusterOperations* operations, const LeaderLease* lease,
-            const Prober* prober, std::string token);
+  ApiServer(ClusterStore* store, ClusterOperations* operations, MigrationControl* migrations,
+            ProxyRegistry* proxies, const LeaderLease* lease, const Prober* prober, std::string token);
   ~ApiServer();
 
   // Binds host:port and serves on a thread of its own.
@@ -63,9 +74,21 @@ class ApiServer {
   void RemoveNode(const httplib::Request& req, httplib::Response& res);
   void Switchover(const httplib::Request& req, httplib::Response& res);
   void GetTopology(const httplib::Request& req, httplib::Response& res);
+  // api_migrations.cc
+  void AddShard(const httplib::Request& req, httplib::Response& res);
+  void DeleteShard(const httplib::Request& req, httplib::Response& res);
+  void StartMigration(const httplib::Request& req, httplib::Response& res);
+  void ListMigrations(const httplib::Request& req, httplib::Response& res);
+  void GetMigration(const httplib::Request& req, httplib::Response& res);
+  void ControlMigration(const httplib::Request& req, httplib::Response& res);
+  void Rebalance(const httplib::Request& req, httplib::Response& res);
+  void ListProxies(const httplib::Request& req, httplib::Response& res);
+  void RecordProxyReport(const httplib::Request& req, const std::string& cluster);
 
   ClusterStore* store_;
   ClusterOperations* operations_;
+  MigrationControl* migrations_;
+  ProxyRegistry* proxies_;
   const LeaderLease* lease_;
   const Prober* prober_;
   std::string token_;

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/strings.h"
+
 namespace redkube::configserver {
 namespace {
 
@@ -33,9 +35,91 @@ json SlotsJson(const std::vector<SlotRange>& ranges) {
   return out;
 }
 
-json PublishedShards(const ClusterRecord& record) {
+Status ReadSlots(const json& j, const char* field, std::vector<SlotRange>* out) {
+  if (!j.contains(field)) return Status::Ok();
+  if (!j[field].is_array()) return Status::Error(fmt::format("\"{}\" must be an array", field));
+  for (const auto& r : j[field]) {
+    if (!r.is_array() || r.size() != 2) return Status::Error("cluster record: bad slot range");
+    out->push_back({r[0].get<int>(), r[1].get<int>()});
+  }
+  return Status::Ok();
+}
+
+constexpr std::pair<MigrationState, const char*> kStateNames[] = {
+    {MigrationState::kQueued, "queued"}, {MigrationState::kRunning, "running"},
+    {MigrationState::kPaused, "paused"}, {MigrationState::kCancelling, "cancelling"},
+    {MigrationState::kDone, "done"},     {MigrationState::kCancelled, "cancelled"},
+    {MigrationState::kFailed, "failed"},
+};
+
+json MigrationJson(const MigrationRecord& m) {
+  json held = json::array();
+  for (const auto& k : m.held_keys) held.push_back(HexEncode(k));
+  return {{"id", m.id},
+          {"from", m.from},
+          {"to", m.to},
+          {"slots", SlotsJson(m.slots)},
+          {"done", SlotsJson(m.done)},
+          {"step", SlotsJson(m.step)},
+          {"step_epoch", m.step_epoch},
+          {"held_keys", held},
+          {"held_epoch", m.held_epoch},
+          {"state", MigrationStateName(m.state)},
+          {"throttle", {{"keys_per_s", m.throttle.keys_per_s}, {"bytes_per_s", m.throttle.bytes_per_s}}},
+          {"keys_moved", m.keys_moved},
+          {"bytes_moved", m.bytes_moved},
+          {"keys_per_s", m.keys_per_s},
+          {"bytes_per_s", m.bytes_per_s},
+          {"created_ms", m.created_ms},
+          {"started_ms", m.started_ms},
+          {"finished_ms", m.finished_ms},
+          {"waiting_for", StringList(m.waiting_for)},
+          {"message", m.message}};
+}
+
+Result<MigrationRecord> ParseMigration(const json& j) {
+  if (!j.is_object()) return Status::Error("cluster record: migration is not an object");
+  MigrationRecord m;
+  m.id = j.value("id", "");
+  m.from = j.value("from", "");
+  m.to = j.value("to", "");
+  for (auto [field, out] : {std::pair{"slots", &m.slots}, {"done", &m.done}, {"step", &m.step}}) {
+    if (Status st = ReadSlots(j, field, out); !st.ok()) return st;
+  }
+  m.step_epoch = j.value("step_epoch", uint64_t{0});
+  std::vector<std::string> held;
+  if (Status st = ReadStringList(j, "held_keys", &held); !st.ok()) return st;
+  for (const auto& h : held) {
+    auto key = HexDecode(h);
+    if (!key) return Status::Error("cluster record: held key is not hex");
+    m.held_keys.push_back(std::move(*key));
+  }
+  m.held_epoch = j.value("held_epoch", uint64_t{0});
+  auto state = ParseMigrationState(j.value("state", ""));
+  if (!state) return Status::Error("cluster record: unknown migration state");
+  m.state = *state;
+  if (j.contains("throttle") && j["throttle"].is_object()) {
+    m.throttle.keys_per_s = j["throttle"].value("keys_per_s", int64_t{0});
+    m.throttle.bytes_per_s = j["throttle"].value("bytes_per_s", int64_t{0});
+  }
+  m.keys_moved = j.value("keys_moved", int64_t{0});
+  m.bytes_moved = j.value("bytes_moved", int64_t{0});
+  m.keys_per_s = j.value("keys_per_s", 0.0);
+  m.bytes_per_s = j.value("bytes_per_s", 0.0);
+  m.created_ms = j.value("created_ms", int64_t{0});
+  m.started_ms = j.value("started_ms", int64_t{0});
+  m.finished_ms = j.value("finished_ms", int64_t{0});
+  if (Status st = ReadStringList(j, "waiting_for", &m.waiting_for); !st.ok()) return st;
+  m.message = j.value("message", "");
+  return m;
+}
+
+// What proxies see, epoch aside: the shards that have a master, and the
+// steps being moved.
+json PublishedBody(const ClusterRecord& record) {
   json shards = json::array();
   for (const auto& s : record.shards) {
+    if (s.master.empty()) continue;  // a new shard not registered yet: owns no slots
     json replicas = json::array();
     for (const auto& n : s.nodes) {
       if (n != s.master && !s.IsDown(n)) replicas.push_back(n);
@@ -43,7 +127,14 @@ json PublishedShards(const ClusterRecord& record) {
     shards.push_back(
         {{"id", s.id}, {"master", s.master}, {"replicas", replicas}, {"slots", SlotsJson(s.slots)}});
   }
-  return shards;
+  json migrations = json::array();
+  for (const auto& m : record.migrations) {
+    if (m.Finished() || m.step.empty()) continue;
+    json held = json::array();
+    for (const auto& k : m.held_keys) held.push_back(HexEncode(k));
+    migrations.push_back({{"slots", SlotsJson(m.step)}, {"from", m.from}, {"to", m.to}, {"held_keys", held}});
+  }
+  return {{"shards", shards}, {"migrations", migrations}};
 }
 
 }  // namespace
@@ -80,9 +171,38 @@ const ShardRecord* ClusterRecord::FindShard(const std::string& id) const {
   return const_cast<ClusterRecord*>(this)->FindShard(id);
 }
 
+MigrationRecord* ClusterRecord::FindMigration(const std::string& id) {
+  for (auto& m : migrations) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+const MigrationRecord* ClusterRecord::FindMigration(const std::string& id) const {
+  return const_cast<ClusterRecord*>(this)->FindMigration(id);
+}
+
 bool ClusterRecord::Complete() const {
-  return !shards.empty() &&
-         std::all_of(shards.begin(), shards.end(), [](const auto& s) { return !s.master.empty(); });
+  auto in_migration = [this](const std::string& id) {
+    return std::any_of(migrations.begin(), migrations.end(),
+                       [&](const auto& m) { return !m.Finished() && (m.from == id || m.to == id); });
+  };
+  return !shards.empty() && std::all_of(shards.begin(), shards.end(), [&](const auto& s) {
+    return !s.master.empty() || (s.slots.empty() && !in_migration(s.id));
+  });
+}
+
+void ClusterRecord::TrimFinishedMigrations(size_t keep) {
+  size_t finished =
+      std::count_if(migrations.begin(), migrations.end(), [](const auto& m) { return m.Finished(); });
+  for (auto it = migrations.begin(); it != migrations.end() && finished > keep;) {
+    if (it->Finished()) {
+      it = migrations.erase(it);
+      --finished;
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::string ClusterRecord::ToJson() const {
@@ -99,6 +219,9 @@ std::string ClusterRecord::ToJson() const {
     }
     doc["shards"].push_back(std::move(shard));
   }
+  doc["migrations"] = json::array();
+  for (const auto& m : migrations) doc["migrations"].push_back(MigrationJson(m));
+  doc["migrations_created"] = migrations_created;
   return doc.dump();
 }
 
@@ -126,18 +249,22 @@ Result<ClusterRecord> ClusterRecord::ParseRecord(std::string_view text) {
     ShardRecord s;
     s.id = j.value("id", "");
     s.master = j.value("master", "");
-    if (j.contains("slots")) {
-      for (const auto& r : j["slots"]) {
-        if (!r.is_array() || r.size() != 2) return Status::Error("cluster record: bad slot range");
-        s.slots.push_back({r[0].get<int>(), r[1].get<int>()});
-      }
-    }
+    if (Status st = ReadSlots(j, "slots", &s.slots); !st.ok()) return st;
     if (Status st = ReadStringList(j, "nodes", &s.nodes); !st.ok()) return st;
     if (Status st = ReadStringList(j, "down", &s.down); !st.ok()) return st;
     s.switching_to = j.value("switching_to", "");
     s.switching_until_ms = j.value("switching_until_ms", int64_t{0});
     record.shards.push_back(std::move(s));
   }
+  if (doc.contains("migrations")) {
+    if (!doc["migrations"].is_array()) return Status::Error("cluster record: migrations is not an array");
+    for (const auto& j : doc["migrations"]) {
+      auto m = ParseMigration(j);
+      if (!m.ok()) return m.status();
+      record.migrations.push_back(std::move(m.value()));
+    }
+  }
+  record.migrations_created = doc.value("migrations_created", uint64_t{0});
   return record;
 }
 
@@ -158,15 +285,48 @@ ClusterRecord NewCluster(const std::string& name, int shard_count) {
 }
 
 std::string PublishedTopology(const ClusterRecord& record) {
+  json body = PublishedBody(record);
   json doc = {{"cluster", record.name},
               {"epoch", record.epoch},
-              {"shards", PublishedShards(record)},
-              {"migrations", json::array()}};
+              {"shards", std::move(body["shards"])},
+              {"migrations", std::move(body["migrations"])}};
   return doc.dump();
 }
 
 bool PublishedTopologyDiffers(const ClusterRecord& a, const ClusterRecord& b) {
-  return a.name != b.name || PublishedShards(a) != PublishedShards(b);
+  return a.name != b.name || PublishedBody(a) != PublishedBody(b);
+}
+
+nlohmann::json MigrationStatusJson(const MigrationRecord& m) {
+  json doc = MigrationJson(m);
+  int total = 0, done = 0;
+  for (const auto& r : m.slots) total += r.last - r.first + 1;
+  for (const auto& r : m.done) done += r.last - r.first + 1;
+  doc["slots_total"] = total;
+  doc["slots_done"] = done;
+  doc["slots_left"] = total - done;
+  doc["eta_s"] = nullptr;
+  if (m.state == MigrationState::kDone) {
+    doc["eta_s"] = 0;
+  } else if (done > 0 && m.keys_per_s > 0) {
+    double keys_left = static_cast<double>(m.keys_moved) / done * (total - done);
+    doc["eta_s"] = keys_left / m.keys_per_s;
+  }
+  return doc;
+}
+
+const char* MigrationStateName(MigrationState state) {
+  for (const auto& [s, name] : kStateNames) {
+    if (s == state) return name;
+  }
+  return "unknown";
+}
+
+std::optional<MigrationState> ParseMigrationState(std::string_view name) {
+  for (const auto& [s, n] : kStateNames) {
+    if (name == n) return s;
+  }
+  return std::nullopt;
 }
 
 int64_t WallClockMs() {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,15 +36,69 @@ struct ShardRecord {
   void RemoveNode(const std::string& node);
 };
 
+// A migration moves `slots` from shard `from` to shard `to` in steps
+// (docs/migration.md): `step` is announced to proxies (published as
+// migrating) and being moved now, `done` already belongs to `to`. The mover
+// starts moving a step only once every live proxy has applied
+// `step_epoch`, the epoch that announced it; likewise for `held_keys` (big
+// keys being moved in chunks, which proxies must not touch) and
+// `held_epoch`.
+enum class MigrationState { kQueued, kRunning, kPaused, kCancelling, kDone, kCancelled, kFailed };
+const char* MigrationStateName(MigrationState state);
+std::optional<MigrationState> ParseMigrationState(std::string_view name);
+
+struct Throttle {
+  int64_t keys_per_s = 0;  // 0: unlimited
+  int64_t bytes_per_s = 0;
+  bool operator==(const Throttle&) const = default;
+};
+
+struct MigrationRecord {
+  std::string id;  // "m-<n>", unique within the cluster
+  std::string from;
+  std::string to;
+  std::vector<SlotRange> slots;  // every slot of the migration, fixed at creation
+  std::vector<SlotRange> done;   // flipped to `to`
+  std::vector<SlotRange> step;   // announced and moving now; empty between steps
+  uint64_t step_epoch = 0;
+  std::vector<std::string> held_keys;  // raw key bytes (hex in JSON)
+  uint64_t held_epoch = 0;
+  MigrationState state = MigrationState::kQueued;
+  Throttle throttle;
+  int64_t keys_moved = 0;
+  int64_t bytes_moved = 0;
+  double keys_per_s = 0;  // the mover's recent rate
+  double bytes_per_s = 0;
+  int64_t created_ms = 0;
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+  std::vector<std::string> waiting_for;  // proxies that have not confirmed step_epoch/held_epoch
+  std::string message;                   // what the mover waits for, or why it failed
+
+  bool Finished() const {
+    return state == MigrationState::kDone || state == MigrationState::kCancelled ||
+           state == MigrationState::kFailed;
+  }
+};
+
 struct ClusterRecord {
   std::string name;
   uint64_t epoch = 1;
   std::vector<ShardRecord> shards;
+  std::vector<MigrationRecord> migrations;  // unfinished ones, then the last finished ones
+  uint64_t migrations_created = 0;          // numbers migration ids
 
   ShardRecord* FindShard(const std::string& id);
   const ShardRecord* FindShard(const std::string& id) const;
-  // True when every shard has a master, i.e. proxies can route every slot.
+  MigrationRecord* FindMigration(const std::string& id);
+  const MigrationRecord* FindMigration(const std::string& id) const;
+  // True when every shard that owns slots (or is in an unfinished migration)
+  // has a master, i.e. proxies can route every slot. A shard added for a
+  // scale-out has none until its nodes are registered, and is left out of
+  // the published topology until then.
   bool Complete() const;
+  // Drops the oldest finished migrations beyond `keep`.
+  void TrimFinishedMigrations(size_t keep);
 
   std::string ToJson() const;
   static Result<ClusterRecord> FromJson(std::string_view text);
@@ -52,14 +107,19 @@ struct ClusterRecord {
   static Result<ClusterRecord> ParseRecord(std::string_view text);
 };
 
+// A migration as the API lists it: the record's fields plus slots_total,
+// slots_done, slots_left and an ETA (null until one step is done, so the
+// keys per slot are known, and while nothing moves).
+nlohmann::json MigrationStatusJson(const MigrationRecord& m);
+
 // A new cluster of `shard_count` shards named shard-0..shard-(N-1), slots
 // split evenly as Redis Cluster's tools do (the first shards get the
 // remainder), no nodes yet.
 ClusterRecord NewCluster(const std::string& name, int shard_count);
 
 // The document proxies route by (cluster, epoch, shards with master, replicas
-// and slots, migrations). Replicas are the registered nodes that are neither
-// master nor down.
+// and slots, migrations: the steps being moved, with their held keys).
+// Replicas are the registered nodes that are neither master nor down.
 std::string PublishedTopology(const ClusterRecord& record);
 
 // True when the two records publish different topologies (epoch aside): the

@@ -13,7 +13,10 @@
 #include "configserver/cluster_store.h"
 #include "configserver/etcd_client.h"
 #include "configserver/leader_lease.h"
+#include "configserver/migration_control.h"
+#include "configserver/migrator.h"
 #include "configserver/prober.h"
+#include "configserver/proxy_registry.h"
 #include "configserver/replication_control.h"
 #include "core/secret_file.h"
 #include "core/signals.h"
@@ -43,6 +46,21 @@ int main(int argc, char** argv) {
                  "how long a planned switchover may pause writes")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
+  int proxy_expiry_ms = 25000, slots_per_step = 1024, parallel_migrations = 2;
+  int64_t big_key_bytes = 8 << 20;
+  app.add_option("--proxy-expiry-ms", proxy_expiry_ms,
+                 "a proxy not heard from for this long is gone: migrations stop waiting for it")
+      ->capture_default_str()
+      ->check(CLI::Range(1000, 3600000));
+  app.add_option("--slots-per-step", slots_per_step, "slots a migration announces and moves at a time")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16384));
+  app.add_option("--big-key-bytes", big_key_bytes, "keys above this MEMORY USAGE move in chunks")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 40));
+  app.add_option("--parallel-migrations", parallel_migrations, "migrations of one cluster running at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--id", identity,
                  "this instance's name in leader election (default: listen address and pid)");
   CLI11_PARSE(app, argc, argv);
@@ -79,7 +97,14 @@ int main(int argc, char** argv) {
   Prober prober(
       &store, &lease, &control,
       ProberOptions{std::chrono::milliseconds(probe_interval_ms), std::chrono::milliseconds(down_after_ms)});
-  ApiServer api(&store, &operations, &lease, &prober, token);
+  ProxyRegistry proxies(&etcd, std::chrono::milliseconds(proxy_expiry_ms));
+  MigrationControl migration_control(&store);
+  MigratorOptions migrator_options;
+  migrator_options.mover.password = password;
+  migrator_options.mover.big_key_bytes = big_key_bytes;
+  migrator_options.slots_per_step = slots_per_step;
+  Migrator migrator(&store, &lease, &proxies, migrator_options, parallel_migrations);
+  ApiServer api(&store, &operations, &migration_control, &proxies, &lease, &prober, token);
 
   store.Start(std::chrono::milliseconds(100));
   redkube::Status s = api.Start(address->host, address->port);
@@ -90,10 +115,12 @@ int main(int argc, char** argv) {
   }
   lease.Start();
   prober.Start();
+  migrator.Start();
   spdlog::info("listening on {} as {}, etcd {}, down-after {} ms", listen, identity, etcd_url, down_after_ms);
 
   int sig = signals.Wait();
   spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  migrator.Stop();
   prober.Stop();
   lease.Stop();  // revokes the lease: a standby leads at once
   store.Stop();  // also ends the topology long-polls in flight

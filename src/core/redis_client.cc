@@ -96,6 +96,27 @@ Result<RedisReply> RedisClient::Command(const std::vector<std::string>& argv) {
   return reply;
 }
 
+Result<std::vector<RedisReply>> RedisClient::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+  deadline_ = std::chrono::steady_clock::now() + timeout_;
+  if (fd_ < 0) {
+    if (Status s = Connect(); !s.ok()) return s;
+  }
+  std::string out;
+  for (const auto& argv : commands) out += Encode(argv);
+  if (Status s = WriteAll(out); !s.ok()) return s;
+  std::vector<RedisReply> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    auto reply = ReadReply(0);
+    if (!reply.ok()) {
+      Close();
+      return reply.status();
+    }
+    replies.push_back(std::move(reply.value()));
+  }
+  return replies;
+}
+
 Status RedisClient::WriteAll(std::string_view data) {
   while (!data.empty()) {
     ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);

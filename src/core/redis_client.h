@@ -39,6 +39,11 @@ class RedisClient {
   // connection, timeout or malformed reply is an error Result, after which the
   // connection is closed and the next call reconnects.
   Result<RedisReply> Command(const std::vector<std::string>& argv);
+  // Sends every command at once, then reads their replies in order (one
+  // round trip; the timeout bounds the whole exchange). Error replies are
+  // values, as above.
+  Result<std::vector<RedisReply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
 
   const HostPort& address() const { return address_; }
   void Close();

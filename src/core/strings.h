@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace redkube {
@@ -19,5 +20,11 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // string, "+1", " 1", "1 ", "01", "-0", "1.0", and anything outside int64_t
 // (INT64_MIN itself is accepted).
 std::optional<int64_t> ParseInt64(std::string_view text);
+
+// Lowercase hex of arbitrary bytes, and back: how binary key names travel in
+// JSON documents (the topology's held keys). HexDecode refuses odd lengths
+// and anything but 0-9a-fA-F.
+std::string HexEncode(std::string_view bytes);
+std::optional<std::string> HexDecode(std::string_view hex);
 
 }  // namespace redkube
