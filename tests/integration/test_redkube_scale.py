@@ -153,3 +153,78 @@ def test_ctrl_c_leaves_the_migration_running_and_a_second_scale_finishes_it(clus
     assert_every_slot_owned_once(c, 3)
     assert missing_keys(client, 30000, "k") == []
     assert not c.status()["migrations"]
+
+
+def control(c, method, path, body=None):
+    """One request to the supervisor's control socket (run/control.sock)."""
+    import http.client
+    import socket
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(60)
+            self.sock.connect(os.path.join(c.cluster_dir, "run", "control.sock"))
+
+    conn = UnixConnection("localhost")
+    try:
+        conn.request(method, path, body=None if body is None else json.dumps(body))
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_up_after_a_scale_interrupted_between_starting_servers_and_adding_the_shard(clusters):
+    """The state a Ctrl-C (or a dead supervisor) can leave: shard-2's servers
+    started (cluster.json says 3) but the shard not yet in the ConfigServer's
+    record. `up` brings all three groups back; `scale` finishes the job."""
+    c = scalable(clusters, shards=2, proxies=1)
+    c.up()
+    write_keys(c.client(), 2000, "k")
+    code, body = control(c, "PUT", "/v1/groups/shard-2", {"size": 2})
+    assert code == 200, body
+    assert saved_shards(c) == 3
+    code, body = control(c, "GET", "/v1/groups")
+    assert code == 200 and body["groups"] == ["shard-0", "shard-1", "shard-2"], body
+    code, body = control(c, "PUT", "/v1/groups/shard-4", {"size": 2})
+    assert code == 500 and "shard-3 comes first" in body["error"], body
+
+    c.down()
+    back = c.up(shape=False)
+    assert "shard-2 is not in the cluster record" in back.stdout, back.stdout
+    assert c.member("shard-2-0")["health"] == "unregistered"
+    assert_every_slot_owned_once(c, 2)
+
+    out = scale(c, 3)
+    assert "added:      shard-2" in out.stdout, out.stdout
+    assert_every_slot_owned_once(c, 3)
+    assert missing_keys(c.client(), 2000, "k") == []
+
+
+def test_scale_in_interrupted_after_deleting_the_shard_removes_its_servers_next_time(clusters):
+    """The other state a scale in can leave: shard-2 drained and deleted from
+    the record, its servers still running (cluster.json still says 3)."""
+    c = scalable(clusters, shards=2, proxies=1)
+    c.up()
+    write_keys(c.client(), 2000, "k")
+    scale(c, 3)
+    base = "http://127.0.0.1:%d/v1/clusters/%s" % (c.port + 20, c.name)
+    code, body = http("POST", base + "/rebalance", {"shards": ["shard-0", "shard-1"]}, token=token(c))
+    assert code == 200, body
+    ids = [m["id"] for m in body["migrations"]]
+    c.wait_until(lambda: all(m["state"] == "done" for m in migrations(c) if m["id"] in ids), 120, "drained")
+    code, body = http("DELETE", base + "/shards/shard-2", token=token(c))
+    assert code == 200, body
+
+    c.down()
+    c.up(shape=False)  # record: 2 shards, groups: 3
+    assert saved_shards(c) == 3
+    pids = [c.pid("shard-2-0"), c.pid("shard-2-1")]
+    out = scale(c, 2)
+    assert "removed:    shard-2" in out.stdout, out.stdout
+    assert saved_shards(c) == 2
+    c.wait_until(lambda: not any(alive(p) for p in pids), 30, "shard-2's servers gone")
+    assert not os.path.exists(os.path.join(c.cluster_dir, "shard-2-0"))
+    assert_every_slot_owned_once(c, 2)
+    assert missing_keys(c.client(), 2000, "k") == []
