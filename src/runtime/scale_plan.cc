@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/strings.h"
 
@@ -122,8 +123,8 @@ std::optional<std::string> MigrationFailure(const json& listing, const std::vect
     std::string state = m->value("state", "");
     if (state != "failed" && state != "cancelled") continue;
     std::string message = m->value("message", "");
-    return "migration " + id + " (" + m->value("from", "?") + " -> " + m->value("to", "?") + ") " + state +
-           (message.empty() ? "" : ": " + message);
+    return fmt::format("migration {} ({} -> {}) {}{}", id, m->value("from", "?"), m->value("to", "?"), state,
+                       message.empty() ? "" : ": " + message);
   }
   return std::nullopt;
 }
@@ -137,7 +138,7 @@ std::string HumanCount(double n) {
 
 std::string HumanDuration(double seconds) {
   if (!(seconds >= 0)) return "-";  // also NaN
-  auto s = static_cast<int64_t>(seconds + 0.5);
+  int64_t s = std::llround(seconds);
   if (s < 60) return fmt::format("{}s", s);
   if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
   return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
