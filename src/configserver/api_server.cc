@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -291,8 +292,27 @@ std::string ApiServer::RenderMetrics() const {
   out +=
       "# HELP redkube_configserver_cluster_epoch topology epoch per cluster\n"
       "# TYPE redkube_configserver_cluster_epoch gauge\n";
-  for (const auto& r : store_->CachedAll()) {
+  const auto clusters = store_->CachedAll();
+  for (const auto& r : clusters) {
     out += fmt::format("redkube_configserver_cluster_epoch{{cluster=\"{}\"}} {}\n", r.name, r.epoch);
+  }
+  // Migrations the record still lists (unfinished, and the last finished).
+  out +=
+      "# HELP redkube_configserver_migrations migrations listed per cluster and state\n"
+      "# TYPE redkube_configserver_migrations gauge\n"
+      "# HELP redkube_configserver_migration_keys_moved keys moved per listed migration\n"
+      "# TYPE redkube_configserver_migration_keys_moved gauge\n";
+  for (const auto& r : clusters) {
+    std::map<std::string, int> by_state;
+    for (const auto& m : r.migrations) {
+      ++by_state[MigrationStateName(m.state)];
+      out += fmt::format("redkube_configserver_migration_keys_moved{{cluster=\"{}\",id=\"{}\"}} {}\n", r.name,
+                         m.id, m.keys_moved);
+    }
+    for (const auto& [state, n] : by_state) {
+      out += fmt::format("redkube_configserver_migrations{{cluster=\"{}\",state=\"{}\"}} {}\n", r.name, state,
+                         n);
+    }
   }
   return out;
 }

@@ -173,11 +173,11 @@ Status MigrationRunner::Announce(const ClusterRecord& record, const MigrationRec
   }
   const std::vector<SlotRange> step = m.step;
   auto failed = UpdateMigration([&](ClusterRecord* r, MigrationRecord* mm) {
-    if (mm->step != step) return;  // changed meanwhile: decide again
+    ShardRecord* from = r->FindShard(mm->from);
+    ShardRecord* to = r->FindShard(mm->to);
+    if (mm->step != step || from == nullptr || to == nullptr) return;  // changed meanwhile: decide again
     if (!step.empty()) {
       // The flip: the source holds none of the step's keys now.
-      ShardRecord* from = r->FindShard(mm->from);
-      ShardRecord* to = r->FindShard(mm->to);
       SlotSet moved(step);
       SlotSet source(from->slots), target(to->slots), finished(mm->done);
       source.Remove(moved);
@@ -227,8 +227,9 @@ std::unique_ptr<KeyMover> MigrationRunner::MoverFor(const ClusterRecord& record,
 Status MigrationRunner::MoveHeldKeys(const ClusterRecord& record, const MigrationRecord& m) {
   auto mover = MoverFor(record, m);
   if (!mover) return Status::Error("a shard of the migration has no master");
-  for (const auto& key : m.held_keys) {
-    FlushProgress(fmt::format("moving a big key ({} bytes of hex name) in chunks", key.size()), true);
+  for (size_t i = 0; i < m.held_keys.size(); ++i) {
+    const std::string& key = m.held_keys[i];
+    FlushProgress(fmt::format("moving big key {} of {} in chunks", i + 1, m.held_keys.size()), true);
     if (Status s = mover->CopyBigKey(key); !s.ok()) return s;
     Count(1, 0);
   }
@@ -251,6 +252,8 @@ Result<MigrationRunner::Pass> MigrationRunner::MovePass(const ClusterRecord& rec
   const std::string source = from->master, target = to->master;
   SlotSet step(m.step);
   std::vector<std::string> found_big;
+  std::vector<FoundKey> pending;  // found, not moved yet
+  int64_t pending_bytes = 0;
   uint64_t cursor = 0;
   do {
     if (ShouldStop()) return Pass::kInterrupted;
@@ -268,25 +271,27 @@ Result<MigrationRunner::Pass> MigrationRunner::MovePass(const ClusterRecord& rec
     }
     auto page = mover->Scan(cursor, step);
     if (!page.ok()) return page.status();
-    std::vector<FoundKey> small;
-    int64_t bytes = 0;
     for (auto& k : page->keys) {
       if (mover->IsBig(k)) {
         found_big.push_back(std::move(k.key));
         continue;
       }
-      bytes += k.bytes;
-      small.push_back(std::move(k));
+      pending_bytes += k.bytes;
+      pending.push_back(std::move(k));
     }
-    if (!small.empty()) {
-      if (now && !Throttle(now->FindMigration(id_)->throttle, static_cast<int64_t>(small.size()), bytes)) {
-        return Pass::kInterrupted;
-      }
-      if (Status s = mover->MoveKeys(small); !s.ok()) return s;
-      Count(static_cast<int64_t>(small.size()), bytes);
+    cursor = page->next_cursor;
+    // A SCAN page holds few keys of one step: batches gather over pages.
+    const bool last = cursor == 0;
+    if (!pending.empty() && (last || static_cast<int>(pending.size()) >= options_.mover.batch_keys ||
+                             pending_bytes >= options_.mover.batch_bytes)) {
+      const auto limit = now ? now->FindMigration(id_)->throttle : ::redkube::configserver::Throttle{};
+      if (!Throttle(limit, static_cast<int64_t>(pending.size()), pending_bytes)) return Pass::kInterrupted;
+      if (Status s = mover->MoveKeys(pending); !s.ok()) return s;
+      Count(static_cast<int64_t>(pending.size()), pending_bytes);
+      pending.clear();
+      pending_bytes = 0;
     }
     FlushProgress("", false);
-    cursor = page->next_cursor;
   } while (cursor != 0);
   if (found_big.empty()) return Pass::kComplete;
   // Keys that grew big since the survey: hold them too, then pass again.

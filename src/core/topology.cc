@@ -27,6 +27,52 @@ Status ParseRanges(const json& j, const std::string& where, std::vector<SlotRang
   return Status::Ok();
 }
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// "held_keys": lowercase hex strings (keys are bytes, JSON strings are not).
+Status ParseHeldKeys(const json& j, const std::string& where, std::vector<std::string>* out) {
+  if (!j.is_array()) return Status::Error(where + ": \"held_keys\" must be an array of hex strings");
+  for (const auto& k : j) {
+    if (!k.is_string()) return Status::Error(where + ": each held key must be a hex string, got " + k.dump());
+    const std::string& hex = k.get_ref<const std::string&>();
+    std::string key;
+    bool ok = hex.size() % 2 == 0;
+    for (size_t i = 0; ok && i < hex.size(); i += 2) {
+      int hi = HexDigit(hex[i]), lo = HexDigit(hex[i + 1]);
+      ok = hi >= 0 && lo >= 0;
+      key.push_back(static_cast<char>(hi * 16 + lo));
+    }
+    if (!ok) {
+      return Status::Error(fmt::format(
+          "{}: held key \"{}\" is not lowercase hex of the key's bytes (two digits 0-9a-f per byte)", where,
+          hex));
+    }
+    out->push_back(std::move(key));
+  }
+  return Status::Ok();
+}
+
+std::string ToHex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+bool InRanges(const std::vector<SlotRange>& ranges, int slot) {
+  for (const SlotRange& r : ranges) {
+    if (slot >= r.first && slot <= r.last) return true;
+  }
+  return false;
+}
+
 json RangesToJson(const std::vector<SlotRange>& ranges) {
   json out = json::array();
   for (const auto& r : ranges) out.push_back({r.first, r.last});
@@ -149,6 +195,16 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
           topology->slot_importer_[slot] = importer;
         }
       }
+      if (m.contains("held_keys")) {
+        st = ParseHeldKeys(m["held_keys"], where, &migration.held_keys);
+        if (!st.ok()) return st;
+        for (const std::string& key : migration.held_keys) {
+          if (!InRanges(migration.slots, KeySlot(key))) {
+            return Status::Error(fmt::format("{}: held key \"{}\" (slot {}) is not in the migration's slots",
+                                             where, ToHex(key), KeySlot(key)));
+          }
+        }
+      }
       topology->migrations_.push_back(std::move(migration));
     }
   }
@@ -170,7 +226,12 @@ std::string Topology::ToJson() const {
   }
   doc["migrations"] = json::array();
   for (const auto& m : migrations_) {
-    doc["migrations"].push_back({{"slots", RangesToJson(m.slots)}, {"from", m.from}, {"to", m.to}});
+    json entry = {{"slots", RangesToJson(m.slots)}, {"from", m.from}, {"to", m.to}};
+    if (!m.held_keys.empty()) {
+      entry["held_keys"] = json::array();
+      for (const std::string& key : m.held_keys) entry["held_keys"].push_back(ToHex(key));
+    }
+    doc["migrations"].push_back(std::move(entry));
   }
   return doc.dump();
 }

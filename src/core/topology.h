@@ -44,6 +44,10 @@ struct Migration {
   std::vector<SlotRange> slots;
   std::string from;  // shard ids
   std::string to;
+  // Keys (their bytes) the mover is moving in chunks: proxies must not
+  // touch them until a later epoch lifts the hold (docs/migration.md). In
+  // the JSON, "held_keys": lowercase hex of each key; each in `slots`.
+  std::vector<std::string> held_keys;
 };
 
 class Topology {

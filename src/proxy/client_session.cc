@@ -153,6 +153,11 @@ size_t ClientSession::ProcessInput(const char* data, size_t size) {
         AwaitReplies();
         break;
       }
+      if (order == DispatchOrder::kWaitForTopology) {
+        // Parsed again from the same bytes once the worker wakes it.
+        Park();
+        break;
+      }
       ++commands;
       if (order == DispatchOrder::kHoldUntilReplied && !replies_.empty()) {
         offset += consumed;
@@ -173,6 +178,20 @@ void ClientSession::AwaitReplies() {
   SetReading(false);
 }
 
+void ClientSession::Park() {
+  parked_ = true;
+  paused_ = true;
+  SetReading(false);
+  worker_->parked_clients.push_back(this);
+}
+
+bool ClientSession::Unpark(bool topology_changed, int64_t now_ms) {
+  if (!topology_changed && now_ms < state_.hold_deadline_ms) return false;
+  parked_ = false;
+  worker_->resumable_clients.push_back(this);
+  return true;
+}
+
 void ClientSession::ProtocolError(const std::string& message) {
   worker_->stats->protocol_errors.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("client {} ({}) closed: {}", state_.id, state_.peer, message);
@@ -180,7 +199,8 @@ void ClientSession::ProtocolError(const std::string& message) {
 }
 
 bool ClientSession::ReadyToResume() const {
-  return paused_ && (awaiting_replies_ ? replies_.empty() : replies_.size() < kMaxQueuedReplies / 2);
+  return paused_ && !parked_ &&
+         (awaiting_replies_ ? replies_.empty() : replies_.size() < kMaxQueuedReplies / 2);
 }
 
 void ClientSession::OnRepliesWritten() {
@@ -236,7 +256,8 @@ void ClientSession::FlushOutput() {
 }
 
 void ClientSession::ResumeInput() {
-  if (closed() || !paused_ || state_.closing) return;
+  // A parked client is resumed by the worker only (Unpark).
+  if (closed() || !paused_ || parked_ || state_.closing) return;
   if (replies_.size() >= kMaxQueuedReplies / 2 || output_.size() >= kMaxOutputBeforePause / 2) return;
   if (awaiting_replies_ && !replies_.empty()) return;
   awaiting_replies_ = false;
@@ -278,6 +299,7 @@ void ClientSession::Close() {
   own_.DropAll();
   // It is freed at the end of this loop iteration: no later pass may see it.
   std::erase(worker_->resumable_clients, this);
+  if (parked_) std::erase(worker_->parked_clients, this);
   worker_->stats->connected_clients.fetch_sub(1, std::memory_order_relaxed);
   worker_->closed_clients.push_back(this);
 }

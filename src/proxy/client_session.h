@@ -34,7 +34,13 @@ class ClientSession : public EventHandler, private ReplyQueue::Owner {
   // they arrive. The worker frees the object later.
   void Close();
   bool closed() const { return state_.fd < 0; }
-  bool Idle() const { return replies_.empty() && output_.empty(); }
+  // A parked request is still to be answered: not idle.
+  bool Idle() const { return replies_.empty() && output_.empty() && !parked_; }
+  // Parked on a held key (kWaitForTopology): the worker calls this when it
+  // applied a newer topology (`topology_changed`) and on its ticks; once
+  // either happened or the hold deadline passed, the client is queued to
+  // resume (the request is dispatched again) and true returned.
+  bool Unpark(bool topology_changed, int64_t now_ms);
   // No request for `ms` and nothing in progress, not subscribed, not blocked.
   bool IdleLongerThan(int64_t ms) const;
   // Stops reading requests (shutdown drain).
@@ -59,6 +65,8 @@ class ClientSession : public EventHandler, private ReplyQueue::Owner {
   // Stops dispatching until every owed reply is in (request order across
   // the client's own and shared connections).
   void AwaitReplies();
+  // Stops dispatching until the worker unparks the client (Unpark).
+  void Park();
   void SetReading(bool reading);
   void MarkDirty();
   bool ReadyToResume() const;
@@ -77,6 +85,7 @@ class ClientSession : public EventHandler, private ReplyQueue::Owner {
   bool want_write_ = false;        // EPOLLOUT registered
   bool paused_ = false;            // too many replies owed: input waits
   bool awaiting_replies_ = false;  // paused until every owed reply is in
+  bool parked_ = false;            // paused until Unpark (in worker's parked_clients)
   bool close_after_flush_ = false;
   bool peer_closed_ = false;  // EOF read: EPOLLRDHUP would fire at once
   bool dirty_ = false;

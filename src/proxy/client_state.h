@@ -32,6 +32,11 @@ struct ClientState {
   bool authenticated = false;
   bool closing = false;  // reads no more requests (QUIT, an error, shutdown)
   std::string name;
+  // A request of this client waits for a key the mover holds (parked, see
+  // DispatchOrder::kWaitForTopology): set by the dispatcher for the
+  // ClientSession to park it; and until when it may wait (0: not waiting).
+  bool held = false;
+  int64_t hold_deadline_ms = 0;
   ClientTransaction transaction;
   ClientSubscriptions subscriptions;
 };

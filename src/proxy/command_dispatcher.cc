@@ -68,7 +68,16 @@ DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std
   }
   ctx.worker.recorder->Begin(route->command_index, argv);
   Run(ctx, *route, argv, raw);
+  if (client.held) {
+    // A key of the request is held by the mover (WaitIfHeld): nothing was
+    // sent; it is dispatched again when the worker wakes the client.
+    client.held = false;
+    ctx.worker.recorder->Withdraw();
+    ctx.worker.recorder->End();
+    return DispatchOrder::kWaitForTopology;
+  }
   ctx.worker.recorder->End();
+  client.hold_deadline_ms = 0;
   return done;
 }
 
@@ -139,6 +148,7 @@ void CommandDispatcher::RouteBySlot(RequestContext& ctx, const CommandRoute& rou
           "-TRYAGAIN slot " + std::to_string(slot) +
           " is moving to another shard; blocking commands on it wait until it has moved\r\n");
     }
+    if (WaitIfHeld(ctx, slot, argv, keys_)) return;
     return migrating_key_.Start(ctx, slot, argv, keys_, raw);
   }
   const int shard = router.OwnerOf(slot);
@@ -171,48 +181,82 @@ void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route,
     keys_.clear();
     for (size_t k = 0; k < key_count; ++k) keys_.push_back(static_cast<uint32_t>(1 + k * stride));
     if (const int slot = CommonSlot(argv, keys_); slot >= 0) {
+      if (WaitIfHeld(ctx, static_cast<uint16_t>(slot), argv, keys_)) return;
       return migrating_key_.Start(ctx, static_cast<uint16_t>(slot), argv, keys_, raw);
     }
   }
+  // One part per shard for the keys of slots that are not moving, and one
+  // per moving slot (a two-step request: its keys are handed over, then
+  // run on the importer).
+  part_slot_.clear();
+  key_part_.clear();
   for (size_t k = 0; k < key_count; ++k) {
-    uint16_t slot = KeySlot(argv[1 + k * stride]);
+    const uint16_t slot = KeySlot(argv[1 + k * stride]);
+    int part = -1;
     if (router.Migrating(slot)) {
-      return ctx.replies.Add("-TRYAGAIN slot " + std::to_string(slot) +
-                             " is moving to another shard; send its keys in a command of their own\r\n");
+      for (size_t i = 0; i < part_shard_.size() && part < 0; ++i) {
+        if (part_shard_[i] < 0 && part_slot_[i] == slot) part = static_cast<int>(i);
+      }
+      if (part < 0) {
+        part = static_cast<int>(part_shard_.size());
+        part_shard_.push_back(-1);
+        part_slot_.push_back(slot);
+      }
+    } else {
+      const int shard = router.OwnerOf(slot);
+      if (part_of_shard_[shard] < 0) {
+        part_of_shard_[shard] = static_cast<int>(part_shard_.size());
+        part_shard_.push_back(shard);
+        part_slot_.push_back(0);
+      }
+      part = part_of_shard_[shard];
     }
-    int shard = router.OwnerOf(slot);
-    if (part_of_shard_[shard] < 0) {
-      part_of_shard_[shard] = static_cast<int>(part_shard_.size());
-      part_shard_.push_back(shard);
-    }
+    key_part_.push_back(part);
   }
   const size_t parts = part_shard_.size();
+  if (part_keys_.size() < parts) part_keys_.resize(parts);
+  for (size_t i = 0; i < parts; ++i) part_keys_[i].clear();
+  for (size_t k = 0; k < key_count; ++k)
+    part_keys_[key_part_[k]].push_back(static_cast<uint32_t>(1 + k * stride));
+  for (size_t i = 0; i < parts; ++i) {
+    // A held key anywhere holds the whole request back, before any part is sent.
+    if (part_shard_[i] < 0 && WaitIfHeld(ctx, part_slot_[i], argv, part_keys_[i])) return;
+  }
   const bool read_replicas =
       route.merge == ReplyMerger::Kind::kMgetByPosition && ctx.worker.options->read_from != ReadFrom::kMaster;
   part_backend_.clear();
   for (int shard : part_shard_) {
+    if (shard < 0) {
+      part_backend_.push_back(nullptr);  // two steps, on masters
+      continue;
+    }
     part_backend_.push_back(read_replicas ? ctx.worker.backends->ForRead(shard)
                                           : ctx.worker.backends->Master(shard));
     if (part_backend_.back() == nullptr) return ctx.replies.Add(NoReplicaError(router, shard));
   }
-  if (parts == 1) {
+  // One part of a slot not moving (one of a moving slot alone is the
+  // common-slot case above).
+  if (parts == 1 && part_shard_[0] >= 0) {
     AppendRequest(part_backend_[0]->StartRequest(ctx.replies.Open(1), 0), argv, raw);
     return;
   }
-  if (part_keys_.size() < parts) part_keys_.resize(parts);
-  for (size_t i = 0; i < parts; ++i) part_keys_[i].clear();
 
   PendingReply* p = ctx.replies.OpenMerged(route.merge, static_cast<uint32_t>(parts));
   ReplyMerger* merger = p->merger.get();
-  for (size_t k = 0; k < key_count; ++k) {
-    uint32_t arg = static_cast<uint32_t>(1 + k * stride);
-    int part = part_of_shard_[router.OwnerOfKey(argv[arg])];
-    if (route.merge == ReplyMerger::Kind::kMgetByPosition) {
-      merger->positions.emplace_back(part, static_cast<uint32_t>(part_keys_[part].size()));
+  if (route.merge == ReplyMerger::Kind::kMgetByPosition) {
+    // Element k of the reply is element n of its part's, where n counts
+    // the keys before it in that part.
+    part_fill_.assign(parts, 0);
+    for (size_t k = 0; k < key_count; ++k) {
+      const int part = key_part_[k];
+      merger->positions.emplace_back(static_cast<uint32_t>(part), part_fill_[part]++);
     }
-    part_keys_[part].push_back(arg);
   }
   for (size_t i = 0; i < parts; ++i) {
+    if (part_shard_[i] < 0) {
+      migrating_key_.StartPart(ctx, p, static_cast<uint32_t>(i), part_slot_[i], argv, part_keys_[i], stride);
+      continue;
+    }
     Buffer* out = part_backend_[i]->StartRequest(p, static_cast<uint32_t>(i));
     AppendArrayHeader(out, static_cast<int64_t>(1 + part_keys_[i].size() * stride));
     AppendBulk(out, argv[0]);

@@ -1,7 +1,8 @@
 // Decides what happens to each client request, from the RoutingTable:
 // answer it locally, send it to the shard owning its keys' slot (through a
 // second step when the slot is moving), split it per shard and merge the
-// replies (MGET, MSET, DEL...), fan it out to every master (DBSIZE, KEYS,
+// replies (MGET, MSET, DEL...; a part on a moving slot is a second step of
+// its own), fan it out to every master (DBSIZE, KEYS,
 // SCAN...), or refuse it with an error that says why. Transactions and INFO
 // have files of their own. One per worker thread; its scratch vectors are
 // reused so that routing allocates nothing once warm.
@@ -21,7 +22,8 @@ namespace redkube::proxy {
 
 class CommandDispatcher : public RequestHandler {
  public:
-  explicit CommandDispatcher(WorkerContext* worker) : migrating_key_(worker) {}
+  explicit CommandDispatcher(WorkerContext* worker)
+      : migrating_key_(worker), transactions_(&migrating_key_) {}
 
   DispatchOrder Handle(RequestContext& ctx, std::span<const std::string_view> argv,
                        std::string_view raw) override;
@@ -44,7 +46,10 @@ class CommandDispatcher : public RequestHandler {
   std::vector<uint32_t> keys_;
   std::vector<int> part_of_shard_;
   std::vector<std::vector<uint32_t>> part_keys_;
-  std::vector<int> part_shard_;
+  std::vector<int> part_shard_;  // -1: the part of a moving slot (part_slot_)
+  std::vector<uint16_t> part_slot_;
+  std::vector<int> key_part_;
+  std::vector<uint32_t> part_fill_;
   std::vector<BackendConnection*> part_backend_;
 };
 

@@ -33,7 +33,9 @@ std::string FilterInfoSections(std::string_view text, Pred wanted) {
   return out;
 }
 
-// The proxy's own Proxy, Clients and Stats sections.
+// The proxy's own Proxy, Clients and Stats sections. topology_epoch is the
+// epoch this thread routes by; applied_epoch the one every thread has
+// applied (what the proxy reports to the ConfigServer).
 std::string ProxyInfoSections(const WorkerContext& worker) {
   const ProxyStats& s = *worker.stats;
   const ProxyOptions& options = *worker.options;
@@ -41,13 +43,15 @@ std::string ProxyInfoSections(const WorkerContext& worker) {
   int64_t uptime_s = (EventLoop::MonotonicMs() - worker.server->start_time_ms()) / 1000;
   return fmt::format(
       "# Proxy\r\nredkube_version:0.1.0\r\nprocess_id:{}\r\ntcp_port:{}\r\nthreads:{}\r\n"
-      "uptime_in_seconds:{}\r\ncluster:{}\r\ntopology_epoch:{}\r\nshards:{}\r\n\r\n"
+      "uptime_in_seconds:{}\r\nproxy_id:{}\r\ncluster:{}\r\ntopology_epoch:{}\r\napplied_epoch:{}\r\n"
+      "shards:{}\r\n\r\n"
       "# Clients\r\nconnected_clients:{}\r\n\r\n"
       "# Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\n"
       "total_commands_processed:{}\r\nprotocol_errors:{}\r\n\r\n",
-      getpid(), options.port, options.threads, uptime_s, topology.cluster(), topology.epoch(),
-      topology.shards().size(), s.connected_clients.load(), s.total_connections.load(),
-      s.rejected_connections.load(), s.total_commands.load(), s.protocol_errors.load());
+      getpid(), options.port, options.threads, uptime_s, options.id, topology.cluster(), topology.epoch(),
+      worker.server->AppliedEpoch(), topology.shards().size(), s.connected_clients.load(),
+      s.total_connections.load(), s.rejected_connections.load(), s.total_commands.load(),
+      s.protocol_errors.load());
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -164,6 +166,12 @@ void AddFlags(CLI::App* app, Flags* f) {
       ->capture_default_str();
   app->add_option("--slowlog-max-len", options.slowlog_max_len, "SLOWLOG entries kept")
       ->capture_default_str();
+  app->add_option("--id", options.id,
+                  "this proxy's name in its epoch reports to the ConfigServer (default: HOSTNAME:PORT)");
+  app->add_option("--hold-timeout-ms", options.hold_timeout_ms,
+                  "a request for a key being moved in chunks waits this long, then answers -TRYAGAIN")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app->add_option("--shutdown-grace-ms", options.shutdown_grace_ms,
                   "on SIGTERM, how long in-flight requests may take")
       ->capture_default_str();
@@ -174,6 +182,14 @@ void AddFlags(CLI::App* app, Flags* f) {
 Status ApplyFlags(Flags* f, std::string* token) {
   f->options.output_limit_bytes = f->output_limit_mb << 20;
   f->options.pubsub_output_limit_bytes = f->pubsub_output_limit_mb << 20;
+  if (f->options.id.empty()) {
+    // Unique per pod on Kubernetes (the host name is the pod's), per port
+    // on one machine.
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+      snprintf(host, sizeof(host), "localhost");
+    f->options.id = std::string(host) + ":" + std::to_string(f->options.port);
+  }
   if (f->topology_path.empty() == f->configserver.empty()) {
     return Status::Error("give either --topology FILE or --configserver URL --cluster NAME");
   }
@@ -259,7 +275,7 @@ int main(int argc, char** argv) {
   std::shared_ptr<const Topology> topology;
   if (!flags.configserver.empty()) {
     watcher = std::make_unique<redkube::proxy::TopologyWatcher>(SplitUrls(flags.configserver), flags.cluster,
-                                                                token);
+                                                                token, flags.options.id);
     topology = FirstTopology(watcher.get(), signals);
     if (!topology) return 0;
   } else {

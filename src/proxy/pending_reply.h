@@ -61,6 +61,14 @@ struct PendingReply {
   std::string step_request;
   std::string step_target;
   uint16_t step_slot = 0;
+  // Replies to the second step's request that come before the client's
+  // (a transaction's MULTI and QUEUED), dropped.
+  uint32_t step_dropped_replies = 0;
+  // A two-step part of a split request (MGET of keys of a moving slot and
+  // others): this slot is in no queue; its final reply is part
+  // `parent_part` of `parent`, the client's, and it is freed then.
+  PendingReply* parent = nullptr;
+  uint32_t parent_part = 0;
 };
 
 // A free list of PendingReply objects, so the request path allocates nothing
@@ -87,6 +95,9 @@ class PendingReplyPool {
     p->command = 0;
     p->blocks = false;
     p->next_step = nullptr;
+    p->step_dropped_replies = 0;
+    p->parent = nullptr;
+    p->parent_part = 0;
     // Keep small buffers for reuse, free big ones.
     KeepSmall(&p->data);
     KeepSmall(&p->step_request);

@@ -17,6 +17,9 @@ enum class ReadFrom {
 };
 
 struct ProxyOptions {
+  // Who this proxy is to the ConfigServer, in its epoch reports (--id;
+  // main() defaults it to "<hostname>:<port>").
+  std::string id;
   std::string bind = "127.0.0.1";
   uint16_t port = 6380;
   int threads = 0;       // 0: one per core
@@ -39,6 +42,9 @@ struct ProxyOptions {
   // A replica is read from while its master sees it acknowledge within this.
   int replica_max_lag_s = 2;
   int replica_check_interval_ms = 200;
+  // A request touching a key the mover holds (moving it in chunks) waits
+  // this long for a topology that lifts the hold, then answers -TRYAGAIN.
+  int hold_timeout_ms = 10000;
   BackendOptions backend;
 };
 

@@ -51,6 +51,7 @@ ProxyServer::ProxyServer(ProxyOptions options, std::shared_ptr<const Topology> t
     options_.threads = static_cast<int>(std::thread::hardware_concurrency());
     if (options_.threads <= 0) options_.threads = 1;
   }
+  applied_ = std::make_unique<AppliedEpochs>(options_.threads);
   if (topology_) addresses_.Update(AddressBook::HostsOf(*topology_));
   options_.backend.addresses = &addresses_;
 }
@@ -192,6 +193,17 @@ void Metric(std::string* out, std::string_view name, std::string_view type, std:
   fmt::format_to(std::back_inserter(*out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+// A label value as Prometheus's text format wants it: backslash, double
+// quote and newline escaped (the proxy's --id is the operator's to choose).
+std::string LabelValue(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c == '\n' ? std::string_view("\\n") : std::string_view(&c, 1);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string ProxyServer::RenderMetrics() const {
@@ -228,6 +240,11 @@ std::string ProxyServer::RenderMetrics() const {
   counter("redkube_proxy_slow_requests_total", "requests logged in SLOWLOG (slower than the threshold)",
           slow_log_.total());
   gauge("redkube_proxy_topology_epoch", "epoch of the topology in use", current ? current->epoch() : 0);
+  gauge("redkube_proxy_applied_epoch",
+        "topology epoch every worker thread has applied (what the proxy reports to the ConfigServer)",
+        AppliedEpoch());
+  Metric(&out, "redkube_proxy_info", "gauge", "the proxy's identity (--id), as a label");
+  fmt::format_to(std::back_inserter(out), "redkube_proxy_info{{id=\"{}\"}} 1\n", LabelValue(options_.id));
   gauge("redkube_proxy_shards", "shards in the topology in use", current ? current->shards().size() : 0);
   gauge("redkube_proxy_readable_replicas", "replicas in sync that reads may go to (--read-from)",
         readable_replicas()->pairs.size());

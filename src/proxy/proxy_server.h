@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "core/status.h"
 #include "core/topology.h"
 #include "proxy/address_book.h"
+#include "proxy/applied_epochs.h"
 #include "proxy/backend_stats.h"
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
@@ -47,6 +49,15 @@ class ProxyServer {
   const ProxyOptions& options() const { return options_; }
   ProxyStats* stats() { return &stats_; }
   std::shared_ptr<const Topology> topology() const;
+  // The topology epoch every worker has applied (the least of theirs), what
+  // the proxy reports to the ConfigServer; and waiting for it to reach
+  // `epoch` (bounded), so that a report follows a new epoch at once.
+  uint64_t AppliedEpoch() const { return applied_->Min(); }
+  bool WaitApplied(uint64_t epoch, std::chrono::milliseconds timeout) {
+    return applied_->WaitFor(epoch, timeout);
+  }
+  // Workers record there the epoch they route by (on their own thread).
+  AppliedEpochs* applied_epochs() { return applied_.get(); }
   uint64_t topology_generation() const { return generation_.load(std::memory_order_acquire); }
   int64_t start_time_ms() const { return start_time_ms_; }
 
@@ -88,6 +99,7 @@ class ProxyServer {
   std::atomic<uint64_t> generation_{1};
   std::shared_ptr<const ReadableReplicas> readable_replicas_ = std::make_shared<ReadableReplicas>();
   std::atomic<uint64_t> replicas_generation_{1};
+  std::unique_ptr<AppliedEpochs> applied_;  // one entry per worker thread
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex backend_stats_mu_;
   std::map<std::string, std::unique_ptr<BackendStats>> backend_stats_;

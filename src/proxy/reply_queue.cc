@@ -138,6 +138,21 @@ void ReplyQueue::Close() {
 }
 
 void DeliverReply(PendingReply* pending, uint32_t part, std::string_view reply, PendingReplyPool* pool) {
+  if (PendingReply* parent = pending->parent) {
+    // A two-step part of a split request. Its step runs while the client
+    // is there (the parent is still in its queue); its last reply is the
+    // parent's part, then it is freed.
+    if (RequestStep* step = pending->next_step) {
+      pending->next_step = nullptr;
+      if (parent->queue != nullptr) {
+        parent->queue->StepFinished();
+        if (step->Continue(pending, &reply)) return;
+      }
+    }
+    DeliverReply(parent, pending->parent_part, reply, pool);
+    pool->Put(pending);
+    return;
+  }
   if (pending->queue == nullptr) {
     // Its client has gone (or it was the proxy's own): nothing to deliver.
     if (--pending->outstanding == 0) pool->Put(pending);

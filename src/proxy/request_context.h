@@ -56,6 +56,9 @@ struct WorkerContext {
   std::vector<ClientSession*> dirty_clients;
   std::vector<ClientSession*> resumable_clients;
   std::vector<ClientSession*> closed_clients;
+  // clients parked on a held key (kWaitForTopology), woken by a new
+  // topology or their hold deadline,
+  std::vector<ClientSession*> parked_clients;
   // and socket reads of clients that have no partial request.
   Buffer read_scratch;
 };
@@ -78,6 +81,11 @@ enum class DispatchOrder {
   // Sent on the client's own connection: the next requests wait for its
   // reply, as they would behind a blocked client on one redis-server.
   kHoldUntilReplied,
+  // Nothing was done: the request touches a key the mover holds. It waits
+  // (parked, the client's later requests behind it) until the worker
+  // applies a newer topology or the client's hold deadline passes, then is
+  // dispatched again (and answered -TRYAGAIN if the deadline passed).
+  kWaitForTopology,
 };
 
 // Takes each parsed request of a client (the CommandDispatcher).

@@ -5,6 +5,7 @@
 // Worker thread only; the counters are single-writer (CommandStats).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -29,6 +30,13 @@ class RequestRecorder {
     current_ = command_index;
     argv_ = argv;
     BumpSingleWriter(stats_[command_index].calls, 1);
+  }
+  // The current request was put back to be dispatched again later (parked
+  // on a held key): its call is counted when it is, not twice.
+  void Withdraw() {
+    if (current_ < 0) return;
+    std::atomic<uint64_t>& calls = stats_[static_cast<uint16_t>(current_)].calls;
+    calls.store(calls.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
   void End() {
     current_ = -1;

@@ -33,7 +33,12 @@ SlotRouter::SlotRouter(std::shared_ptr<const Topology> topology) : topology_(std
     Mix(&h, m.from);
     Mix(&h, m.to);
     MixRanges(&h, m.slots);
+    for (const std::string& key : m.held_keys) {
+      held_.push_back(key);
+      held_slots_.set(KeySlot(key));
+    }
   }
+  std::sort(held_.begin(), held_.end());
   scan_layout_tag_ = ScanCursor::TagOf(h);
   BuildScanOrder();
 }

@@ -9,9 +9,13 @@
 // tell later where they must move).
 #pragma once
 
+#include <algorithm>
+#include <bitset>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,6 +41,20 @@ class SlotRouter {
   // The shard a migration moves the slot to, or -1.
   int ImporterOf(uint16_t slot) const { return topology_->ImporterIndexForSlot(slot); }
   bool Migrating(uint16_t slot) const { return ImporterOf(slot) >= 0; }
+  // Whether the mover holds `key` (of migrating slot `slot`): it is being
+  // moved in chunks, and no request may touch it until a later topology
+  // lifts the hold. A slot without held keys answers at once.
+  bool Held(uint16_t slot, std::string_view key) const {
+    return held_slots_[slot] && std::binary_search(held_.begin(), held_.end(), key, std::less<>());
+  }
+  // Whether any of argv[keys[i]] (all of `slot`) is held.
+  bool AnyHeld(uint16_t slot, std::span<const std::string_view> argv, std::span<const uint32_t> keys) const {
+    if (!held_slots_[slot]) return false;
+    for (uint32_t k : keys) {
+      if (Held(slot, argv[k])) return true;
+    }
+    return false;
+  }
 
   // Pub/sub: the shards a subscriber to `channel` must listen on. A channel
   // is published on its slot's owner; while the slot moves, subscribers
@@ -59,6 +77,9 @@ class SlotRouter {
   void BuildScanOrder();
 
   std::shared_ptr<const Topology> topology_;
+  // Every migration's held keys, sorted, and the slots that have any.
+  std::vector<std::string> held_;
+  std::bitset<kSlotCount> held_slots_;
   std::vector<int> scan_order_;
   uint32_t scan_layout_tag_ = 1;
 };

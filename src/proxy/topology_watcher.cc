@@ -1,24 +1,48 @@
 #include "proxy/topology_watcher.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+
+#include <cctype>
 
 #include "proxy/proxy_server.h"
 
 namespace redkube::proxy {
 namespace {
 
-constexpr int kWaitMs = 20000;
+// Well under the ConfigServer's proxy expiry (25 s): a proxy whose polls
+// all wait the full time still reports twice in that window.
+constexpr int kWaitMs = 10000;
 constexpr auto kRetryEvery = std::chrono::milliseconds(300);
+// How long a new topology may take to reach every worker before the next
+// poll goes out anyway (reporting the epoch they did apply).
+constexpr auto kApplyWait = std::chrono::milliseconds(1000);
+
+// A query parameter value: unreserved characters as they are, the rest
+// percent-encoded.
+std::string QueryValue(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
 // A poll that answered is followed by the next one at once (Wake); one
 // that failed waits kRetryEvery, the poller's interval.
-TopologyWatcher::TopologyWatcher(std::vector<std::string> urls, std::string cluster, std::string token)
+TopologyWatcher::TopologyWatcher(std::vector<std::string> urls, std::string cluster, std::string token,
+                                 std::string proxy_id)
     : urls_(std::move(urls)),
       cluster_(std::move(cluster)),
       token_(std::move(token)),
+      proxy_id_(std::move(proxy_id)),
       poller_("proxy-topology", kRetryEvery, [this] { PollOnce(); }) {}
 
 TopologyWatcher::~TopologyWatcher() { Stop(); }
@@ -33,6 +57,11 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string&
   std::string path = "/v1/clusters/" + cluster_ + "/topology";
   if (after > 0 || wait_ms > 0) {
     path += "?after=" + std::to_string(after) + "&wait_ms=" + std::to_string(wait_ms);
+    // The epoch report (see the header); unknown parameters are ignored by
+    // a ConfigServer that does not record them.
+    if (server_ != nullptr) {
+      path += "&proxy=" + QueryValue(proxy_id_) + "&applied=" + std::to_string(server_->AppliedEpoch());
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -100,7 +129,15 @@ void TopologyWatcher::PollOnce() {
     warned_ = false;
     if (topology.value()) {
       epoch_ = std::max(epoch_, topology.value()->epoch());
-      if (server_->UpdateTopology(topology.value())) updates_.fetch_add(1);
+      if (server_->UpdateTopology(topology.value())) {
+        updates_.fetch_add(1);
+        // The next poll reports it applied: wait until it is (a worker
+        // stuck longer than kApplyWait is reported as it is, lagging).
+        if (!server_->WaitApplied(topology.value()->epoch(), kApplyWait)) {
+          spdlog::warn("topology epoch {} not applied by every worker within {} ms (applied: {})",
+                       topology.value()->epoch(), kApplyWait.count(), server_->AppliedEpoch());
+        }
+      }
     }
     poller_.Wake();
     return;

@@ -3,6 +3,15 @@
 // epoch moves, and hands every newer document to the ProxyServer. Several
 // ConfigServer URLs may be given; a failing one is skipped for the next.
 // While none answers the proxy keeps the topology it has.
+//
+// Every long-poll also reports the proxy (`proxy=ID&applied=EPOCH`, the
+// epoch all its workers have applied): the ConfigServer's mover waits for
+// every live proxy to apply an epoch that announces a migration step
+// before it moves keys (docs/migration.md). After handing a new topology
+// to the server the watcher waits (up to 1 s) for every worker to apply
+// it, so the next poll carries the confirmation within milliseconds. The
+// ConfigServer takes a proxy that has not polled for 25 s as gone: a poll
+// waits at most 10 s.
 #pragma once
 
 #include <atomic>
@@ -26,7 +35,9 @@ class ProxyServer;
 
 class TopologyWatcher {
  public:
-  TopologyWatcher(std::vector<std::string> urls, std::string cluster, std::string token);
+  // proxy_id: this proxy's name in its reports (ProxyOptions::id).
+  TopologyWatcher(std::vector<std::string> urls, std::string cluster, std::string token,
+                  std::string proxy_id);
   ~TopologyWatcher();
 
   // One fetch of the current topology, trying each URL once.
@@ -50,6 +61,7 @@ class TopologyWatcher {
   std::vector<std::string> urls_;
   std::string cluster_;
   std::string token_;
+  std::string proxy_id_;
   size_t current_ = 0;
   std::atomic<uint64_t> updates_{0};
   std::atomic<bool> connected_{false};
@@ -58,7 +70,7 @@ class TopologyWatcher {
   uint64_t epoch_ = 0;
   bool warned_ = false;
   // The PeriodicThread cannot interrupt a run, and a long-poll lasts up to
-  // 20 s: Stop() must abort the request in flight itself, so the watcher
+  // 10 s: Stop() must abort the request in flight itself, so the watcher
   // keeps its own stop flag and the request under a mutex of its own.
   std::mutex mu_;
   bool stopping_ = false;              // under mu_: no new long-poll starts

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "proxy/client_backends.h"
+#include "proxy/migrating_key_step.h"
 #include "proxy/reply_queue.h"
 #include "proxy/request_bytes.h"
 
@@ -117,10 +118,7 @@ void TransactionCommands::Exec(RequestContext& ctx) {
     return ctx.replies.Add("-EXECABORT Transaction discarded because of previous errors.\r\n");
   }
   const SlotRouter& router = ctx.router();
-  if (txn.slot >= 0 && router.Migrating(static_cast<uint16_t>(txn.slot))) {
-    End(ctx);
-    return ctx.replies.Add("-TRYAGAIN the transaction's slot is moving to another shard; run it again\r\n");
-  }
+  if (txn.slot >= 0 && router.Migrating(static_cast<uint16_t>(txn.slot))) return ExecMoving(ctx);
   int shard = txn.slot >= 0 ? router.OwnerOf(static_cast<uint16_t>(txn.slot)) : 0;
   if (!txn.watch_master.empty()) {
     // The watch cannot hold if the watched keys' shard changed master after
@@ -143,6 +141,45 @@ void TransactionCommands::Exec(RequestContext& ctx) {
   }
   own->StartRequest(ctx.replies.Open(1), 0)->Append(kExecRequest);
   txn.Clear();  // EXEC also ends the server's WATCH
+}
+
+// EXEC of a transaction whose keys are all in one migrating slot: its keys
+// are handed over to the importer first, all in one MIGRATE, then it runs
+// there (MigratingKeyStep::StartTransaction). The keys are read back from
+// the queued commands here, so queuing costs nothing extra for the
+// transactions of slots that are not moving.
+void TransactionCommands::ExecMoving(RequestContext& ctx) {
+  ClientTransaction& txn = ctx.client.transaction;
+  const uint16_t slot = static_cast<uint16_t>(txn.slot);
+  if (!txn.watch_master.empty()) {
+    // WATCH ran before the move began (a WATCH on a moving slot answers
+    // -TRYAGAIN), on the source: it cannot check writes made on the
+    // importer, where the transaction would run. Fails as on a conflict.
+    End(ctx);
+    return ctx.replies.Add("*-1\r\n");
+  }
+  key_args_.clear();
+  std::string_view rest = txn.queued;
+  while (!rest.empty()) {
+    size_t consumed = 0;
+    if (parser_.Parse(rest.data(), rest.size(), &consumed) != RequestParser::Result::kComplete) break;
+    std::span<const std::string_view> argv = parser_.args();
+    if (const CommandSpec* spec = CommandTable::Instance().Resolve(argv);
+        spec != nullptr && ExtractKeys(*spec, argv, &keys_) != KeyExtraction::kMalformed) {
+      for (uint32_t k : keys_) key_args_.push_back(argv[k]);  // views into txn.queued
+    }
+    rest.remove_prefix(consumed);
+  }
+  key_index_.resize(key_args_.size());
+  for (size_t i = 0; i < key_index_.size(); ++i) key_index_[i] = static_cast<uint32_t>(i);
+  // A held key: the transaction stays queued and EXEC is dispatched again
+  // later (or answers -TRYAGAIN once the hold times out).
+  if (WaitIfHeld(ctx, slot, key_args_, key_index_)) {
+    if (!ctx.client.held) End(ctx);
+    return;
+  }
+  moving_->StartTransaction(ctx, slot, key_args_, key_index_, txn.queued, txn.count);
+  txn.Clear();
 }
 
 void TransactionCommands::End(RequestContext& ctx) {

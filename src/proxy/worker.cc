@@ -164,12 +164,23 @@ void Worker::ApplyTopologyIfChanged() {
   uint64_t generation = server_->topology_generation();
   uint64_t replicas_generation = server_->replicas_generation();
   if (generation == context_.topology_generation && replicas_generation == replicas_generation_) return;
-  if (generation != context_.topology_generation || context_.router == nullptr) {
-    context_.router = std::make_shared<const SlotRouter>(server_->topology());
-  }
+  const bool topology_changed = generation != context_.topology_generation || context_.router == nullptr;
+  if (topology_changed) context_.router = std::make_shared<const SlotRouter>(server_->topology());
   context_.topology_generation = generation;
   replicas_generation_ = replicas_generation;
   backends_.Apply(*context_.router, *server_->readable_replicas());
+  // Recorded once the router is in place: from now on every request of
+  // this thread is routed by this epoch (the ConfigServer's mover counts on
+  // it, see AppliedEpochs).
+  server_->applied_epochs()->Record(index_, context_.router->topology().epoch());
+  // Requests waiting for a held key try again under the new topology
+  // (which may have lifted the hold, or moved the key's slot).
+  if (topology_changed) WakeParked(true);
+}
+
+void Worker::WakeParked(bool topology_changed) {
+  std::erase_if(context_.parked_clients,
+                [&](ClientSession* c) { return c->Unpark(topology_changed, loop_.now_ms()); });
 }
 
 void Worker::BeforeSleep() {
@@ -213,6 +224,7 @@ void Worker::DrainForShutdown() {
 
 void Worker::Tick() {
   backends_.Tick();
+  if (!context_.parked_clients.empty()) WakeParked(false);  // those whose hold timed out
   const ProxyOptions& options = server_->options();
   if (options.idle_timeout_s > 0 && loop_.now_ms() >= next_idle_check_ms_) {
     next_idle_check_ms_ = loop_.now_ms() + 1000;

@@ -58,6 +58,9 @@ class Worker : public ReplySink {
   void BeforeSleep();
   void Tick();
   void ApplyTopologyIfChanged();
+  // Unparks the clients parked on a held key: all of them after a new
+  // topology, else those whose hold deadline passed.
+  void WakeParked(bool topology_changed);
   void DrainForShutdown();
 
   int index_;

@@ -71,6 +71,39 @@ TEST(TopologyTest, NamesTheProblem) {
   ExpectError(R"({"cluster": "t", "epoch": -1, "shards": []})", "epoch");
 }
 
+// A migration of `key`'s slot (which must be shard a's) holding `held`.
+std::string HoldingDoc(std::string_view key, const std::string& held) {
+  int slot = KeySlot(key);
+  return Doc(kTwoShards, R"([{"slots": [[)" + std::to_string(slot) + ", " + std::to_string(slot) +
+                             R"(]], "from": "a", "to": "b", "held_keys": )" + held + "}]");
+}
+
+TEST(TopologyTest, ParsesHeldKeysAsHexOfTheirBytes) {
+  const std::string key("big\x00\x02", 5);  // any bytes: slot 2371 is a's
+  ASSERT_LT(KeySlot(key), 8192);
+  auto t = Topology::FromJson(HoldingDoc(key, R"(["6269670002"])"));
+  ASSERT_TRUE(t.ok()) << t.error();
+  ASSERT_EQ(t.value()->migrations()[0].held_keys.size(), 1u);
+  EXPECT_EQ(t.value()->migrations()[0].held_keys[0], key);
+  // Round trip, hex again.
+  EXPECT_NE(t.value()->ToJson().find(R"("held_keys":["6269670002"])"), std::string::npos);
+  auto again = Topology::FromJson(t.value()->ToJson());
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again.value()->migrations()[0].held_keys, t.value()->migrations()[0].held_keys);
+}
+
+TEST(TopologyTest, RefusesHeldKeysThatAreNotHexOrNotInTheMigration) {
+  const std::string key("big\x00\x02", 5);
+  ExpectError(HoldingDoc(key, R"(["62696700AB"])"), "held key \"62696700AB\" is not lowercase hex");
+  ExpectError(HoldingDoc(key, R"(["626"])"), "is not lowercase hex");
+  ExpectError(HoldingDoc(key, R"(["zz"])"), "is not lowercase hex");
+  ExpectError(HoldingDoc(key, R"([42])"), "each held key must be a hex string");
+  ExpectError(HoldingDoc(key, R"("62")"), "\"held_keys\" must be an array");
+  // "foo" hashes to slot 12182, not the migrating one.
+  ExpectError(HoldingDoc(key, R"(["666f6f"])"),
+              "held key \"666f6f\" (slot 12182) is not in the migration's slots");
+}
+
 TEST(TopologyTest, ParsesHostPort) {
   auto hp = ParseHostPort("redis-0.redis:6379");
   ASSERT_TRUE(hp.ok());

@@ -3,12 +3,13 @@ proxies: rebalancing onto a new shard and draining one under load with
 every acknowledged key checked, the API's validation, pause / resume /
 cancel, the throttle, and kills mid-move (leader ConfigServer, source and
 target masters). docs/migration.md is the design."""
+import signal
 import threading
 import time
 
 import pytest
 
-from conftest import RedisServer, RespError, key_slot, wait_until
+from conftest import Proxy, RedisServer, RespError, http, key_slot, wait_until
 from test_configserver import PASSWORD, ControlPlane, authed
 
 SLOTS = 16384
@@ -189,6 +190,8 @@ def test_rebalance_onto_a_new_shard_then_drain_it_under_load_loses_nothing(plane
     counts = slot_counts(plane)
     assert sorted(counts.values()) == [5461, 5461, 5462]
     assert sum(m["keys_moved"] for m in done) >= 20000 // 3
+    metrics = http("GET", plane.live_configserver().url + "/metrics")[1]
+    assert 'redkube_configserver_migrations{cluster="demo",state="done"} 2' in metrics, metrics
 
     # Scale in: shard-0 drains to the other two, then is deleted.
     status, body = plane.live_configserver().call(
@@ -257,9 +260,14 @@ def test_pause_resume_cancel_and_throttle(plane):
     wait_until(lambda: migrations(plane)["migrations"][0]["keys_moved"] > 1000, 30, "keys moving")
     assert cs.call("POST", "%s/%s/pause" % (base, mid))[0] == 200
     wait_until(lambda: migrations(plane)["migrations"][0]["message"] == "paused", 10, "paused")
-    moved = migrations(plane)["migrations"][0]["keys_moved"]
-    time.sleep(1.0)  # a paused migration must not move: measured over a second
-    assert migrations(plane)["migrations"][0]["keys_moved"] <= moved + 256
+    # The batch in flight finishes and its count is written; then nothing
+    # moves (measured over a second).
+    readings = []
+    wait_until(lambda: readings.append(migrations(plane)["migrations"][0]["keys_moved"]) or
+               (len(readings) > 3 and readings[-1] == readings[-4]), 10, "the mover stopped", step_s=0.1)
+    moved = readings[-1]
+    time.sleep(1.0)
+    assert migrations(plane)["migrations"][0]["keys_moved"] == moved
     assert not missing_keys(proxy.port, loaded)  # readable while paused mid-step
     started = time.monotonic()
     assert cs.call("POST", "%s/%s/resume" % (base, mid))[0] == 200
@@ -317,3 +325,144 @@ def kill_and_check(plane, victim):
 @pytest.mark.parametrize("victim", ["leader", "source", "target"])
 def test_kill_mid_move_completes_and_loses_nothing(plane, victim):
     kill_and_check(plane, victim)
+
+
+def fill_big_keys(server, fields, members):
+    """A hash of `fields` 100-byte values and a sorted set of `members`,
+    written straight to the server in pipelined chunks."""
+    conn = authed(server.port, timeout=60)
+    value = "v" * 100
+    for start in range(0, fields, 5000):
+        args = []
+        for i in range(start, min(fields, start + 5000)):
+            args += ["f%d" % i, value]
+        conn.send_raw(conn.encode("HSET", "{big}hash", *args))
+    for start in range(0, members, 5000):
+        args = []
+        for i in range(start, min(members, start + 5000)):
+            args += [str(i), "m%d" % i]
+        conn.send_raw(conn.encode("ZADD", "{big}zset", *args))
+    for _ in range(0, fields, 5000):
+        assert isinstance(conn.read(), int)
+    for _ in range(0, members, 5000):
+        assert isinstance(conn.read(), int)
+    assert conn.command("HLEN", "{big}hash") == fields
+    assert conn.command("ZCARD", "{big}zset") == members
+    conn.close()
+
+
+def test_big_keys_move_in_chunks_without_blocking_or_failover(plane):
+    fields, members = 2_000_000, 2_000_000  # a ~200 MB hash, a 2M-member sorted set
+    proxy = plane.start_proxy()
+    record = plane.record()
+    big_slot = key_slot("{big}hash")
+    source_id = [s["id"] for s in plane.topology()["shards"]
+                 if any(a <= big_slot <= b for a, b in s["slots"])][0]
+    target_id = "shard-1" if source_id == "shard-0" else "shard-0"
+    source = plane.server([s for s in record["shards"] if s["id"] == source_id][0]["master"])
+    fill_big_keys(source, fields, members)
+    assert authed(source.port).command("MEMORY", "USAGE", "{big}hash") > 150 * 1024 * 1024
+    wait_until(lambda: all(len(s["replicas"]) == 1 for s in plane.topology()["shards"]), 60,
+               "replicas in sync after the load")
+    masters = {s["id"]: s["master"] for s in plane.record()["shards"]}
+    for group in plane.servers.values():
+        for s in group:
+            c = authed(s.port)
+            c.command("CONFIG", "SET", "latency-monitor-threshold", "50")
+            c.command("LATENCY", "RESET")
+            c.close()
+    failovers = plane.leader().metric("redkube_configserver_failovers_total")
+    writer = LoadWriter(proxy.port, "other", keys=500)
+    writer.start()
+    status, body = plane.live_configserver().call(
+        "POST", "/v1/clusters/%s/migrations" % plane.name,
+        {"from": source_id, "to": target_id, "slots": [[big_slot, big_slot]]})
+    assert status == 201, body
+    done = wait_migrations_finished(plane, 240)
+    writer.stop()
+    assert done[0]["state"] == "done", done
+    assert done[0]["keys_moved"] >= 2
+    target = plane.server(masters[target_id])
+    conn = authed(proxy.port)
+    assert conn.command("HLEN", "{big}hash") == fields
+    assert conn.command("ZCARD", "{big}zset") == members
+    for i in range(0, fields, fields // 997):
+        assert conn.command("HGET", "{big}hash", "f%d" % i) == b"v" * 100
+    for i in range(0, members, members // 997):
+        assert conn.command("ZSCORE", "{big}zset", "m%d" % i) == str(i).encode()
+    assert conn.command("ZRANGE", "{big}zset", "0", "2") == [b"m0", b"m1", b"m2"]
+    assert authed(target.port).command("EXISTS", "{big}hash", "{big}zset") == 2
+    assert authed(source.port).command("EXISTS", "{big}hash", "{big}zset") == 0
+    # No server stalled for 100 ms or more, and nothing failed over.
+    for group in plane.servers.values():
+        for s in group:
+            for event in authed(s.port).command("LATENCY", "LATEST"):
+                assert event[2] < 100, (s.address, event)
+    assert plane.leader().metric("redkube_configserver_failovers_total") == failovers
+    assert {s["id"]: s["master"] for s in plane.record()["shards"]} == masters
+    assert not writer.errors, writer.errors[:5]
+    assert not missing_keys(proxy.port, writer.acked)
+
+
+def named_proxy(plane, proxy_id):
+    proxy = Proxy(plane.workdir, None, password=PASSWORD, configserver=plane.urls(),
+                  cluster=plane.name, extra_args=["--id", proxy_id])
+    plane.proxies.append(proxy)
+    return proxy
+
+
+def test_a_proxy_that_has_not_applied_the_epoch_holds_the_move_and_is_named(plane):
+    proxy = named_proxy(plane, "lagging-proxy")
+    loaded = load_keys(proxy.port, "s", 5000)
+    wait_until(lambda: any(p["id"] == "lagging-proxy" for p in migrations(plane)["proxies"]), 15,
+               "the proxy's first report")
+    proxy.signal(signal.SIGSTOP)  # a real proxy that cannot apply anything new
+    try:
+        cs = plane.live_configserver()
+        status, m = cs.call("POST", "/v1/clusters/%s/migrations" % plane.name,
+                            {"from": "shard-0", "to": "shard-1", "slots": [[0, 1023]]})
+        assert status == 201, m
+        wait_until(lambda: any("lagging-proxy" in w for w in migrations(plane)["migrations"][0]["waiting_for"]),
+                   15, "the lagging proxy named in the status")
+        time.sleep(1.0)  # nothing moves while it lags: measured over a second
+        assert migrations(plane)["migrations"][0]["keys_moved"] == 0
+    finally:
+        proxy.signal(signal.SIGCONT)
+    done = wait_migrations_finished(plane, 60)
+    assert done[0]["state"] == "done" and done[0]["waiting_for"] == []
+    assert not missing_keys(proxy.port, loaded)
+
+
+def test_proxy_killed_and_restarted_mid_move_loses_nothing(plane):
+    first = named_proxy(plane, "proxy-a")
+    other = named_proxy(plane, "proxy-b")
+    loaded = load_keys(other.port, "k", 30000)
+    writers = [LoadWriter(first.port, "wa", keys=500), LoadWriter(other.port, "wb", keys=500)]
+    for w in writers:
+        w.start()
+    cs = plane.live_configserver()
+    status, m = cs.call("POST", "/v1/clusters/%s/migrations" % plane.name,
+                        {"from": "shard-0", "to": "shard-1", "slots": [[0, 4095]],
+                         "throttle": {"keys_per_s": 4000}})
+    assert status == 201, m
+    wait_until(lambda: migrations(plane)["migrations"][0]["keys_moved"] > 1000, 30, "keys moving")
+    first.proc.kill()
+    first.proc.wait()
+    writers[0].stop()
+    again = named_proxy(plane, "proxy-a")  # the same proxy, restarted
+    writers.append(LoadWriter(again.port, "wc", keys=500))
+    writers[-1].start()
+    assert cs.call("POST", "/v1/clusters/%s/migrations/%s/throttle" % (plane.name, m["id"]),
+                   {"keys_per_s": 0})[0] == 200
+    done = wait_migrations_finished(plane, 90)
+    for w in writers[1:]:
+        w.stop()
+    assert done[0]["state"] == "done", done
+    epoch = plane.topology()["epoch"]
+    wait_until(lambda: all(p["epoch"] == epoch for p in migrations(plane)["proxies"]
+                           if p["id"] in ("proxy-a", "proxy-b")), 15, "both proxies on the last epoch")
+    assert not missing_keys(other.port, loaded)
+    for w in writers:
+        assert not w.stale
+        assert not missing_keys(again.port, w.acked)
+    assert_keys_only_on_owners(plane)

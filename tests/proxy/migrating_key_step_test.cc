@@ -177,6 +177,53 @@ TEST_F(MigratingKeyStepTest, AWriteToAKeyNotOnTheSourceLandsOnTheTarget) {
   EXPECT_EQ(target_.Command({"GET", key}).str, "new");
 }
 
+TEST_F(MigratingKeyStepTest, AKeyTheTargetAlreadyHoldsIsTheOneThatCounts) {
+  // Both hold the key (a move copied it, then the source's copy came back
+  // with a failover): the target's value wins, the source's is not copied
+  // over it, and the command runs on the target.
+  const std::string key = KeyOnShardA(7);
+  ASSERT_TRUE(source_.Command({"SET", key, "stale"}).IsOk());
+  ASSERT_TRUE(target_.Command({"SET", key, "current"}).IsOk());
+  Build(KeySlot(key), target_.address());
+  SendMigrating({"APPEND", key, "+1"});
+  auto replies = Replies(1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0], ":9\r\n");  // "current+1"
+  EXPECT_EQ(target_.Command({"GET", key}).str, "current+1");
+  // The stale copy is left for the mover to delete, untouched.
+  EXPECT_EQ(source_.Command({"GET", key}).str, "stale");
+}
+
+TEST_F(MigratingKeyStepTest, WithOneKeyAlreadyOnTheTargetTheOthersStillMove) {
+  const std::string busy = "{" + KeyOnShardA(8) + "}busy";
+  const std::string moving = "{" + KeyOnShardA(8) + "}moving";
+  ASSERT_TRUE(source_.Command({"SET", busy, "stale"}).IsOk());
+  ASSERT_TRUE(target_.Command({"SET", busy, "current"}).IsOk());
+  ASSERT_TRUE(source_.Command({"SET", moving, "m"}).IsOk());
+  Build(KeySlot(busy), target_.address());
+  std::vector<std::string_view> argv = {"MGET", busy, moving};
+  keys_ = {1, 2};
+  step_->Start(*ctx_, KeySlot(busy), argv, keys_, {});
+  auto replies = Replies(1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0], "*2\r\n$7\r\ncurrent\r\n$1\r\nm\r\n");
+  EXPECT_EQ(source_.Command({"EXISTS", moving}).integer, 0);  // moved, not copied
+  EXPECT_EQ(target_.Command({"GET", moving}).str, "m");
+}
+
+TEST_F(MigratingKeyStepTest, TheHandOverNeverReplaces) {
+  Buffer out;
+  std::vector<std::string_view> argv = {"GET", "k"};
+  std::vector<uint32_t> keys = {1};
+  MigratingKeyStep::AppendMigrate(&out, HostPort{"10.0.0.1", 6379}, "pw", 500, argv, keys);
+  EXPECT_EQ(out.view(),
+            "*10\r\n$7\r\nMIGRATE\r\n$8\r\n10.0.0.1\r\n$4\r\n6379\r\n$0\r\n\r\n$1\r\n0\r\n$3\r\n500\r\n"
+            "$4\r\nAUTH\r\n$2\r\npw\r\n$4\r\nKEYS\r\n$1\r\nk\r\n");
+  EXPECT_TRUE(MigratingKeyStep::IsBusyKey(
+      "-ERR Target instance replied with error: BUSYKEY Target key name already exists.\r\n"));
+  EXPECT_FALSE(MigratingKeyStep::IsBusyKey("-IOERR error or timeout reading to target instance\r\n"));
+}
+
 TEST_F(MigratingKeyStepTest, RepliesKeepTheClientsOrderAroundATwoStepRequest) {
   const std::string moving = KeyOnShardA(3);
   ASSERT_TRUE(source_.Command({"SET", moving, "m"}).IsOk());

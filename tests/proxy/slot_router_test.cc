@@ -104,3 +104,25 @@ TEST(ScanCursorTest, RoundTripsAndStartsAtZero) {
 
 }  // namespace
 }  // namespace redkube::proxy
+
+namespace redkube::proxy {
+namespace {
+
+TEST(SlotRouterTest, KnowsTheKeysTheMoverHolds) {
+  // "foo" (hex 666f6f) and "{foo}x" share slot 12182; only "foo" is held.
+  SlotRouter router(
+      Parse(Doc(R"([{"slots": [[12182, 12182]], "from": "c", "to": "a", "held_keys": ["666f6f"]}])")));
+  EXPECT_TRUE(router.Held(12182, "foo"));
+  EXPECT_FALSE(router.Held(12182, "{foo}x"));
+  EXPECT_FALSE(router.Held(KeySlot("bar"), "bar"));
+  std::vector<std::string_view> argv = {"MGET", "{foo}x", "foo"};
+  std::vector<uint32_t> first = {1}, both = {1, 2};
+  EXPECT_FALSE(router.AnyHeld(12182, argv, first));
+  EXPECT_TRUE(router.AnyHeld(12182, argv, both));
+  // Without holds nothing is held.
+  SlotRouter free_router(Parse(Doc(R"([{"slots": [[12182, 12182]], "from": "c", "to": "a"}])")));
+  EXPECT_FALSE(free_router.Held(12182, "foo"));
+}
+
+}  // namespace
+}  // namespace redkube::proxy
