@@ -30,17 +30,6 @@ bool WaitGone(const std::function<bool()>& gone) {
 
 }  // namespace
 
-Result<LocalLayout> ExistingCluster(const std::string& dir, const std::string& name) {
-  auto spec = LoadClusterSpec(dir, name);
-  if (!spec.ok()) return spec.status();
-  if (!spec.value()) {
-    return Status::Error("there is no cluster named " + name + " in " + dir +
-                         " (start one with `redkube up --name " + name +
-                         (dir == ".redkube" ? "" : " --dir " + dir) + "`)");
-  }
-  return LocalLayout::Make(*spec.value(), dir);
-}
-
 int RunDown(const DownOptions& o) {
   auto layout = ExistingCluster(o.dir, o.name);
   if (!layout.ok()) {

@@ -1,4 +1,4 @@
-// redkube: runs a redkube cluster on this machine (`up`, `status`, `down`).
+// redkube: runs a redkube cluster on this machine (`up`, `status`, `scale`, `migrations`, `down`).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -37,6 +37,32 @@ int main(int argc, char** argv) {
   down_cmd->add_option("--dir", down.dir, "where clusters keep their data")->capture_default_str();
   down_cmd->add_flag("--purge", down.purge, "also delete the cluster's data");
 
+  ScaleOptions scale;
+  auto* scale_cmd = app.add_subcommand("scale", "grow or shrink a running cluster, moving slots online");
+  scale_cmd->add_option("--name", scale.name, "cluster name")->capture_default_str();
+  scale_cmd->add_option("--dir", scale.dir, "where clusters keep their data")->capture_default_str();
+  scale_cmd->add_option("--shards", scale.shards, "the number of shards to have")->required();
+  scale_cmd
+      ->add_option("--throttle-keys", scale.throttle_keys,
+                   "keys moved per second per migration (0: no limit)")
+      ->capture_default_str();
+  scale_cmd
+      ->add_option("--throttle-bytes", scale.throttle_bytes,
+                   "bytes moved per second per migration (0: no limit)")
+      ->capture_default_str();
+
+  MigrationsOptions migrations;
+  auto* migrations_cmd = app.add_subcommand("migrations", "list, pause, resume or cancel slot migrations");
+  migrations_cmd->add_option("action", migrations.action, "list, pause, resume or cancel")
+      ->check(CLI::IsMember({"list", "pause", "resume", "cancel"}))
+      ->capture_default_str();
+  migrations_cmd->add_option("id", migrations.id, "a migration id, or all (every one the action applies to)")
+      ->capture_default_str();
+  migrations_cmd->add_option("--name", migrations.name, "cluster name")->capture_default_str();
+  migrations_cmd->add_option("--dir", migrations.dir, "where clusters keep their data")
+      ->capture_default_str();
+  migrations_cmd->add_flag("--json", migrations.json, "list as JSON");
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("redkube"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ redkube: %v");
@@ -49,5 +75,7 @@ int main(int argc, char** argv) {
     return RunUp(up);
   }
   if (status_cmd->parsed()) return RunStatus(status);
+  if (scale_cmd->parsed()) return RunScale(scale);
+  if (migrations_cmd->parsed()) return RunMigrations(migrations);
   return RunDown(down);
 }

@@ -1,6 +1,7 @@
 // `redkube status`: one view of a local cluster, gathered from the
 // ConfigServer (topology, epoch, leader), every server and proxy (INFO), the
-// supervisor's processes.json (pids, restarts) and etcd's /health.
+// supervisor's processes.json (pids, restarts), etcd's /health and the
+// migrations in progress.
 #include <fmt/core.h>
 #include <httplib.h>
 
@@ -14,6 +15,7 @@
 #include "core/strings.h"
 #include "runtime/configserver_client.h"
 #include "runtime/local/cluster_directory.h"
+#include "runtime/scale_plan.h"
 
 namespace redkube::cli {
 namespace {
@@ -233,6 +235,15 @@ json Gather(const LocalLayout& layout) {
     }
   }
   doc["epoch"] = record.is_object() ? record.value("epoch", json()) : json();
+  // The migrations in progress (finished ones: `redkube migrations`).
+  json migrations = json::array();
+  if (c.running && record.is_object()) {
+    auto listing = ConfigServerClient(plane).ListMigrations(spec.name);
+    for (const auto& m : listing.ok() ? listing->value("migrations", json::array()) : json::array()) {
+      if (MigrationActive(m)) migrations.push_back(m);
+    }
+  }
+  doc["migrations"] = migrations;
 
   json shards = json::array();
   int slots_served = 0;
@@ -273,6 +284,10 @@ void PrintTable(const json& doc) {
                  Text(m.value("lag_bytes", json())), Text(m["restarts"]));
       first = false;
     }
+  }
+  if (!doc["migrations"].empty()) {
+    fmt::print("\n");
+    PrintMigrationTable(doc["migrations"]);
   }
   fmt::print("\n{:<15} {:<16} {:<8} {:>8} {:>8}\n", "PROXY", "ADDRESS", "HEALTH", "CLIENTS", "RESTARTS");
   for (const auto& p : doc["proxies"]) {

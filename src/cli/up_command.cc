@@ -18,6 +18,7 @@
 #include "runtime/create_workflow.h"
 #include "runtime/local/cluster_directory.h"
 #include "runtime/local/local_platform.h"
+#include "runtime/local/platform_control_server.h"
 #include "runtime/shard_rejoin.h"
 
 namespace redkube::cli {
@@ -94,8 +95,14 @@ Status CheckSavedShape(const UpOptions& o, const LocalClusterSpec& saved) {
                     "--name (`redkube down --name {} --purge` deletes it)",
                     saved.name, flag, have, asked, flag, saved.name));
   };
-  for (const Status& s : {differs(o.shards_given, o.spec.shards, saved.shards, "--shards"),
-                          differs(o.replicas_given, o.spec.replicas, saved.replicas, "--replicas"),
+  if (o.shards_given && o.spec.shards != saved.shards) {
+    return Status::Error(fmt::format(
+        "cluster {} exists with {} shards (you asked for {}); up brings it back as it was. To change its "
+        "size, bring it up and run `redkube scale{} --shards {}` (it moves the slots online)",
+        saved.name, saved.shards, o.spec.shards, saved.name == "demo" ? "" : " --name " + saved.name,
+        o.spec.shards));
+  }
+  for (const Status& s : {differs(o.replicas_given, o.spec.replicas, saved.replicas, "--replicas"),
                           differs(o.proxies_given, o.spec.proxies, saved.proxies, "--proxies"),
                           differs(o.port_given, o.spec.port, saved.port, "--port")}) {
     if (!s.ok()) return s;
@@ -282,6 +289,12 @@ int RunUp(const UpOptions& o) {
 
   ShardRejoin rejoin(&platform, created.value(), c.spec.name);
   platform.SetServerRestartObserver(&rejoin);
+  // `redkube scale` asks this process, which owns the servers, to start and
+  // remove server groups; the new groups restart through `rejoin` too.
+  PlatformControlServer control(&platform, c.layout.ControlSocket());
+  if (Status s = control.Start(); !s.ok()) {
+    reporter.Say("warning: " + s.message() + "; `redkube scale` cannot reach this cluster\n");
+  }
   SayReady(&reporter, o, c);
   reporter.Release();
 
@@ -289,6 +302,7 @@ int RunUp(const UpOptions& o) {
   fmt::print("\n{} received: stopping cluster {} (data kept in {})\n", strsignal(sig), c.spec.name,
              c.layout.ClusterDir());
   fflush(stdout);
+  control.Stop();
   rejoin.Stop();
   platform.StopAll();
   platform.SetServerRestartObserver(nullptr);

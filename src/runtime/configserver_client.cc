@@ -14,6 +14,18 @@ std::string ErrorOf(const ConfigServerClient::Reply& reply) {
   return "HTTP " + std::to_string(reply.status);
 }
 
+json ThrottleJson(const ConfigServerClient::Throttle& t) {
+  return {{"keys_per_s", t.keys_per_s}, {"bytes_per_s", t.bytes_per_s}};
+}
+
+// A call whose answer carries nothing but success: `what` names it in the
+// error. `also_ok` is a status that means "already so" (a resumed step).
+Status Expect2xx(const Result<ConfigServerClient::Reply>& reply, const std::string& what, int also_ok = 0) {
+  if (!reply.ok()) return reply.status();
+  if (reply->status / 100 == 2 || reply->status == also_ok) return Status::Ok();
+  return Status::Error(what + ": " + ErrorOf(reply.value()));
+}
+
 }  // namespace
 
 ConfigServerClient::ConfigServerClient(ControlPlane control_plane)
@@ -49,9 +61,9 @@ Result<json> ConfigServerClient::EnsureCluster(const std::string& name, int shar
   auto existing = GetCluster(name);
   if (existing.ok()) {
     int have = static_cast<int>(existing.value().value("shards", json::array()).size());
-    if (have != shards) {
-      return Status::Error("cluster " + name + " exists with " + std::to_string(have) + " shards, not " +
-                           std::to_string(shards));
+    if (have > shards) {
+      return Status::Error("cluster " + name + " exists with " + std::to_string(have) +
+                           " shards, more than " + std::to_string(shards));
     }
     return existing;
   }
@@ -78,6 +90,57 @@ Status ConfigServerClient::RegisterShard(const std::string& cluster, const std::
     return Status::Error("registering " + shard + " of " + cluster + ": " + ErrorOf(reply.value()));
   }
   return Status::Ok();
+}
+
+Status ConfigServerClient::AddShard(const std::string& cluster, const std::string& id) {
+  return Expect2xx(Call("POST", "/v1/clusters/" + cluster + "/shards", json{{"id", id}}),
+                   "adding " + id + " to " + cluster, 409);
+}
+
+Status ConfigServerClient::DeleteShard(const std::string& cluster, const std::string& id) {
+  return Expect2xx(Call("DELETE", "/v1/clusters/" + cluster + "/shards/" + id),
+                   "deleting " + id + " of " + cluster, 404);
+}
+
+Result<std::vector<std::string>> ConfigServerClient::Rebalance(const std::string& cluster,
+                                                               const std::vector<std::string>& shards,
+                                                               const Throttle& throttle) {
+  auto reply = Call("POST", "/v1/clusters/" + cluster + "/rebalance",
+                    json{{"shards", shards}, {"throttle", ThrottleJson(throttle)}});
+  if (!reply.ok()) return reply.status();
+  if (reply->status / 100 != 2)
+    return Status::Error("rebalancing " + cluster + ": " + ErrorOf(reply.value()));
+  std::vector<std::string> ids;
+  if (reply->body.is_object()) {
+    // The queued migrations, as objects with their "id" (or bare ids).
+    for (const auto& m : reply->body.value("migrations", json::array())) {
+      if (m.is_string()) ids.push_back(m.get<std::string>());
+      if (m.is_object() && m.contains("id") && m["id"].is_string()) ids.push_back(m["id"].get<std::string>());
+    }
+  }
+  return ids;
+}
+
+Result<json> ConfigServerClient::ListMigrations(const std::string& cluster) {
+  auto reply = Call("GET", "/v1/clusters/" + cluster + "/migrations");
+  if (!reply.ok()) return reply.status();
+  if (reply->status != 200 || !reply->body.is_object()) {
+    return Status::Error("migrations of " + cluster + ": " + ErrorOf(reply.value()));
+  }
+  return reply->body;
+}
+
+Status ConfigServerClient::ControlMigration(const std::string& cluster, const std::string& id,
+                                            const std::string& action) {
+  return Expect2xx(Call("POST", "/v1/clusters/" + cluster + "/migrations/" + id + "/" + action),
+                   action + " " + id);
+}
+
+Status ConfigServerClient::SetThrottle(const std::string& cluster, const std::string& id,
+                                       const Throttle& throttle) {
+  return Expect2xx(
+      Call("POST", "/v1/clusters/" + cluster + "/migrations/" + id + "/throttle", ThrottleJson(throttle)),
+      "throttle " + id);
 }
 
 }  // namespace redkube::runtime

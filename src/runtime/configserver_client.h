@@ -4,6 +4,7 @@
 // per object.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -26,13 +27,39 @@ class ConfigServerClient {
                      const nlohmann::json& body = nullptr);
 
   // Creates cluster `name` with `shards` shards, or checks that the one
-  // there has that many. Returns the record (see ClusterRecord::ToJson).
+  // there has at most that many (fewer: a scale was interrupted between
+  // starting servers and adding their shard, or between deleting a shard and
+  // removing its servers). Returns the record (see ClusterRecord::ToJson).
   Result<nlohmann::json> EnsureCluster(const std::string& name, int shards);
   // The record with "complete", "leader" and per-node "health".
   Result<nlohmann::json> GetCluster(const std::string& name);
   // Registers the shard's nodes (the first is master of a new shard).
   Status RegisterShard(const std::string& cluster, const std::string& shard,
                        const std::vector<std::string>& nodes);
+
+  // The migration API of docs/migration.md. Each fails with the
+  // ConfigServer's own message on a non-2xx answer.
+  //
+  // Adds empty shard `id`; one that exists already is fine (a resumed scale).
+  Status AddShard(const std::string& cluster, const std::string& id);
+  // Deletes shard `id` (it must own no slots); one already gone is fine.
+  Status DeleteShard(const std::string& cluster, const std::string& id);
+  struct Throttle {
+    int64_t keys_per_s = 0;  // 0: unlimited
+    int64_t bytes_per_s = 0;
+  };
+  // Queues the moves that give `shards` an equal share of the slots (the
+  // others drain to none); returns the ids of the migrations queued (none
+  // when the slots are balanced already).
+  Result<std::vector<std::string>> Rebalance(const std::string& cluster,
+                                             const std::vector<std::string>& shards,
+                                             const Throttle& throttle);
+  // {"epoch": N, "migrations": [...], "proxies": [...]}, finished migrations
+  // included.
+  Result<nlohmann::json> ListMigrations(const std::string& cluster);
+  // `action`: "pause", "resume" or "cancel".
+  Status ControlMigration(const std::string& cluster, const std::string& id, const std::string& action);
+  Status SetThrottle(const std::string& cluster, const std::string& id, const Throttle& throttle);
 
  private:
   ControlPlane control_plane_;

@@ -36,8 +36,6 @@ class CreateWorkflow {
   Result<ControlPlane> Run();
 
  private:
-  Status WaitReplicasInSync(class ConfigServerClient& configserver);
-
   Platform* platform_;
   ClusterShape shape_;
   ProgressReporter progress_;

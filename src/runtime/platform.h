@@ -66,8 +66,13 @@ class Platform {
   // and address (an upgrade step; the caller takes it out of the topology
   // first).
   virtual Status ReplaceMember(const std::string& group, int index) = 0;
-  // Stops every member of `group` and deletes its data.
+  // Stops every member of `group` and deletes its data; one that does not
+  // exist is fine.
   virtual Status RemoveServerGroup(const std::string& group) = 0;
+  // The server groups that exist (ensured and not removed), so a scale
+  // interrupted between deleting a shard and removing its servers finds
+  // them.
+  virtual Result<std::vector<std::string>> ListServerGroups() = 0;
 
   // Runs `count` proxies that follow `control_plane` for this platform's
   // cluster.

@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "runtime/shard_steps.h"
+
 namespace redkube::runtime {
 namespace {
 
@@ -71,19 +73,12 @@ void ShardRejoin::AfterRestart(const std::string& group, const Member& member) {
   std::string last_error;
   while (!stopping_ && Clock::now() < deadline) {
     Status ready = platform_->WaitMembersReady(group, std::chrono::seconds(2));
-    auto members = platform_->ListMembers(group);
-    if (ready.ok() && members.ok()) {
-      std::vector<std::string> nodes;
-      for (const auto& m : members.value()) nodes.push_back(m.address.ToString());
-      Status registered = configserver.RegisterShard(cluster_, group, nodes);
-      if (registered.ok()) {
-        spdlog::info("{} ({}) is back in {}", member.name, member.address.ToString(), group);
-        return;
-      }
-      last_error = registered.message();
-    } else {
-      last_error = ready.ok() ? members.error() : ready.message();
+    Status registered = ready.ok() ? RegisterGroup(platform_, configserver, cluster_, group) : ready;
+    if (registered.ok()) {
+      spdlog::info("{} ({}) is back in {}", member.name, member.address.ToString(), group);
+      return;
     }
+    last_error = registered.message();
     std::this_thread::sleep_for(kPollInterval);
   }
   if (!stopping_) spdlog::warn("{} could not be registered again: {}", member.name, last_error);

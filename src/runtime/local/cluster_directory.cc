@@ -43,20 +43,6 @@ Status WriteFile(const std::string& path, const std::string& content, mode_t mod
   return Status::Ok();
 }
 
-bool PortTaken(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as the servers do
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool taken = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno == EADDRINUSE;
-  close(fd);
-  return taken;
-}
-
 }  // namespace
 
 Result<std::optional<LocalClusterSpec>> LoadClusterSpec(const std::string& base_dir,
@@ -72,6 +58,20 @@ Result<std::optional<LocalClusterSpec>> LoadClusterSpec(const std::string& base_
                          "\"; was the directory copied or renamed?");
   }
   return std::optional<LocalClusterSpec>(spec.value());
+}
+
+bool PortTaken(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as the servers do
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool taken = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno == EADDRINUSE;
+  close(fd);
+  return taken;
 }
 
 Status SaveClusterSpec(const LocalLayout& layout) {

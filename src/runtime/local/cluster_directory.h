@@ -29,6 +29,9 @@ Status MakeClusterDirs(const LocalLayout& layout);
 // digits) and writes it with mode 0600.
 Result<std::string> EnsureSecretFile(const std::string& path);
 
+// Whether something already listens on 127.0.0.1:`port`.
+bool PortTaken(int port);
+
 // The port of `layout` that something already listens on, if any.
 std::optional<int> PortInUse(const LocalLayout& layout);
 

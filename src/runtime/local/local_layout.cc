@@ -1,5 +1,8 @@
 #include "runtime/local/local_layout.h"
 
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace redkube::runtime {
@@ -43,7 +46,9 @@ Result<LocalLayout> LocalLayout::Make(const LocalClusterSpec& spec, const std::s
   if (!ValidClusterName(spec.name)) {
     return Status::Error("cluster name \"" + spec.name + "\" must be 1-63 characters of a-z, 0-9 and -");
   }
-  if (spec.shards < 1 || spec.shards > 64) return Status::Error("--shards must be between 1 and 64");
+  if (spec.shards < 1 || spec.shards > kMaxShards) {
+    return Status::Error("--shards must be between 1 and " + std::to_string(kMaxShards));
+  }
   if (spec.replicas < 0 || spec.replicas >= kMaxMembersPerShard) {
     return Status::Error("--replicas must be between 0 and " + std::to_string(kMaxMembersPerShard - 1));
   }
@@ -58,6 +63,19 @@ Result<LocalLayout> LocalLayout::Make(const LocalClusterSpec& spec, const std::s
   std::string dir = base_dir.empty() ? "." : base_dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   return LocalLayout(spec, dir + "/" + spec.name);
+}
+
+int LocalLayout::MaxShards(int port) { return std::min(kMaxShards, (65535 - port - 100) / 10); }
+
+Result<LocalLayout> LocalLayout::WithShards(int shards) const {
+  if (shards < 1 || shards > MaxShards(spec_.port)) {
+    return Status::Error(fmt::format(
+        "--shards must be between 1 and {} for cluster {} (member m of shard s listens on {}+100+10*s+m)",
+        MaxShards(spec_.port), spec_.name, spec_.port));
+  }
+  LocalLayout layout = *this;
+  layout.spec_.shards = shards;
+  return layout;
 }
 
 std::vector<int> LocalLayout::AllPorts() const {

@@ -36,10 +36,16 @@ class LocalLayout {
   static constexpr int kConfigServers = 2;
   static constexpr int kMaxProxies = 10;
   static constexpr int kMaxMembersPerShard = 10;
+  static constexpr int kMaxShards = 64;
 
   // Fails with a message a user can act on if the shape does not fit the
   // port scheme or the name is not a valid cluster name.
   static Result<LocalLayout> Make(const LocalClusterSpec& spec, const std::string& base_dir);
+  // The same cluster with `shards` shards (a scale), or why that many do not
+  // fit the port scheme.
+  Result<LocalLayout> WithShards(int shards) const;
+  // The most shards a cluster on `port` can have.
+  static int MaxShards(int port);
 
   const LocalClusterSpec& spec() const { return spec_; }
   std::string host() const { return "127.0.0.1"; }
@@ -66,6 +72,8 @@ class LocalLayout {
   std::string LockFile() const { return RunDir() + "/supervisor.lock"; }
   std::string SupervisorPidFile() const { return RunDir() + "/supervisor.pid"; }
   std::string ProcessesFile() const { return RunDir() + "/processes.json"; }
+  // The supervisor's control endpoint (PlatformControlServer).
+  std::string ControlSocket() const { return RunDir() + "/control.sock"; }
 
   // Process names, stable across restarts.
   static std::string ShardId(int shard) { return "shard-" + std::to_string(shard); }

@@ -49,6 +49,7 @@ LocalPlatform::LocalPlatform(LocalLayout layout, std::string password, std::stri
       password_(std::move(password)),
       token_(std::move(token)),
       binary_dir_(std::move(binary_dir)),
+      group_count_(layout_.spec().shards),
       supervisor_([this] { WriteProcessesFile(); }) {}
 
 LocalPlatform::~LocalPlatform() { StopAll(); }
@@ -126,7 +127,9 @@ Result<int> LocalPlatform::ShardIndex(const std::string& group) const {
   const std::string prefix = "shard-";
   if (group.rfind(prefix, 0) == 0) {
     auto index = ParseInt64(std::string_view(group).substr(prefix.size()));
-    if (index && *index >= 0 && *index < layout_.spec().shards) return static_cast<int>(*index);
+    if (index && *index >= 0 && *index < LocalLayout::MaxShards(layout_.spec().port)) {
+      return static_cast<int>(*index);
+    }
   }
   return Status::Error("the local runtime has no server group " + group);
 }
@@ -203,6 +206,28 @@ Status LocalPlatform::EnsureServerGroup(const std::string& group, int size, cons
     return Status::Error("a server group has 1 to " + std::to_string(LocalLayout::kMaxMembersPerShard) +
                          " members");
   }
+  std::lock_guard groups_lock(groups_mu_);
+  int count;
+  {
+    std::lock_guard lock(mu_);
+    count = group_count_;
+  }
+  if (shard.value() > count) {
+    return Status::Error("server groups are added in order: " + LocalLayout::ShardId(count) + " comes first");
+  }
+  if (shard.value() == count) {
+    auto grown = layout_.WithShards(count + 1);
+    if (!grown.ok()) return grown.status();
+    for (int m = 0; m < size; ++m) {
+      if (PortTaken(layout_.ServerPort(count, m))) {
+        return Status::Error("port " + std::to_string(layout_.ServerPort(count, m)) +
+                             " on 127.0.0.1 is in use by another program; " + group + " cannot start");
+      }
+    }
+    if (Status s = SaveClusterSpec(grown.value()); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    group_count_ = count + 1;
+  }
   {
     std::lock_guard lock(mu_);
     group_sizes_[group] = size;
@@ -255,17 +280,46 @@ Status LocalPlatform::ReplaceMember(const std::string& group, int index) {
 Status LocalPlatform::RemoveServerGroup(const std::string& group) {
   auto shard = ShardIndex(group);
   if (!shard.ok()) return shard.status();
+  std::lock_guard groups_lock(groups_mu_);
+  int count;
+  {
+    std::lock_guard lock(mu_);
+    count = group_count_;
+  }
+  if (shard.value() < count - 1) {
+    return Status::Error("server groups are removed from the end: " + LocalLayout::ShardId(count - 1) +
+                         " goes first");
+  }
+  if (shard.value() == 0 && count == 1) return Status::Error("a cluster keeps at least one server group");
   for (int m = 0; m < LocalLayout::kMaxMembersPerShard; ++m) {
-    supervisor_.Stop(LocalLayout::ServerName(shard.value(), m));
+    supervisor_.Stop(LocalLayout::ServerName(shard.value(), m), std::chrono::seconds(30));
     std::error_code ec;
     fs::remove_all(layout_.ServerDataDir(shard.value(), m), ec);
     if (ec) {
       return Status::Error("cannot delete " + layout_.ServerDataDir(shard.value(), m) + ": " + ec.message());
     }
   }
-  std::lock_guard lock(mu_);
-  group_sizes_.erase(group);
+  {
+    std::lock_guard lock(mu_);
+    group_sizes_.erase(group);
+  }
+  if (shard.value() == count - 1) {
+    auto shrunk = layout_.WithShards(count - 1);
+    if (!shrunk.ok()) return shrunk.status();
+    if (Status s = SaveClusterSpec(shrunk.value()); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    group_count_ = count - 1;
+  }
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> LocalPlatform::ListServerGroups() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> groups;
+  for (int k = 0; k < group_count_; ++k) {
+    if (group_sizes_.count(LocalLayout::ShardId(k)) > 0) groups.push_back(LocalLayout::ShardId(k));
+  }
+  return groups;
 }
 
 Status LocalPlatform::EnsureProxies(int count, const ControlPlane& control_plane) {
@@ -320,7 +374,12 @@ void LocalPlatform::StopAll() {
   for (int i = 0; i < LocalLayout::kConfigServers; ++i) {
     configservers.push_back(LocalLayout::ConfigServerName(i));
   }
-  for (int s = 0; s < layout_.spec().shards; ++s) {
+  int groups;
+  {
+    std::lock_guard lock(mu_);
+    groups = group_count_;
+  }
+  for (int s = 0; s < groups; ++s) {
     for (int m = 0; m < LocalLayout::kMaxMembersPerShard; ++m) {
       servers.push_back(LocalLayout::ServerName(s, m));
     }

@@ -4,6 +4,11 @@
 // file, like a mounted Secret) and the proxies, all kept running by a
 // ProcessSupervisor. The supervisor's view is written to
 // run/processes.json after every change, for `redkube status` and `down`.
+//
+// Server groups are shard-0 .. shard-(K-1), added at the end and removed
+// from the end (a scale), and cluster.json's "shards" is always K, so the
+// next `up` brings back every group there is: it is written before a new
+// group starts and after one is removed.
 #pragma once
 
 #include <atomic>
@@ -32,6 +37,7 @@ class LocalPlatform : public Platform {
   Result<std::vector<Member>> ListMembers(const std::string& group) override;
   Status ReplaceMember(const std::string& group, int index) override;
   Status RemoveServerGroup(const std::string& group) override;
+  Result<std::vector<std::string>> ListServerGroups() override;
   Status EnsureProxies(int count, const ControlPlane& control_plane) override;
   Status WaitProxiesReady(std::chrono::milliseconds timeout) override;
   std::vector<Member> ListProxies() override;
@@ -55,8 +61,12 @@ class LocalPlatform : public Platform {
   std::string token_;
   std::string binary_dir_;
   std::atomic<ServerRestartObserver*> observer_{nullptr};
-  std::mutex mu_;  // guards group_sizes_ and proxy_count_
-  std::map<std::string, int> group_sizes_;
+  // Held for the whole of adding or removing a group, so two never
+  // interleave their cluster.json writes; taken before mu_.
+  std::mutex groups_mu_;
+  std::mutex mu_;                           // guards group_count_, group_sizes_ and proxy_count_
+  int group_count_;                         // K: the groups shard-0 .. shard-(K-1) exist
+  std::map<std::string, int> group_sizes_;  // the groups ensured by this process
   int proxy_count_ = 0;
   std::mutex file_mu_;
   ProcessSupervisor supervisor_;  // last: its keepers call back into the members above

@@ -61,5 +61,25 @@ TEST(LocalLayoutTest, SpecRoundTripsThroughJson) {
   EXPECT_FALSE(LocalClusterSpec::FromJson("not json").ok());
 }
 
+TEST(LocalLayoutTest, WithShardsKeepsEverythingElseAndRefusesWhatDoesNotFit) {
+  LocalClusterSpec spec;
+  spec.port = 65000;  // room above for (65535 - 65000 - 100) / 10 = 43 shards
+  auto layout = LocalLayout::Make(spec, "/tmp/x");
+  ASSERT_TRUE(layout.ok()) << layout.error();
+  EXPECT_EQ(LocalLayout::MaxShards(65000), 43);
+  EXPECT_EQ(LocalLayout::MaxShards(6380), LocalLayout::kMaxShards);
+  auto grown = layout->WithShards(5);
+  ASSERT_TRUE(grown.ok()) << grown.error();
+  EXPECT_EQ(grown->spec().shards, 5);
+  EXPECT_EQ(grown->ServerPort(4, 1), layout->ServerPort(4, 1));
+  EXPECT_EQ(grown->ClusterDir(), layout->ClusterDir());
+  EXPECT_EQ(grown->AllPorts().size(), layout->AllPorts().size() + 2u * 2u);
+  EXPECT_TRUE(layout->WithShards(43).ok());
+  auto too_many = layout->WithShards(44);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(too_many.error().find("between 1 and 43"), std::string::npos) << too_many.error();
+  EXPECT_FALSE(layout->WithShards(0).ok());
+}
+
 }  // namespace
 }  // namespace redkube::runtime
