@@ -68,6 +68,8 @@ json MigrationJson(const MigrationRecord& m) {
           {"throttle", {{"keys_per_s", m.throttle.keys_per_s}, {"bytes_per_s", m.throttle.bytes_per_s}}},
           {"keys_moved", m.keys_moved},
           {"bytes_moved", m.bytes_moved},
+          {"surveyed_slots", m.surveyed_slots},
+          {"surveyed_keys", m.surveyed_keys},
           {"keys_per_s", m.keys_per_s},
           {"bytes_per_s", m.bytes_per_s},
           {"created_ms", m.created_ms},
@@ -104,6 +106,8 @@ Result<MigrationRecord> ParseMigration(const json& j) {
   }
   m.keys_moved = j.value("keys_moved", int64_t{0});
   m.bytes_moved = j.value("bytes_moved", int64_t{0});
+  m.surveyed_slots = j.value("surveyed_slots", int64_t{0});
+  m.surveyed_keys = j.value("surveyed_keys", int64_t{0});
   m.keys_per_s = j.value("keys_per_s", 0.0);
   m.bytes_per_s = j.value("bytes_per_s", 0.0);
   m.created_ms = j.value("created_ms", int64_t{0});
@@ -306,12 +310,15 @@ nlohmann::json MigrationStatusJson(const MigrationRecord& m) {
   doc["slots_done"] = done;
   doc["slots_left"] = total - done;
   doc["eta_s"] = nullptr;
-  if (m.state == MigrationState::kDone) {
-    doc["eta_s"] = 0;
-  } else if (done > 0 && m.keys_per_s > 0) {
-    double keys_left = static_cast<double>(m.keys_moved) / done * (total - done);
-    doc["eta_s"] = keys_left / m.keys_per_s;
+  doc["keys_estimated"] = nullptr;
+  if (m.surveyed_slots > 0) {
+    double estimated = static_cast<double>(m.surveyed_keys) / static_cast<double>(m.surveyed_slots) * total;
+    doc["keys_estimated"] = static_cast<int64_t>(estimated);
+    if (m.keys_per_s > 0 && !m.Finished()) {
+      doc["eta_s"] = std::max(0.0, estimated - static_cast<double>(m.keys_moved)) / m.keys_per_s;
+    }
   }
+  if (m.state == MigrationState::kDone) doc["eta_s"] = 0;
   return doc;
 }
 

@@ -67,6 +67,10 @@ struct MigrationRecord {
   Throttle throttle;
   int64_t keys_moved = 0;
   int64_t bytes_moved = 0;
+  // What the surveys of the steps announced so far found: keys per slot,
+  // for the ETA.
+  int64_t surveyed_slots = 0;
+  int64_t surveyed_keys = 0;
   double keys_per_s = 0;  // the mover's recent rate
   double bytes_per_s = 0;
   int64_t created_ms = 0;
@@ -108,8 +112,8 @@ struct ClusterRecord {
 };
 
 // A migration as the API lists it: the record's fields plus slots_total,
-// slots_done, slots_left and an ETA (null until one step is done, so the
-// keys per slot are known, and while nothing moves).
+// slots_done, slots_left, keys_estimated (from the steps' surveys) and an
+// ETA (null while nothing moves).
 nlohmann::json MigrationStatusJson(const MigrationRecord& m);
 
 // A new cluster of `shard_count` shards named shard-0..shard-(N-1), slots

@@ -157,6 +157,7 @@ Status MigrationRunner::Announce(const ClusterRecord& record, const MigrationRec
   // The next step's big keys are held from its first epoch, so no proxy
   // ever hands one over in a single MIGRATE.
   std::vector<std::string> big;
+  int64_t surveyed = 0;
   if (!next.Empty()) {
     auto mover = MoverFor(record, m);
     if (!mover) return Status::Error("a shard of the migration has no master");
@@ -165,6 +166,7 @@ Status MigrationRunner::Announce(const ClusterRecord& record, const MigrationRec
       if (ShouldStop()) return Status::Ok();
       auto page = mover->Scan(cursor, next);
       if (!page.ok()) return Status::Error("surveying the next step: " + page.error());
+      surveyed += static_cast<int64_t>(page->keys.size());
       for (auto& k : page->keys) {
         if (mover->IsBig(k)) big.push_back(std::move(k.key));
       }
@@ -191,6 +193,8 @@ Status MigrationRunner::Announce(const ClusterRecord& record, const MigrationRec
     mm->step_epoch = next.Empty() ? 0 : r->epoch + 1;  // the store moves the epoch by one for this
     mm->held_keys = big;
     mm->held_epoch = big.empty() ? 0 : mm->step_epoch;
+    mm->surveyed_slots += next.Count();
+    mm->surveyed_keys += surveyed;
     mm->keys_moved += unflushed_keys_;
     mm->bytes_moved += unflushed_bytes_;
     if (next.Empty()) {
