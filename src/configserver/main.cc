@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
                  "how long a planned switchover may pause writes")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
-  int proxy_expiry_ms = 25000, slots_per_step = 1024, parallel_migrations = 4;
+  int proxy_expiry_ms = 25000, slots_per_step = 512, parallel_migrations = 4;
   int64_t big_key_bytes = 8 << 20;
   app.add_option("--proxy-expiry-ms", proxy_expiry_ms,
                  "a proxy not heard from for this long is gone: migrations stop waiting for it")

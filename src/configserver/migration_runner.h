@@ -33,7 +33,7 @@ namespace redkube::configserver {
 
 struct MigratorOptions {
   KeyMoverOptions mover;
-  int slots_per_step = 1024;
+  int slots_per_step = 512;
   std::chrono::milliseconds progress_every{500};  // how often counters are written to etcd
   std::chrono::milliseconds retry_after{200};
 };
