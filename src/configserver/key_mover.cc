@@ -22,7 +22,7 @@ bool IsBusyKey(const RedisReply& reply) {
 
 }  // namespace
 
-KeyMover::KeyMover(HostPort source, int source_replicas, HostPort target, int target_replicas,
+KeyMover::KeyMover(const HostPort& source, int source_replicas, const HostPort& target, int target_replicas,
                    KeyMoverOptions options)
     : source_address_(source),
       target_address_(target),

@@ -65,7 +65,7 @@ class KeyMover {
  public:
   // `source_replicas` / `target_replicas`: how many replicas WAIT waits for
   // (the shard's in-sync replicas; 0 skips the WAIT).
-  KeyMover(HostPort source, int source_replicas, HostPort target, int target_replicas,
+  KeyMover(const HostPort& source, int source_replicas, const HostPort& target, int target_replicas,
            KeyMoverOptions options);
 
   // The keys of `slots` in one SCAN page from `cursor`, with their sizes.
