@@ -293,18 +293,24 @@ def test_pause_resume_cancel_and_throttle(plane):
     assert_keys_only_on_owners(plane)
 
 
+def start_moving(plane, to, keys_per_s, moved_before=1000):
+    """A throttled migration of slots 0-4095 from shard-0 to `to`, once it
+    has moved some keys."""
+    status, m = plane.live_configserver().call(
+        "POST", "/v1/clusters/%s/migrations" % plane.name,
+        {"from": "shard-0", "to": to, "slots": [[0, 4095]], "throttle": {"keys_per_s": keys_per_s}})
+    assert status == 201, m
+    wait_until(lambda: migrations(plane)["migrations"][0]["keys_moved"] > moved_before, 30, "keys moving")
+    return m
+
+
 def kill_and_check(plane, victim):
     proxy = plane.start_proxy()
     loaded = load_keys(proxy.port, "k", 40000)
     writer = LoadWriter(proxy.port, "w", keys=1000)
     writer.start()
     add_shard(plane, "shard-2")
-    cs = plane.live_configserver()
-    status, body = cs.call("POST", "/v1/clusters/%s/migrations" % plane.name,
-                           {"from": "shard-0", "to": "shard-2", "slots": [[0, 4095]],
-                            "throttle": {"keys_per_s": 5000}})
-    assert status == 201, body
-    wait_until(lambda: migrations(plane)["migrations"][0]["keys_moved"] > 2000, 30, "keys moving")
+    start_moving(plane, "shard-2", 5000, moved_before=2000)
     record = plane.record()
     if victim == "leader":
         plane.leader().kill()
@@ -447,11 +453,7 @@ def test_proxy_killed_and_restarted_mid_move_loses_nothing(plane):
     for w in writers:
         w.start()
     cs = plane.live_configserver()
-    status, m = cs.call("POST", "/v1/clusters/%s/migrations" % plane.name,
-                        {"from": "shard-0", "to": "shard-1", "slots": [[0, 4095]],
-                         "throttle": {"keys_per_s": 4000}})
-    assert status == 201, m
-    wait_until(lambda: migrations(plane)["migrations"][0]["keys_moved"] > 1000, 30, "keys moving")
+    m = start_moving(plane, "shard-1", 4000)
     first.proc.kill()
     first.proc.wait()
     writers[0].stop()
