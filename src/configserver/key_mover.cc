@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/slot.h"
 #include "core/strings.h"
 
@@ -45,6 +47,8 @@ Result<ScanPage> KeyMover::Scan(uint64_t cursor, const SlotSet& slots) {
   std::vector<std::vector<std::string>> sizes;
   for (auto& k : reply->elements[1].elements) {
     if (!slots.Contains(KeySlot(k.str))) continue;
+    // Another migration's big-key copy in progress is not a key to move.
+    if (k.str.starts_with(kTempPrefix)) continue;
     sizes.push_back({"MEMORY", "USAGE", k.str});
     page.keys.push_back({std::move(k.str), 0});
   }
@@ -109,6 +113,13 @@ Status KeyMover::MigrateBatch(const std::vector<std::string>& keys) {
   } else if (reply->IsError()) {
     return ReplyError("MIGRATE", reply.value());
   }
+  unsettled_ = keys;
+  if (Status s = Settle(keys); !s.ok()) return s;
+  unsettled_.clear();
+  return Status::Ok();
+}
+
+Status KeyMover::Settle(const std::vector<std::string>& keys) {
   if (Status s = WaitReplicas(&target_, target_replicas_, /*fence=*/true); !s.ok()) return s;
   std::vector<std::string> unlink = {"UNLINK"};
   unlink.insert(unlink.end(), keys.begin(), keys.end());
@@ -116,6 +127,11 @@ Status KeyMover::MigrateBatch(const std::vector<std::string>& keys) {
   if (!deleted.ok()) return deleted.status();
   if (deleted->IsError()) return ReplyError("UNLINK", deleted.value());
   return WaitReplicas(&source_, source_replicas_, /*fence=*/false);
+}
+
+Status KeyMover::Stopped() const {
+  if (stop_ && stop_()) return Status::Error("stopped");
+  return Status::Ok();
 }
 
 Status KeyMover::WaitReplicas(RedisClient* client, int replicas, bool fence) {
@@ -129,6 +145,7 @@ Status KeyMover::WaitReplicas(RedisClient* client, int replicas, bool fence) {
   auto deadline = std::chrono::steady_clock::now() + options_.replica_wait;
   const int64_t slice_ms = std::max<int64_t>(1, options_.timeout.count() / 2);
   while (std::chrono::steady_clock::now() < deadline) {
+    if (Status s = Stopped(); !s.ok()) return s;
     auto acked = client->Command({"WAIT", std::to_string(replicas), std::to_string(slice_ms)});
     if (!acked.ok()) return acked.status();
     if (acked->IsError()) return ReplyError("WAIT", acked.value());
@@ -144,32 +161,57 @@ Status KeyMover::CopyBigKey(const std::string& key) {
   if (type->str == "none") return Status::Ok();
   auto exists = target_.Command({"EXISTS", key});
   if (!exists.ok()) return exists.status();
+  if (exists->IsError()) return ReplyError("EXISTS", exists.value());
   if (exists->integer == 0) {
+    static constexpr const char* kChunkable[] = {"string", "list", "set", "zset", "hash", "stream"};
+    if (std::find(std::begin(kChunkable), std::end(kChunkable), type->str) == std::end(kChunkable)) {
+      // A module's type has no chunked copy: one MIGRATE while it is held.
+      return MigrateBatch({key});
+    }
+    // The expiry as an instant, read first: a key that expires during the
+    // copy must not come back without one.
+    auto expires = source_.Command({"PEXPIRETIME", key});
+    if (!expires.ok()) return expires.status();
+    if (expires->IsError()) return ReplyError("PEXPIRETIME", expires.value());
     const std::string temp = kTempPrefix + key;
     auto cleared = target_.Command({"UNLINK", temp});
     if (!cleared.ok()) return cleared.status();
+    if (cleared->IsError()) return ReplyError("UNLINK", cleared.value());
     if (Status s = CopyChunks(key, type->str, temp); !s.ok()) return s;
-    auto ttl = source_.Command({"PTTL", key});
-    if (!ttl.ok()) return ttl.status();
-    if (ttl->integer > 0) {
-      auto set = target_.Command({"PEXPIRE", temp, std::to_string(ttl->integer)});
-      if (!set.ok()) return set.status();
+    auto still = source_.Command({"EXISTS", key});
+    if (!still.ok()) return still.status();
+    if (still->IsError()) return ReplyError("EXISTS", still.value());
+    if (still->integer == 0) {  // expired meanwhile: the partial copy goes
+      auto dropped = target_.Command({"UNLINK", temp});
+      return dropped.ok() ? Status::Ok() : dropped.status();
     }
-    auto renamed = target_.Command({"RENAME", temp, key});
+    if (expires->integer > 0) {
+      auto set = target_.Command({"PEXPIREAT", temp, std::to_string(expires->integer)});
+      if (!set.ok()) return set.status();
+      if (set->IsError()) return ReplyError("PEXPIREAT", set.value());
+    }
+    // RENAMENX: a copy already in place (it counts) is never overwritten.
+    auto renamed = target_.Command({"RENAMENX", temp, key});
     if (!renamed.ok()) return renamed.status();
-    if (renamed->IsError()) return ReplyError("RENAME", renamed.value());
+    if (renamed->IsError()) return ReplyError("RENAMENX", renamed.value());
+    if (renamed->integer == 0) {
+      auto dropped = target_.Command({"UNLINK", temp});
+      if (!dropped.ok()) return dropped.status();
+    }
     if (Status s = WaitReplicas(&target_, target_replicas_, /*fence=*/true); !s.ok()) return s;
   }
   // UNLINK frees a big value in a background thread: the source does not
   // stall.
   auto deleted = source_.Command({"UNLINK", key});
   if (!deleted.ok()) return deleted.status();
+  if (deleted->IsError()) return ReplyError("UNLINK", deleted.value());
   return WaitReplicas(&source_, source_replicas_, /*fence=*/false);
 }
 
 Status KeyMover::CopyChunks(const std::string& key, const std::string& type, const std::string& temp) {
   const std::string count = std::to_string(options_.chunk_elements);
   auto write = [&](std::vector<std::string> argv) -> Status {
+    if (Status s = Stopped(); !s.ok()) return s;
     auto reply = target_.Command(argv);
     if (!reply.ok()) return reply.status();
     if (reply->IsError()) return ReplyError(argv[0], reply.value());
@@ -207,6 +249,7 @@ Status KeyMover::CopyChunks(const std::string& key, const std::string& type, con
       auto page = source_.Command(
           {"LRANGE", key, std::to_string(first), std::to_string(first + options_.chunk_elements - 1)});
       if (!page.ok()) return page.status();
+      if (page->IsError()) return ReplyError("LRANGE", page.value());
       if (page->elements.empty()) return Status::Ok();
       std::vector<std::string> argv = {"RPUSH", temp};
       for (auto& item : page->elements) argv.push_back(std::move(item.str));
@@ -218,6 +261,7 @@ Status KeyMover::CopyChunks(const std::string& key, const std::string& type, con
       auto part = source_.Command(
           {"GETRANGE", key, std::to_string(offset), std::to_string(offset + kStringChunkBytes - 1)});
       if (!part.ok()) return part.status();
+      if (part->IsError()) return ReplyError("GETRANGE", part.value());
       if (part->str.empty()) return offset == 0 ? write({"SET", temp, ""}) : Status::Ok();
       if (Status s = write({"APPEND", temp, std::move(part->str)}); !s.ok()) return s;
     }
@@ -241,6 +285,7 @@ Status KeyMover::CopyChunks(const std::string& key, const std::string& type, con
     // not carried over: docs/migration.md says so).
     auto groups = source_.Command({"XINFO", "GROUPS", key});
     if (!groups.ok()) return groups.status();
+    if (groups->IsError()) return ReplyError("XINFO GROUPS", groups.value());
     for (const auto& g : groups->elements) {
       std::string name, last_id;
       for (size_t i = 0; i + 1 < g.elements.size(); i += 2) {
@@ -251,6 +296,7 @@ Status KeyMover::CopyChunks(const std::string& key, const std::string& type, con
     }
     auto info = source_.Command({"XINFO", "STREAM", key});
     if (!info.ok()) return info.status();
+    if (info->IsError()) return ReplyError("XINFO STREAM", info.value());
     for (size_t i = 0; i + 1 < info->elements.size(); i += 2) {
       if (info->elements[i].str == "last-generated-id") {
         auto made = target_.Command({"EXISTS", temp});

@@ -82,8 +82,25 @@ class KeyMover {
 
   bool IsBig(const FoundKey& k) const { return k.bytes > options_.big_key_bytes; }
 
+  // Keys a failed MoveKeys left copied to the target (MIGRATE answered) but
+  // not yet deleted on the source. They must be settled, not copied again:
+  // a client may have deleted or changed one on the target meanwhile (its
+  // proxy saw BUSYKEY and ran there), and a second copy would bring the old
+  // value back. The caller keeps them across passes while the target's
+  // master stays the same.
+  const std::vector<std::string>& unsettled() const { return unsettled_; }
+  // Finishes the move of keys already copied: WAIT on the target, UNLINK on
+  // the source, WAIT there.
+  Status Settle(const std::vector<std::string>& keys);
+
+  // Checked between the chunks of a big key and while waiting for
+  // replicas: a runner told to stop (or no longer leading) stops within a
+  // chunk, so two leaders never copy into the same temporary key.
+  void set_stop(std::function<bool()> stop) { stop_ = std::move(stop); }
+
  private:
   Status MigrateBatch(const std::vector<std::string>& keys);
+  Status Stopped() const;
   Status WaitReplicas(RedisClient* client, int replicas, bool fence);
   Status CopyChunks(const std::string& key, const std::string& type, const std::string& temp);
 
@@ -94,6 +111,8 @@ class KeyMover {
   KeyMoverOptions options_;
   RedisClient source_;
   RedisClient target_;
+  std::vector<std::string> unsettled_;
+  std::function<bool()> stop_;
 };
 
 }  // namespace redkube::configserver

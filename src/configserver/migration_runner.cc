@@ -255,6 +255,14 @@ Result<MigrationRunner::Pass> MigrationRunner::MovePass(const ClusterRecord& rec
   const ShardRecord* to = record.FindShard(m.to);
   const std::string source = from->master, target = to->master;
   SlotSet step(m.step);
+  if (!unsettled_.empty()) {
+    // A batch copied before a failure is finished, not copied again. After
+    // a target failover the new master may lack it: the pass copies it.
+    if (unsettled_target_ == target) {
+      if (Status s = mover->Settle(unsettled_); !s.ok()) return s;
+    }
+    unsettled_.clear();
+  }
   std::vector<std::string> found_big;
   std::vector<FoundKey> pending;  // found, not moved yet
   int64_t pending_bytes = 0;
@@ -290,7 +298,11 @@ Result<MigrationRunner::Pass> MigrationRunner::MovePass(const ClusterRecord& rec
                              pending_bytes >= options_.mover.batch_bytes)) {
       const auto limit = now ? now->FindMigration(id_)->throttle : ::redkube::configserver::Throttle{};
       if (!Throttle(limit, static_cast<int64_t>(pending.size()), pending_bytes)) return Pass::kInterrupted;
-      if (Status s = mover->MoveKeys(pending); !s.ok()) return s;
+      if (Status s = mover->MoveKeys(pending); !s.ok()) {
+        unsettled_ = mover->unsettled();
+        unsettled_target_ = target;
+        return s;
+      }
       Count(static_cast<int64_t>(pending.size()), pending_bytes);
       pending.clear();
       pending_bytes = 0;

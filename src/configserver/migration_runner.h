@@ -95,6 +95,10 @@ class MigrationRunner {
   int64_t throttle_bytes_ = 0;
   // The step epoch whose pass completed (only the flip is left).
   uint64_t pass_done_for_ = 0;
+  // Keys a failed batch left copied but not deleted on the source, and the
+  // target master they were copied to (KeyMover::unsettled()).
+  std::vector<std::string> unsettled_;
+  std::string unsettled_target_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> finished_{false};
