@@ -48,6 +48,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 600000));
   int proxy_expiry_ms = 25000, slots_per_step = 512, parallel_migrations = 4;
   int64_t big_key_bytes = 8 << 20;
+  int replica_wait_ms = 30000;
+  app.add_option("--replica-wait-ms", replica_wait_ms,
+                 "how long the mover waits for replicas to have a batch before it retries the batch")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
   app.add_option("--proxy-expiry-ms", proxy_expiry_ms,
                  "a proxy not heard from for this long is gone: migrations stop waiting for it")
       ->capture_default_str()
@@ -102,6 +107,7 @@ int main(int argc, char** argv) {
   MigratorOptions migrator_options;
   migrator_options.mover.password = password;
   migrator_options.mover.big_key_bytes = big_key_bytes;
+  migrator_options.mover.replica_wait = std::chrono::milliseconds(replica_wait_ms);
   migrator_options.slots_per_step = slots_per_step;
   Migrator migrator(&store, &lease, &proxies, migrator_options, parallel_migrations);
   ApiServer api(&store, &operations, &migration_control, &proxies, &lease, &prober, token);

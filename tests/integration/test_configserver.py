@@ -25,8 +25,9 @@ class ControlPlane:
     registered as cluster `name`, with one proxy following it."""
 
     def __init__(self, workdir, name="demo", shards=3, replicas=1, persistent=False,
-                 configservers=2, token=None):
+                 configservers=2, token=None, configserver_args=()):
         self.workdir = workdir
+        self.configserver_args = list(configserver_args)
         self.name = name
         self.token = token
         self.servers = {}
@@ -43,7 +44,8 @@ class ControlPlane:
         name = self.name
         workdir = self.workdir
         for _ in range(configservers):
-            self.configservers.append(ConfigServer(workdir, self.etcd, password=PASSWORD, token=self.token))
+            self.configservers.append(ConfigServer(workdir, self.etcd, password=PASSWORD, token=self.token,
+                                                   extra_args=self.configserver_args))
         cs = self.configservers[0]
         assert cs.call("POST", "/v1/clusters", {"name": name, "shards": shards})[0] == 201
         for i in range(shards):

@@ -474,3 +474,47 @@ def test_proxy_killed_and_restarted_mid_move_loses_nothing(plane):
         assert not w.stale
         assert not missing_keys(again.port, w.acked, or_later=w is writers[0])
     assert_keys_only_on_owners(plane)
+
+
+def test_a_key_deleted_while_its_batch_waits_for_a_stalled_replica_stays_deleted(workdir):
+    """The target's replica stalls (SIGSTOP) while the mover copies a batch,
+    so its WAIT fails (after 2 s here); a client deletes one of the copied
+    keys on the target meanwhile. The retried batch must finish the move
+    (delete the source's copy), not copy the old value back."""
+    plane = ControlPlane(workdir, shards=2, replicas=1, configserver_args=["--replica-wait-ms", "2000"])
+    try:
+        check_deleted_key_stays_deleted(plane)
+    finally:
+        plane.close()
+
+
+def check_deleted_key_stays_deleted(plane):
+    proxy = plane.start_proxy()
+    record = plane.record()
+    target_shard = [s for s in record["shards"] if s["id"] == "shard-1"][0]
+    replica = plane.server([n for n in target_shard["nodes"] if n != target_shard["master"]][0])
+    keys = [k for k in ("d%d" % i for i in range(20000)) if key_slot(k) < 64][:50]
+    conn = authed(proxy.port)
+    for k in keys:
+        assert conn.command("SET", k, "old") == b"OK"
+    replica.proc.send_signal(signal.SIGSTOP)
+    try:
+        status, m = plane.live_configserver().call(
+            "POST", "/v1/clusters/%s/migrations" % plane.name,
+            {"from": "shard-0", "to": "shard-1", "slots": [[0, 63]]})
+        assert status == 201, m
+        # The batch is copied (the target has the keys) and waits for the replica.
+        target = plane.server(target_shard["master"])
+        wait_until(lambda: authed(target.port).command("EXISTS", *keys) == len(keys), 20, "batch copied")
+        assert conn.command("DEL", keys[0]) == 1
+        assert conn.command("SET", keys[1], "new") == b"OK"
+        # The replica stays stalled until the move is done: the batch's WAIT
+        # fails, the prober takes the replica out, the retry settles.
+        done = wait_migrations_finished(plane, 90)
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+    assert done[0]["state"] == "done", done
+    assert conn.command("EXISTS", keys[0]) == 0, "a deleted key came back"
+    assert conn.command("GET", keys[1]) == b"new"
+    assert [conn.command("GET", k) for k in keys[2:]] == [b"old"] * (len(keys) - 2)
+    assert_keys_only_on_owners(plane)
