@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "configserver/api_replies.h"
 #include "configserver/api_server.h"
 #include "core/strings.h"
 
@@ -13,24 +14,6 @@ namespace redkube::configserver {
 namespace {
 
 using nlohmann::json;
-
-void Reply(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump() + "\n", "application/json");
-}
-
-void ReplyError(httplib::Response& res, const StoreError& e) {
-  Reply(res, e.code, json{{"error", e.message}});
-}
-
-std::optional<json> Body(const httplib::Request& req, httplib::Response& res) {
-  json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    Reply(res, 400, json{{"error", "the request body must be a JSON object"}});
-    return std::nullopt;
-  }
-  return body;
-}
 
 // {"keys_per_s": N, "bytes_per_s": N}, both optional non-negative integers.
 std::optional<Throttle> ReadThrottle(const json& j, httplib::Response& res) {
@@ -98,7 +81,7 @@ void ApiServer::RecordProxyReport(const httplib::Request& req, const std::string
 }
 
 void ApiServer::AddShard(const httplib::Request& req, httplib::Response& res) {
-  auto body = Body(req, res);
+  auto body = Body(req, res, /*empty_is_object=*/true);
   if (!body) return;
   if (!body->contains("id") || !(*body)["id"].is_string()) {
     return Reply(res, 400, json{{"error", "\"id\" must be the new shard's id"}});
@@ -116,7 +99,7 @@ void ApiServer::DeleteShard(const httplib::Request& req, httplib::Response& res)
 }
 
 void ApiServer::StartMigration(const httplib::Request& req, httplib::Response& res) {
-  auto body = Body(req, res);
+  auto body = Body(req, res, /*empty_is_object=*/true);
   if (!body) return;
   if (!body->contains("from") || !(*body)["from"].is_string() || !body->contains("to") ||
       !(*body)["to"].is_string()) {
@@ -158,7 +141,7 @@ void ApiServer::ControlMigration(const httplib::Request& req, httplib::Response&
   if (action == "resume") result = migrations_->Resume(name, id);
   if (action == "cancel") result = migrations_->Cancel(name, id);
   if (action == "throttle") {
-    auto body = Body(req, res);
+    auto body = Body(req, res, /*empty_is_object=*/true);
     if (!body) return;
     auto throttle = ReadThrottle(*body, res);
     if (!throttle) return;
@@ -170,7 +153,7 @@ void ApiServer::ControlMigration(const httplib::Request& req, httplib::Response&
 }
 
 void ApiServer::Rebalance(const httplib::Request& req, httplib::Response& res) {
-  auto body = Body(req, res);
+  auto body = Body(req, res, /*empty_is_object=*/true);
   if (!body) return;
   std::vector<std::string> keep;
   if (body->contains("shards")) {

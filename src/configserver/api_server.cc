@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "configserver/api_replies.h"
 #include "core/strings.h"
 
 namespace redkube::configserver {
@@ -17,28 +18,9 @@ using nlohmann::json;
 constexpr int kServerThreads = 128;
 constexpr int64_t kMaxWaitMs = 60000;
 
-void Reply(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump() + "\n", "application/json");
-}
-
-void ReplyError(httplib::Response& res, const StoreError& e) {
-  Reply(res, e.code, json{{"error", e.message}});
-}
-
 void ReplyResult(httplib::Response& res, const OperationResult& result) {
   if (auto* e = std::get_if<StoreError>(&result)) return ReplyError(res, *e);
   Reply(res, 200, json::parse(std::get<ClusterRecord>(result).ToJson()));
-}
-
-// The JSON object body, or nullopt after answering 400.
-std::optional<json> Body(const httplib::Request& req, httplib::Response& res) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    Reply(res, 400, json{{"error", "the request body must be a JSON object"}});
-    return std::nullopt;
-  }
-  return body;
 }
 
 json HealthJson(const NodeHealth& h) {
