@@ -31,11 +31,16 @@ Result<json> ShardStatefulSet(const RedisClusterSpec& spec, const ClusterIdentit
   const json selector = ShardSelectorLabels(id.name, shard_index);
   const std::string generated = DataFile("redkube.conf");
 
-  // Decides how this pod starts (master, or replica of the shard's current
-  // master) and writes the redis.conf redis-server runs from; see
-  // docs/operator.md "Server start step".
-  json start = {
-      {"name", "server-start"},
+  // The server start step (docs/operator.md): redkube-server-start decides
+  // how redis-server starts (master, or replica of the shard's current
+  // master), writes the redis.conf it runs from, then execs redis-server. It
+  // runs at the start of the container rather than as an init container:
+  // an init container runs once per pod, but a redis container restarted in
+  // place (its process died) must decide again — the shard may have failed
+  // over meanwhile, and a master back from its own older AOF must not take
+  // writes again.
+  json redis = {
+      {"name", "redis"},
       {"image", spec.images.server},
       {"command", json::array({"redkube-server-start"})},
       {"args", json::array({"--configserver",  configserver.value(),
@@ -47,19 +52,8 @@ Result<json> ShardStatefulSet(const RedisClusterSpec& spec, const ClusterIdentit
                             "--port",          std::to_string(kRedisPort),
                             "--dir",           kDataDir,
                             "--include",       std::string(kConfigDir) + "/" + std::string(kRedisConfKey),
-                            "--out",           generated})},
-      {"env", parts::PodIdentityEnv()},
-      {"resources", spec.resources.server},
-      {"securityContext", parts::ContainerSecurityContext()},
-      {"volumeMounts", json::array({parts::AuthMount(), ConfigMount(), DataMount()})},
-  };
-  // redis-server needs the include file, not the secrets: the start step
-  // has already put them where redis reads them.
-  json redis = {
-      {"name", "redis"},
-      {"image", spec.images.server},
-      {"command", json::array({"redis-server"})},
-      {"args", json::array({generated})},
+                            "--out",           generated,
+                            "--exec"})},
       {"env", parts::PodIdentityEnv()},
       {"ports", json::array({{{"name", "redis"}, {"containerPort", kRedisPort}}})},
       // No liveness probe: a server loading a large RDB does not answer for
@@ -68,7 +62,7 @@ Result<json> ShardStatefulSet(const RedisClusterSpec& spec, const ClusterIdentit
       {"readinessProbe", parts::TcpProbe(kRedisPort, 5, 3)},
       {"resources", spec.resources.server},
       {"securityContext", parts::ContainerSecurityContext()},
-      {"volumeMounts", json::array({ConfigMount(), DataMount()})},
+      {"volumeMounts", json::array({parts::AuthMount(), ConfigMount(), DataMount()})},
   };
   json sts = parts::Object("apps/v1", "StatefulSet",
                            parts::Metadata(id, ShardStatefulSetName(id.name, shard_index),
@@ -85,8 +79,11 @@ Result<json> ShardStatefulSet(const RedisClusterSpec& spec, const ClusterIdentit
       // over first, grace for the proxies); a controller-driven rolling
       // update would restart a master under its clients.
       {"updateStrategy", {{"type", "OnDelete"}}},
-      // The data outlives the StatefulSet; deleting it is a person's call.
-      {"persistentVolumeClaimRetentionPolicy", {{"whenDeleted", "Retain"}, {"whenScaled", "Retain"}}},
+      // Deleting the RedisCluster deletes its data (the PVCs go with the
+      // StatefulSet: everything the resource made is gone, and a new
+      // cluster of the same name never starts from an old one's AOF). A
+      // scale-in keeps them until the operator's workflow removes the shard.
+      {"persistentVolumeClaimRetentionPolicy", {{"whenDeleted", "Delete"}, {"whenScaled", "Retain"}}},
       {"selector", {{"matchLabels", selector}}},
       {"template",
        {{"metadata", {{"labels", ShardObjectLabels(id.name, shard_index)}}},
@@ -95,7 +92,6 @@ Result<json> ShardStatefulSet(const RedisClusterSpec& spec, const ClusterIdentit
           // A master and its replica never share a node.
           {"affinity", parts::RequiredHostAntiAffinity(selector)},
           {"terminationGracePeriodSeconds", spec.upgrade_grace_seconds},
-          {"initContainers", json::array({start})},
           {"containers", json::array({redis})},
           {"volumes", json::array({parts::AuthVolume(spec, id), ConfigVolume(id)})}}}}},
       {"volumeClaimTemplates",

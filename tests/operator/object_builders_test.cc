@@ -156,9 +156,11 @@ TEST(ObjectBuildersTest, ShardStatefulSetKeepsAShardsPodsApartWithItsOwnVolumeAn
   EXPECT_EQ(claim["spec"]["resources"]["requests"]["storage"], "2Gi");
   EXPECT_EQ(claim["spec"]["accessModes"], json::array({"ReadWriteOnce"}));
 
-  const json& start = Container(sts, "server-start", "initContainers");
-  EXPECT_EQ(Strings(start["command"]), std::vector<std::string>{"redkube-server-start"});
-  EXPECT_EQ(Strings(start["args"]),
+  EXPECT_FALSE(pod.contains("initContainers"))
+      << "the start step runs in the redis container, each time it starts";
+  const json& redis = Container(sts, "redis");
+  EXPECT_EQ(Strings(redis["command"]), std::vector<std::string>{"redkube-server-start"});
+  EXPECT_EQ(Strings(redis["args"]),
             (std::vector<std::string>{"--configserver",  "http://10.0.0.20:8080",
                                       "--token-file",    "/etc/redkube/auth/api-token",
                                       "--cluster",       "demo",
@@ -168,26 +170,23 @@ TEST(ObjectBuildersTest, ShardStatefulSetKeepsAShardsPodsApartWithItsOwnVolumeAn
                                       "--port",          "6379",
                                       "--dir",           "/data",
                                       "--include",       "/etc/redkube/config/redis.conf",
-                                      "--out",           "/data/redkube.conf"}));
-  const json& redis = Container(sts, "redis");
-  EXPECT_EQ(Strings(redis["command"]), std::vector<std::string>{"redis-server"});
-  EXPECT_EQ(Strings(redis["args"]), std::vector<std::string>{"/data/redkube.conf"});
+                                      "--out",           "/data/redkube.conf",
+                                      "--exec"}));
   EXPECT_EQ(redis["readinessProbe"]["tcpSocket"]["port"], 6379);
   EXPECT_EQ(redis["resources"]["requests"]["memory"], "1Gi");
   EXPECT_EQ(redis["image"], spec.images.server);
-  EXPECT_EQ(start["image"], spec.images.server);
+  EXPECT_EQ(s["persistentVolumeClaimRetentionPolicy"]["whenDeleted"], "Delete");
 
-  // Mounts: the start step sees secrets, config and data; redis no secrets.
+  // Mounts: the start step sees secrets, config and data.
   auto mounts = [](const json& c) {
     std::map<std::string, std::string> m;
     for (const json& v : c["volumeMounts"]) m[v["name"]] = v["mountPath"];
     return m;
   };
-  EXPECT_EQ(mounts(start),
+  EXPECT_EQ(mounts(redis),
             (std::map<std::string, std::string>{
                 {"auth", "/etc/redkube/auth"}, {"config", "/etc/redkube/config"}, {"data", "/data"}}));
-  EXPECT_EQ(mounts(redis),
-            (std::map<std::string, std::string>{{"config", "/etc/redkube/config"}, {"data", "/data"}}));
+  const json& start = redis;
   // POD_IP and POD_NAME from the downward API.
   std::map<std::string, std::string> env;
   for (const json& e : start["env"]) env[e["name"]] = e["valueFrom"]["fieldRef"]["fieldPath"];
