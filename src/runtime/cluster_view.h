@@ -25,18 +25,18 @@ struct NodeHealthView {
 };
 
 struct NodeView {
-  std::string address;  // "host:port", as registered
+  std::string address = {};  // "host:port", as registered
   // Not in the shard's "down" list: serving reads (a replica: its link is
   // up and it caught up once; a joining replica is down until then).
   bool in_sync = true;
-  std::optional<NodeHealthView> health;  // when the record came with "health"
+  std::optional<NodeHealthView> health = std::nullopt;  // when the record came with "health"
 };
 
 struct ShardView {
-  std::string id;
-  std::string master;  // "host:port"; empty until the shard's nodes are registered
-  std::vector<NodeView> nodes;
-  std::vector<SlotRange> slots;
+  std::string id = {};
+  std::string master = {};  // "host:port"; empty until the shard's nodes are registered
+  std::vector<NodeView> nodes = {};
+  std::vector<SlotRange> slots = {};
 
   int SlotCount() const;
   const NodeView* Node(const std::string& address) const;  // null if not registered

@@ -52,8 +52,8 @@ inline constexpr const char* kPhaseReady = "ready";
 struct StepResult {
   enum class State { kDone, kWaiting, kFailed };
   State state = State::kWaiting;
-  std::string phase;    // where it stopped (kPhaseReady when done)
-  std::string message;  // waiting: what for; failed: why (empty when done)
+  std::string phase = {};    // where it stopped (kPhaseReady when done)
+  std::string message = {};  // waiting: what for; failed: why (empty when done)
 
   bool done() const { return state == State::kDone; }
   bool waiting() const { return state == State::kWaiting; }

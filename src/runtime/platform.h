@@ -30,7 +30,8 @@ struct Member {
 // requeued).
 struct Readiness {
   bool ready = false;
-  std::string waiting_for;  // when not ready: who, and why ("shard-0-1 (127.0.0.1:7101): connection refused")
+  std::string waiting_for =
+      {};  // when not ready: who, and why ("shard-0-1 (127.0.0.1:7101): connection refused")
 };
 
 // Where the control plane answers.

@@ -26,17 +26,17 @@ namespace redkube::runtime {
 struct ServerStartInput {
   // The shard's record; nothing when the ConfigServer has no such cluster
   // or shard, or none answered.
-  std::optional<ShardView> shard;
-  std::optional<std::string> previous;  // "host:port" it last ran at; nothing on a first start
-  std::string current;                  // "host:port" it starts at now
-  bool failover_wait_over = false;      // the bounded wait for a failover has run out
+  std::optional<ShardView> shard = std::nullopt;
+  std::optional<std::string> previous = std::nullopt;  // "host:port" it last ran at; nothing on a first start
+  std::string current = {};                            // "host:port" it starts at now
+  bool failover_wait_over = false;                     // the bounded wait for a failover has run out
 };
 
 struct ServerStartDecision {
   enum class Role { kMaster, kReplica, kWaitForFailover };
   Role role = Role::kMaster;
-  std::optional<HostPort> master;  // kReplica: whom to replicate from
-  std::string reason;              // one line for the log
+  std::optional<HostPort> master = std::nullopt;  // kReplica: whom to replicate from
+  std::string reason = {};                        // one line for the log
 };
 
 // Pure. The rules, in order:
@@ -67,12 +67,12 @@ ServerStartDecision DecideWithConfigServer(ConfigServerApi& configserver, const 
 
 // What a member's redis.conf says.
 struct ServerConfig {
-  std::string bind;  // the one address it listens on (never 0.0.0.0)
+  std::string bind = {};  // the one address it listens on (never 0.0.0.0)
   int port = 6379;
-  std::string dir;       // its data dir (AOF), the volume
-  std::string password;  // requirepass and masterauth; empty: none
-  std::string include;   // a redis.conf of the user's to include first; empty: none
-  std::optional<HostPort> replica_of;
+  std::string dir = {};       // its data dir (AOF), the volume
+  std::string password = {};  // requirepass and masterauth; empty: none
+  std::string include = {};   // a redis.conf of the user's to include first; empty: none
+  std::optional<HostPort> replica_of = std::nullopt;
 };
 
 // The redis.conf text: the user's include first (so what follows wins: its
