@@ -115,7 +115,7 @@ int RunScale(const ScaleOptions& o) {
     fmt::print(stderr, "redkube scale: the ConfigServer does not answer: {}\n", record.error());
     return 1;
   }
-  const int shards_from = static_cast<int>(RecordShardIds(record.value()).size());
+  const int shards_from = static_cast<int>(record->shards.size());
 
   RemotePlatform platform(layout->ControlSocket());
   ProgressPrinter printer;

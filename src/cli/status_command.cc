@@ -13,9 +13,11 @@
 #include "core/redis_client.h"
 #include "core/secret_file.h"
 #include "core/strings.h"
+#include "runtime/cluster_view.h"
 #include "runtime/configserver_client.h"
 #include "runtime/local/cluster_directory.h"
 #include "runtime/scale_plan.h"
+#include "runtime/shard_name.h"
 
 namespace redkube::cli {
 namespace {
@@ -67,20 +69,13 @@ int64_t Offset(const std::string& info) {
   return ParseInt64(v).value_or(0);
 }
 
-std::string SlotsText(const json& ranges) {
+std::string SlotsText(const std::vector<SlotRange>& ranges) {
   std::string out;
   for (const auto& r : ranges) {
     if (!out.empty()) out += ",";
-    out += std::to_string(r[0].get<int>()) + "-" + std::to_string(r[1].get<int>());
+    out += std::to_string(r.first) + "-" + std::to_string(r.last);
   }
   return out;
-}
-
-bool Listed(const json& list, const std::string& value) {
-  for (const auto& v : list) {
-    if (v == value) return true;
-  }
-  return false;
 }
 
 // What every part of the status reads: the layout, and whether the cluster
@@ -105,18 +100,8 @@ struct StatusContext {
   }
 };
 
-// The shard `id` of the ConfigServer's record (an empty object if absent).
-json ShardRecordOf(const json& record, const std::string& id) {
-  json found = json::object();
-  if (!record.is_object()) return found;
-  for (const auto& r : record.value("shards", json::array())) {
-    if (r.value("id", "") == id) found = r;
-  }
-  return found;
-}
-
 // One redis-server of a shard; sets *master_offset when it is the master.
-json MemberStatus(const StatusContext& c, const json& shard_record, int shard, int member,
+json MemberStatus(const StatusContext& c, const ShardView& shard_record, int shard, int member,
                   std::optional<int64_t>* master_offset) {
   const std::string name = LocalLayout::ServerName(shard, member);
   HostPort address{c.host, static_cast<uint16_t>(c.layout.ServerPort(shard, member))};
@@ -131,26 +116,20 @@ json MemberStatus(const StatusContext& c, const json& shard_record, int shard, i
   status["keys"] = KeysOf(*info);
   status["memory"] = InfoField(*info, "used_memory_human");
   status["offset"] = Offset(*info);
-  if (address.ToString() == shard_record.value("master", "") && role == "master") {
-    *master_offset = Offset(*info);
-  }
-  bool out_of_read_set = Listed(shard_record.value("down", json::array()), address.ToString());
-  bool registered = Listed(shard_record.value("nodes", json::array()), address.ToString());
-  status["health"] = !registered ? "unregistered" : out_of_read_set ? "syncing" : "up";
+  if (address.ToString() == shard_record.master && role == "master") *master_offset = Offset(*info);
+  const NodeView* node = shard_record.Node(address.ToString());
+  status["health"] = node == nullptr ? "unregistered" : !node->in_sync ? "syncing" : "up";
   if (role == "slave") status["link"] = InfoField(*info, "master_link_status");
   return status;
 }
 
 // One shard and its servers; adds the slots it serves to *slots_served.
-json ShardStatus(const StatusContext& c, const json& record, int s, int* slots_served) {
-  const std::string id = LocalLayout::ShardId(s);
-  json shard_record = ShardRecordOf(record, id);
-  std::string master = shard_record.value("master", "");
-  json shard = {
-      {"id", id}, {"slots", SlotsText(shard_record.value("slots", json::array()))}, {"master", master}};
-  if (!master.empty()) {
-    for (const auto& r : shard_record["slots"]) *slots_served += r[1].get<int>() - r[0].get<int>() + 1;
-  }
+json ShardStatus(const StatusContext& c, const std::optional<ClusterView>& record, int s, int* slots_served) {
+  const std::string id = ShardGroupName(s);
+  const ShardView* found = record ? record->Shard(id) : nullptr;
+  const ShardView shard_record = found != nullptr ? *found : ShardView{.id = id};
+  json shard = {{"id", id}, {"slots", SlotsText(shard_record.slots)}, {"master", shard_record.master}};
+  if (!shard_record.master.empty()) *slots_served += shard_record.SlotCount();
   std::optional<int64_t> master_offset;
   json members = json::array();
   for (int m = 0; m <= c.layout.spec().replicas; ++m) {
@@ -225,19 +204,19 @@ json Gather(const LocalLayout& layout) {
   for (int i = 0; i < LocalLayout::kConfigServers; ++i) {
     plane.configserver_urls.push_back("http://" + c.host + ":" + std::to_string(layout.ConfigServerPort(i)));
   }
-  json record;
+  std::optional<ClusterView> record;
   if (c.running) {
     auto got = ConfigServerClient(plane).GetCluster(spec.name);
     if (got.ok()) {
-      record = got.value();
+      record = std::move(got.value());
     } else {
       doc["configserver_error"] = got.error();
     }
   }
-  doc["epoch"] = record.is_object() ? record.value("epoch", json()) : json();
+  doc["epoch"] = record ? json(record->epoch) : json();
   // The migrations in progress (finished ones: `redkube migrations`).
   json migrations = json::array();
-  if (c.running && record.is_object()) {
+  if (c.running && record) {
     auto listing = ConfigServerClient(plane).ListMigrations(spec.name);
     for (const auto& m : listing.ok() ? listing->value("migrations", json::array()) : json::array()) {
       if (MigrationActive(m)) migrations.push_back(m);

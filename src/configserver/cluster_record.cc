@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
+#include "runtime/shard_name.h"
 
 namespace redkube::configserver {
 namespace {
@@ -280,7 +281,7 @@ ClusterRecord NewCluster(const std::string& name, int shard_count) {
   for (int i = 0; i < shard_count; ++i) {
     int size = base + (i < extra ? 1 : 0);
     ShardRecord s;
-    s.id = "shard-" + std::to_string(i);
+    s.id = runtime::ShardGroupName(i);  // the one naming the platforms follow
     s.slots.push_back({first, first + size - 1});
     first += size;
     record.shards.push_back(std::move(s));

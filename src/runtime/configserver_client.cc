@@ -57,29 +57,27 @@ Result<ConfigServerClient::Reply> ConfigServerClient::Call(const std::string& me
   return Status::Error("no ConfigServer answered (" + last_error + ")");
 }
 
-Result<json> ConfigServerClient::EnsureCluster(const std::string& name, int shards) {
-  auto existing = GetCluster(name);
-  if (existing.ok()) {
-    int have = static_cast<int>(existing.value().value("shards", json::array()).size());
-    if (have > shards) {
-      return Status::Error("cluster " + name + " exists with " + std::to_string(have) +
-                           " shards, more than " + std::to_string(shards));
-    }
-    return existing;
-  }
-  auto created = Call("POST", "/v1/clusters", json{{"name", name}, {"shards", shards}});
-  if (!created.ok()) return created.status();
-  if (created->status == 409) return GetCluster(name);  // another writer created it meanwhile
-  if (created->status != 201)
-    return Status::Error("creating cluster " + name + ": " + ErrorOf(created.value()));
-  return created->body;
-}
-
-Result<json> ConfigServerClient::GetCluster(const std::string& name) {
+Result<std::optional<ClusterView>> ConfigServerClient::FindCluster(const std::string& name) {
   auto reply = Call("GET", "/v1/clusters/" + name);
   if (!reply.ok()) return reply.status();
+  if (reply->status == 404) return std::optional<ClusterView>();
   if (reply->status != 200) return Status::Error("cluster " + name + ": " + ErrorOf(reply.value()));
-  return reply->body;
+  auto view = ClusterView::FromJson(reply->body);
+  if (!view.ok()) return Status::Error("cluster " + name + ": " + view.error());
+  return std::optional<ClusterView>(std::move(view.value()));
+}
+
+Result<ClusterView> ConfigServerClient::GetCluster(const std::string& name) {
+  auto found = FindCluster(name);
+  if (!found.ok()) return found.status();
+  if (!found.value()) return Status::Error("cluster " + name + ": no cluster named " + name);
+  return std::move(*found.value());
+}
+
+Status ConfigServerClient::CreateCluster(const std::string& name, int shards) {
+  // 409: another writer created it meanwhile.
+  return Expect2xx(Call("POST", "/v1/clusters", json{{"name", name}, {"shards", shards}}),
+                   "creating cluster " + name, 409);
 }
 
 Status ConfigServerClient::RegisterShard(const std::string& cluster, const std::string& shard,

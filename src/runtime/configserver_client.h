@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "core/status.h"
+#include "runtime/cluster_view.h"
+#include "runtime/configserver_api.h"
 #include "runtime/platform.h"
 
 namespace redkube::runtime {
 
-class ConfigServerClient {
+class ConfigServerClient : public ConfigServerApi {
  public:
   explicit ConfigServerClient(ControlPlane control_plane);
 
@@ -26,16 +28,14 @@ class ConfigServerClient {
   Result<Reply> Call(const std::string& method, const std::string& path,
                      const nlohmann::json& body = nullptr);
 
-  // Creates cluster `name` with `shards` shards, or checks that the one
-  // there has at most that many (fewer: a scale was interrupted between
-  // starting servers and adding their shard, or between deleting a shard and
-  // removing its servers). Returns the record (see ClusterRecord::ToJson).
-  Result<nlohmann::json> EnsureCluster(const std::string& name, int shards);
-  // The record with "complete", "leader" and per-node "health".
-  Result<nlohmann::json> GetCluster(const std::string& name);
-  // Registers the shard's nodes (the first is master of a new shard).
+  // ConfigServerApi. FindCluster's record comes with "complete", "leader"
+  // and per-node "health".
+  Result<std::optional<ClusterView>> FindCluster(const std::string& name) override;
+  Status CreateCluster(const std::string& name, int shards) override;
   Status RegisterShard(const std::string& cluster, const std::string& shard,
-                       const std::vector<std::string>& nodes);
+                       const std::vector<std::string>& nodes) override;
+  // FindCluster, with "no cluster named NAME" an error too.
+  Result<ClusterView> GetCluster(const std::string& name);
 
   // The migration API of docs/migration.md. Each fails with the
   // ConfigServer's own message on a non-2xx answer.

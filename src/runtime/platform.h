@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,10 +25,20 @@ struct Member {
   int restarts = 0;      // times the platform restarted it after it died
 };
 
+// Whether a group's members (or the proxies) serve yet, asked without
+// waiting; a workflow polls it (WaitMembersReady below, or a reconcile
+// requeued).
+struct Readiness {
+  bool ready = false;
+  std::string waiting_for =
+      {};  // when not ready: who, and why ("shard-0-1 (127.0.0.1:7101): connection refused")
+};
+
 // Where the control plane answers.
 struct ControlPlane {
   std::vector<std::string> configserver_urls;  // "http://host:port", any of them serves
   std::string token;                           // bearer token of the ConfigServer API
+  bool operator==(const ControlPlane&) const = default;
 };
 
 // Told by the platform when it brings back a server member that died, so
@@ -59,8 +70,10 @@ class Platform {
   // start as plain masters with their own persistent data and the cluster
   // password; the ConfigServer sets up replication once they are registered.
   virtual Status EnsureServerGroup(const std::string& group, int size, const std::string& version) = 0;
-  // Returns once every member of `group` answers PING, or fails at `timeout`.
-  virtual Status WaitMembersReady(const std::string& group, std::chrono::milliseconds timeout) = 0;
+  // Whether every member of `group` serves now (the local runtime: answers
+  // PING with the password; Kubernetes: every pod Ready). Never blocks for
+  // long (one probe per member). An error: the group does not exist.
+  virtual Result<Readiness> MembersReady(const std::string& group) = 0;
   virtual Result<std::vector<Member>> ListMembers(const std::string& group) = 0;
   // Stops member `index` of `group` and starts it again with the same data
   // and address (an upgrade step; the caller takes it out of the topology
@@ -77,8 +90,16 @@ class Platform {
   // Runs `count` proxies that follow `control_plane` for this platform's
   // cluster.
   virtual Status EnsureProxies(int count, const ControlPlane& control_plane) = 0;
-  virtual Status WaitProxiesReady(std::chrono::milliseconds timeout) = 0;
+  // Whether every proxy of the fleet serves now; as MembersReady.
+  virtual Result<Readiness> ProxiesReady() = 0;
   virtual std::vector<Member> ListProxies() = 0;
 };
+
+// Polls MembersReady (ProxiesReady) every `poll` until ready; fails at
+// `timeout` saying what it still waited for, or at once on an error.
+Status WaitMembersReady(Platform* platform, const std::string& group, std::chrono::milliseconds timeout,
+                        std::chrono::milliseconds poll = std::chrono::milliseconds(100));
+Status WaitProxiesReady(Platform* platform, std::chrono::milliseconds timeout,
+                        std::chrono::milliseconds poll = std::chrono::milliseconds(100));
 
 }  // namespace redkube::runtime

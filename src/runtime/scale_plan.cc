@@ -26,28 +26,13 @@ const json* FindMigration(const json& listing, const std::string& id) {
 
 }  // namespace
 
-std::optional<int> ShardIndexOf(const std::string& id) {
-  const std::string prefix = "shard-";
-  if (id.rfind(prefix, 0) != 0) return std::nullopt;
-  auto index = ParseInt64(std::string_view(id).substr(prefix.size()));
-  if (!index || *index < 0 || *index > 1 << 20) return std::nullopt;
-  return static_cast<int>(*index);
+int SlotsOwned(const ClusterView& record, const std::string& id) {
+  const ShardView* shard = record.Shard(id);
+  return shard == nullptr ? 0 : shard->SlotCount();
 }
 
-int SlotsOwned(const json& record, const std::string& id) {
-  if (!record.is_object() || !record.contains("shards") || !record["shards"].is_array()) return 0;
-  int owned = 0;
-  for (const auto& shard : record["shards"]) {
-    if (shard.value("id", "") != id) continue;
-    for (const auto& r : shard.value("slots", json::array())) {
-      if (r.is_array() && r.size() == 2) owned += r[1].get<int>() - r[0].get<int>() + 1;
-    }
-  }
-  return owned;
-}
-
-bool SlotsBalanced(const json& record, const std::vector<std::string>& kept) {
-  if (kept.empty() || !record.is_object() || !record.contains("shards")) return false;
+bool SlotsBalanced(const ClusterView& record, const std::vector<std::string>& kept) {
+  if (kept.empty()) return false;
   const int low = kSlots / static_cast<int>(kept.size());
   const int high = low + (kSlots % static_cast<int>(kept.size()) == 0 ? 0 : 1);
   int total = 0;
@@ -56,9 +41,8 @@ bool SlotsBalanced(const json& record, const std::vector<std::string>& kept) {
     if (owned < low || owned > high) return false;
     total += owned;
   }
-  for (const auto& shard : record["shards"]) {
-    std::string id = shard.value("id", "");
-    if (std::find(kept.begin(), kept.end(), id) == kept.end() && SlotsOwned(record, id) > 0) return false;
+  for (const auto& shard : record.shards) {
+    if (std::find(kept.begin(), kept.end(), shard.id) == kept.end() && shard.SlotCount() > 0) return false;
   }
   return total == kSlots;
 }

@@ -9,19 +9,19 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cluster_view.h"
+#include "runtime/shard_name.h"
+
 namespace redkube::runtime {
 
-// The index of shard id "shard-K", or nothing for another id.
-std::optional<int> ShardIndexOf(const std::string& id);
-
 // Slots owned by shard `id` in the record (0 if absent).
-int SlotsOwned(const nlohmann::json& record, const std::string& id);
+int SlotsOwned(const ClusterView& record, const std::string& id);
 
 // True when `kept` hold every slot in equal shares (each floor or ceiling of
 // 16384 / kept.size()) and every other shard none: there is nothing to
 // rebalance. (A created cluster's shards are balanced this way, not
 // necessarily with the planner's exact order of who gets one more.)
-bool SlotsBalanced(const nlohmann::json& record, const std::vector<std::string>& kept);
+bool SlotsBalanced(const ClusterView& record, const std::vector<std::string>& kept);
 
 // Field `key` of `doc` if it is a number, else `fallback` (the listing's
 // eta_s is null while unknown).

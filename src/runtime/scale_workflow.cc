@@ -4,13 +4,12 @@
 #include <set>
 #include <thread>
 
-#include "runtime/create_workflow.h"
+#include "runtime/shard_name.h"
 #include "runtime/shard_steps.h"
 
 namespace redkube::runtime {
 namespace {
 
-using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 Status InStep(const std::string& step, const Status& s) {
@@ -22,11 +21,9 @@ bool Has(const std::vector<std::string>& list, const std::string& value) {
 }
 
 // Whether shard `id` of the record has nodes registered.
-bool Registered(const json& record, const std::string& id) {
-  for (const auto& shard : record.value("shards", json::array())) {
-    if (shard.value("id", "") == id) return !shard.value("nodes", json::array()).empty();
-  }
-  return false;
+bool Registered(const ClusterView& record, const std::string& id) {
+  const ShardView* shard = record.Shard(id);
+  return shard != nullptr && !shard->nodes.empty();
 }
 
 }  // namespace
@@ -62,10 +59,10 @@ Result<ScaleSummary> ScaleWorkflow::Run() {
   return summary;
 }
 
-Status ScaleWorkflow::AddShards(const json& record, ScaleSummary* summary) {
+Status ScaleWorkflow::AddShards(const ClusterView& record, ScaleSummary* summary) {
   auto groups = platform_->ListServerGroups();
   if (!groups.ok()) return InStep("list server groups", groups.status());
-  const std::vector<std::string> in_record = RecordShardIds(record);
+  const std::vector<std::string> in_record = record.ShardIds();
   std::vector<std::string> to_register;
   for (int k = 0; k < request_.shards; ++k) {
     const std::string id = ShardGroupName(k);
@@ -79,7 +76,7 @@ Status ScaleWorkflow::AddShards(const json& record, ScaleSummary* summary) {
   if (to_register.empty()) return Status::Ok();
   for (const auto& id : to_register) {
     step_("wait until " + id + "'s servers answer, add and register it");
-    if (Status s = platform_->WaitMembersReady(id, step_timeout_); !s.ok())
+    if (Status s = WaitMembersReady(platform_, id, step_timeout_); !s.ok())
       return InStep("wait for " + id, s);
     if (Status s = configserver_.AddShard(request_.cluster, id); !s.ok()) return InStep("add " + id, s);
     if (Status s = RegisterGroup(platform_, configserver_, request_.cluster, id); !s.ok()) {
@@ -145,7 +142,7 @@ Status ScaleWorkflow::RemoveShards(ScaleSummary* summary) {
   if (!record.ok()) return InStep("cluster record", record.status());
   auto groups = platform_->ListServerGroups();
   if (!groups.ok()) return InStep("list server groups", groups.status());
-  const std::vector<std::string> in_record = RecordShardIds(record.value());
+  const std::vector<std::string> in_record = record->ShardIds();
   // Shards beyond the new size, in the record or still running: last first,
   // so the local platform's groups stay 0..K-1.
   std::set<int, std::greater<>> beyond;

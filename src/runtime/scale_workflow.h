@@ -14,6 +14,10 @@
 // active: waits for them; shards added already: skipped; a shard deleted
 // whose servers still run: removed), and a run at the current size changes
 // nothing. A migration that ends failed or cancelled stops the run.
+//
+// Blocking (Run() waits for servers, replicas and migrations), unlike
+// CreateWorkflow::Step(): the operator does not scale yet (spec.shards
+// changes are refused), and `redkube scale` wants to follow to the end.
 #pragma once
 
 #include <chrono>
@@ -57,7 +61,7 @@ class ScaleWorkflow {
   Result<ScaleSummary> Run();
 
  private:
-  Status AddShards(const nlohmann::json& record, ScaleSummary* summary);
+  Status AddShards(const ClusterView& record, ScaleSummary* summary);
   Status Rebalance(ScaleSummary* summary);
   Status WaitForMigrations(const std::vector<std::string>& ids, ScaleSummary* summary);
   Status RemoveShards(ScaleSummary* summary);

@@ -4,31 +4,15 @@
 
 #include <thread>
 
+#include "runtime/server_start.h"
 #include "runtime/shard_steps.h"
 
 namespace redkube::runtime {
 namespace {
 
-using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
-
-const json* FindShard(const json& record, const std::string& id) {
-  if (!record.contains("shards") || !record["shards"].is_array()) return nullptr;
-  for (const auto& shard : record["shards"]) {
-    if (shard.value("id", "") == id) return &shard;
-  }
-  return nullptr;
-}
-
-bool Contains(const json& list, const std::string& value) {
-  if (!list.is_array()) return false;
-  for (const auto& v : list) {
-    if (v.is_string() && v.get<std::string>() == value) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -41,30 +25,16 @@ ShardRejoin::ShardRejoin(Platform* platform, ControlPlane control_plane, std::st
       register_wait_(register_wait) {}
 
 std::optional<HostPort> ShardRejoin::BeforeRestart(const std::string& group, const Member& member) {
+  // The local runtime's addresses never change: the previous address is
+  // the current one.
   ConfigServerClient configserver(control_plane_);
   const std::string self = member.address.ToString();
-  const auto deadline = Clock::now() + failover_wait_;
-  while (!stopping_) {
-    auto record = configserver.GetCluster(cluster_);
-    if (record.ok()) {
-      const json* shard = FindShard(record.value(), group);
-      if (shard == nullptr || !Contains(shard->value("nodes", json::array()), self)) return std::nullopt;
-      std::string master = shard->value("master", "");
-      if (!master.empty() && master != self) {
-        auto parsed = ParseHostPort(master);
-        if (parsed.ok()) return parsed.value();
-        return std::nullopt;
-      }
-      if (shard->value("nodes", json::array()).size() < 2) return std::nullopt;  // no one to fail over to
-    }
-    if (Clock::now() > deadline) {
-      spdlog::warn("{} was {}'s master and no failover happened within {} ms; starting it as it was", self,
-                   group, failover_wait_.count());
-      return std::nullopt;
-    }
-    std::this_thread::sleep_for(kPollInterval);
+  ServerStartDecision decision =
+      DecideWithConfigServer(configserver, cluster_, group, self, self, failover_wait_, &stopping_);
+  if (decision.role == ServerStartDecision::Role::kMaster) {
+    spdlog::info("{} ({}) starts again as a master: {}", member.name, self, decision.reason);
   }
-  return std::nullopt;
+  return decision.master;
 }
 
 void ShardRejoin::AfterRestart(const std::string& group, const Member& member) {
@@ -72,7 +42,7 @@ void ShardRejoin::AfterRestart(const std::string& group, const Member& member) {
   const auto deadline = Clock::now() + register_wait_;
   std::string last_error;
   while (!stopping_ && Clock::now() < deadline) {
-    Status ready = platform_->WaitMembersReady(group, std::chrono::seconds(2));
+    Status ready = WaitMembersReady(platform_, group, std::chrono::seconds(2));
     Status registered = ready.ok() ? RegisterGroup(platform_, configserver, cluster_, group) : ready;
     if (registered.ok()) {
       spdlog::info("{} ({}) is back in {}", member.name, member.address.ToString(), group);

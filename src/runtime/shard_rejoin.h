@@ -1,9 +1,11 @@
 // Brings a server member that died and was restarted by the platform back
-// into its shard the way the design says: it starts as a replica of the
-// shard's current master (waiting, bounded, for the ConfigServer to fail the
-// shard over if the dead member was its master, so a master restarted from
-// its own slightly older AOF never takes writes back from its replicas), and
-// is registered again once it answers.
+// into its shard the way the design says: before it starts, the server
+// start step (server_start.h: DecideServerStart, the same rules as the
+// `redkube-server-start` init container on Kubernetes) says how — as a
+// replica of the shard's current master, after waiting (bounded) for the
+// ConfigServer to fail the shard over if the dead member was its master, so
+// a master restarted from its own slightly older AOF never takes writes
+// back from its replicas — and it is registered again once it answers.
 #pragma once
 
 #include <atomic>

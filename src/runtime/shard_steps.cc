@@ -1,19 +1,19 @@
 #include "runtime/shard_steps.h"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 namespace redkube::runtime {
 namespace {
 
-using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 
 }  // namespace
 
-Status RegisterGroup(Platform* platform, ConfigServerClient& configserver, const std::string& cluster,
+Status RegisterGroup(Platform* platform, ConfigServerApi& configserver, const std::string& cluster,
                      const std::string& group) {
   auto listed = platform->ListMembers(group);
   if (!listed.ok()) return Status::Error("list " + group + ": " + listed.error());
@@ -22,41 +22,42 @@ Status RegisterGroup(Platform* platform, ConfigServerClient& configserver, const
   return configserver.RegisterShard(cluster, group, nodes);
 }
 
-std::vector<std::string> RecordShardIds(const json& record) {
-  std::vector<std::string> ids;
-  if (!record.is_object() || !record.contains("shards") || !record["shards"].is_array()) return ids;
-  for (const auto& shard : record["shards"]) ids.push_back(shard.value("id", ""));
-  return ids;
+bool RegisteredAs(const ShardView* shard, const std::vector<std::string>& addresses) {
+  if (shard == nullptr || shard->master.empty()) return false;
+  std::vector<std::string> have = shard->Addresses();
+  return std::set<std::string>(have.begin(), have.end()) ==
+             std::set<std::string>(addresses.begin(), addresses.end()) &&
+         have.size() == addresses.size();
 }
 
-std::string ReplicationMissing(const json& record, int members, const std::vector<std::string>& shards) {
-  if (!record.is_object() || !record.contains("shards") || !record["shards"].is_array())
-    return "no record yet";
+std::string ReplicationMissing(const ClusterView& record, int members,
+                               const std::vector<std::string>& shards) {
   for (const auto& wanted : shards) {
-    std::vector<std::string> have = RecordShardIds(record);
-    if (std::find(have.begin(), have.end(), wanted) == have.end()) return wanted + " is not in the record";
+    if (record.Shard(wanted) == nullptr) return wanted + " is not in the record";
   }
-  for (const auto& shard : record["shards"]) {
-    std::string id = shard.value("id", "?");
-    if (!shards.empty() && std::find(shards.begin(), shards.end(), id) == shards.end()) continue;
-    if (shard.value("master", "").empty()) return id + " has no master";
-    size_t nodes = shard.value("nodes", json::array()).size();
-    if (static_cast<int>(nodes) != members) {
-      return id + " has " + std::to_string(nodes) + " of " + std::to_string(members) + " nodes registered";
+  for (const auto& shard : record.shards) {
+    if (!shards.empty() && std::find(shards.begin(), shards.end(), shard.id) == shards.end()) continue;
+    if (shard.master.empty()) return shard.id + " has no master";
+    if (static_cast<int>(shard.nodes.size()) != members) {
+      return shard.id + " has " + std::to_string(shard.nodes.size()) + " of " + std::to_string(members) +
+             " nodes registered";
     }
-    size_t down = shard.value("down", json::array()).size();
-    if (down > 0) return id + " has " + std::to_string(down) + " replica(s) not in sync";
+    if (int down = shard.OutOfSync(); down > 0) {
+      return shard.id + " has " + std::to_string(down) + " replica(s) not in sync";
+    }
   }
   return "";
 }
 
-Status WaitReplicasInSync(ConfigServerClient& configserver, const std::string& cluster, int members,
+Status WaitReplicasInSync(ConfigServerApi& configserver, const std::string& cluster, int members,
                           const std::vector<std::string>& shards, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   std::string missing;
   for (;;) {
-    auto record = configserver.GetCluster(cluster);
-    missing = record.ok() ? ReplicationMissing(record.value(), members, shards) : record.error();
+    auto record = configserver.FindCluster(cluster);
+    missing = !record.ok()      ? record.error()
+              : !record.value() ? "no record of cluster " + cluster
+                                : ReplicationMissing(*record.value(), members, shards);
     if (missing.empty()) return Status::Ok();
     if (Clock::now() > deadline) break;
     std::this_thread::sleep_for(kPollInterval);

@@ -7,10 +7,12 @@ namespace {
 
 using nlohmann::json;
 
-json Record(const std::vector<std::pair<std::string, json>>& shards) {
+ClusterView Record(const std::vector<std::pair<std::string, json>>& shards) {
   json list = json::array();
   for (const auto& [id, slots] : shards) list.push_back({{"id", id}, {"slots", slots}});
-  return {{"shards", list}};
+  auto view = ClusterView::FromJson(json{{"shards", list}});
+  EXPECT_TRUE(view.ok()) << view.error();
+  return view.ok() ? view.value() : ClusterView{};
 }
 
 TEST(ScalePlanTest, ShardIndexOfReadsOnlyShardIds) {
@@ -19,11 +21,14 @@ TEST(ScalePlanTest, ShardIndexOfReadsOnlyShardIds) {
   EXPECT_FALSE(ShardIndexOf("shard-"));
   EXPECT_FALSE(ShardIndexOf("shard-x"));
   EXPECT_FALSE(ShardIndexOf("proxy-1"));
+  EXPECT_FALSE(ShardIndexOf("shard-01"));  // not how ShardGroupName writes 1
+  EXPECT_EQ(ShardGroupName(7), "shard-7");
+  EXPECT_EQ(ShardIndexOf(ShardGroupName(7)), 7);
 }
 
 TEST(ScalePlanTest, ACreatedClusterIsBalancedWhicheverShardHasTheExtraSlot) {
   // As the ConfigServer creates 3 shards: the middle one has one more.
-  json record =
+  ClusterView record =
       Record({{"shard-0", {{0, 5460}}}, {"shard-1", {{5461, 10922}}}, {"shard-2", {{10923, 16383}}}});
   EXPECT_EQ(SlotsOwned(record, "shard-1"), 5462);
   EXPECT_TRUE(SlotsBalanced(record, {"shard-0", "shard-1", "shard-2"}));
@@ -32,9 +37,10 @@ TEST(ScalePlanTest, ACreatedClusterIsBalancedWhicheverShardHasTheExtraSlot) {
 }
 
 TEST(ScalePlanTest, ADrainedShardMustOwnNothingForTheRestToBeBalanced) {
-  json drained = Record({{"shard-0", {{0, 8191}}}, {"shard-1", {{8192, 16383}}}, {"shard-2", json::array()}});
+  ClusterView drained =
+      Record({{"shard-0", {{0, 8191}}}, {"shard-1", {{8192, 16383}}}, {"shard-2", json::array()}});
   EXPECT_TRUE(SlotsBalanced(drained, {"shard-0", "shard-1"}));
-  json leftover =
+  ClusterView leftover =
       Record({{"shard-0", {{0, 8190}}}, {"shard-1", {{8192, 16383}}}, {"shard-2", {{8191, 8191}}}});
   EXPECT_FALSE(SlotsBalanced(leftover, {"shard-0", "shard-1"}));
 }

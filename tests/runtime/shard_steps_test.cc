@@ -14,17 +14,31 @@ json Shard(const std::string& id, const std::string& master, int nodes, int down
   return {{"id", id}, {"master", master}, {"nodes", n}, {"down", d}};
 }
 
+ClusterView View(const json& doc) {
+  auto view = ClusterView::FromJson(doc);
+  EXPECT_TRUE(view.ok()) << view.error();
+  return view.ok() ? view.value() : ClusterView{};
+}
+
 TEST(ShardStepsTest, ReplicationMissingNamesTheFirstShardNotReady) {
   json record = {{"shards", {Shard("shard-0", "127.0.0.1:7000", 2, 0), Shard("shard-1", "", 0, 0)}}};
-  EXPECT_EQ(ReplicationMissing(record, 2), "shard-1 has no master");
+  EXPECT_EQ(ReplicationMissing(View(record), 2), "shard-1 has no master");
   // Only the shards asked about count (a scale waits for its new ones).
-  EXPECT_EQ(ReplicationMissing(record, 2, {"shard-0"}), "");
-  EXPECT_EQ(ReplicationMissing(record, 2, {"shard-2"}), "shard-2 is not in the record");
+  EXPECT_EQ(ReplicationMissing(View(record), 2, {"shard-0"}), "");
+  EXPECT_EQ(ReplicationMissing(View(record), 2, {"shard-2"}), "shard-2 is not in the record");
   record["shards"][1] = Shard("shard-1", "127.0.0.1:7000", 2, 1);
-  EXPECT_EQ(ReplicationMissing(record, 2), "shard-1 has 1 replica(s) not in sync");
-  EXPECT_EQ(ReplicationMissing(record, 3, {"shard-0"}), "shard-0 has 2 of 3 nodes registered");
-  EXPECT_EQ(ReplicationMissing(json(), 2), "no record yet");
-  EXPECT_EQ(RecordShardIds(record), (std::vector<std::string>{"shard-0", "shard-1"}));
+  EXPECT_EQ(ReplicationMissing(View(record), 2), "shard-1 has 1 replica(s) not in sync");
+  EXPECT_EQ(ReplicationMissing(View(record), 3, {"shard-0"}), "shard-0 has 2 of 3 nodes registered");
+}
+
+TEST(ShardStepsTest, RegisteredAsComparesTheNodesAsASetAndNeedsAMaster) {
+  ClusterView view =
+      View({{"shards", {Shard("shard-0", "127.0.0.1:7000", 2, 1), Shard("shard-1", "", 0, 0)}}});
+  EXPECT_TRUE(RegisteredAs(view.Shard("shard-0"), {"127.0.0.1:7001", "127.0.0.1:7000"}));
+  EXPECT_FALSE(RegisteredAs(view.Shard("shard-0"), {"127.0.0.1:7000"}));
+  EXPECT_FALSE(RegisteredAs(view.Shard("shard-0"), {"127.0.0.1:7000", "127.0.0.1:7002"}));
+  EXPECT_FALSE(RegisteredAs(view.Shard("shard-1"), {}));  // no master: never registered
+  EXPECT_FALSE(RegisteredAs(nullptr, {"127.0.0.1:7000"}));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "runtime/shard_name.h"
 
 namespace redkube::runtime {
 
@@ -76,7 +77,7 @@ class LocalLayout {
   std::string ControlSocket() const { return RunDir() + "/control.sock"; }
 
   // Process names, stable across restarts.
-  static std::string ShardId(int shard) { return "shard-" + std::to_string(shard); }
+  static std::string ShardId(int shard) { return ShardGroupName(shard); }  // the one naming
   static std::string ServerName(int shard, int member);
   static std::string ProxyName(int index) { return "proxy-" + std::to_string(index); }
   static std::string ConfigServerName(int index) { return "configserver-" + std::to_string(index); }

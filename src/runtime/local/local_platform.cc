@@ -13,6 +13,8 @@
 #include "core/redis_client.h"
 #include "core/strings.h"
 #include "runtime/local/cluster_directory.h"
+#include "runtime/server_start.h"
+#include "runtime/shard_name.h"
 
 namespace redkube::runtime {
 namespace {
@@ -23,23 +25,6 @@ namespace fs = std::filesystem;
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 
 std::string Url(const std::string& host, int port) { return "http://" + host + ":" + std::to_string(port); }
-
-// Writes `content` to `path` with mode 0600, atomically (readers see the old
-// or the new file, never half of one).
-Status WritePrivateFile(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return Status::Error("cannot write " + tmp);
-    out << content;
-    if (!out.flush()) return Status::Error("cannot write " + tmp);
-  }
-  chmod(tmp.c_str(), 0600);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::Error("cannot write " + path + ": " + ec.message());
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -71,18 +56,22 @@ Status LocalPlatform::WaitHttpOk(const std::string& url, const std::string& what
                        ")");
 }
 
-Status LocalPlatform::WaitPing(const HostPort& address, std::chrono::milliseconds timeout) const {
-  const auto deadline = Clock::now() + timeout;
-  std::string last = "no answer";
-  while (Clock::now() < deadline) {
-    RedisClient client(address, password_, std::chrono::milliseconds(500));
-    auto reply = client.Command({"PING"});
-    if (reply.ok() && reply->type == RedisReply::Type::kStatus && reply->str == "PONG") return Status::Ok();
-    last = reply.ok() ? reply->str : reply.error();
-    std::this_thread::sleep_for(kPollInterval);
+std::optional<std::string> LocalPlatform::PingProblem(const HostPort& address) const {
+  RedisClient client(address, password_, std::chrono::milliseconds(500));
+  auto reply = client.Command({"PING"});
+  if (reply.ok() && reply->type == RedisReply::Type::kStatus && reply->str == "PONG") return std::nullopt;
+  return reply.ok() ? reply->str : reply.error();
+}
+
+Readiness LocalPlatform::ReadinessOf(const std::vector<Member>& members) const {
+  for (const auto& m : members) {
+    if (auto problem = PingProblem(m.address)) {
+      return Readiness{.ready = false,
+                       .waiting_for = m.name + " (" + m.address.ToString() + "): " + *problem +
+                                      " (log: " + layout_.LogFile(m.name) + ")"};
+    }
   }
-  return Status::Error(address.ToString() + " does not answer PING after " + std::to_string(timeout.count()) +
-                       " ms (" + last + ")");
+  return Readiness{.ready = true, .waiting_for = ""};
 }
 
 Result<ControlPlane> LocalPlatform::EnsureControlPlane() {
@@ -124,36 +113,32 @@ Result<ControlPlane> LocalPlatform::EnsureControlPlane() {
 }
 
 Result<int> LocalPlatform::ShardIndex(const std::string& group) const {
-  const std::string prefix = "shard-";
-  if (group.rfind(prefix, 0) == 0) {
-    auto index = ParseInt64(std::string_view(group).substr(prefix.size()));
-    if (index && *index >= 0 && *index < LocalLayout::MaxShards(layout_.spec().port)) {
-      return static_cast<int>(*index);
-    }
+  if (auto index = ShardIndexOf(group); index && *index < LocalLayout::MaxShards(layout_.spec().port)) {
+    return *index;
   }
   return Status::Error("the local runtime has no server group " + group);
 }
 
-Status LocalPlatform::WriteServerConfig(int shard, int member) const {
-  // The password goes in a 0600 file, not on the command line where ps
+Status LocalPlatform::WriteServerConfig(int shard, int member,
+                                        const std::optional<HostPort>& replica_of) const {
+  // The same redis.conf as the init container writes on Kubernetes. The
+  // password is in it, in a 0600 file, never on the command line where ps
   // would show it (the local counterpart of a mounted Secret).
-  return WritePrivateFile(layout_.ServerDataDir(shard, member) + "/redkube.conf",
-                          "requirepass \"" + password_ + "\"\nmasterauth \"" + password_ + "\"\n");
+  const std::string dir = layout_.ServerDataDir(shard, member);
+  return WritePrivateFile(dir + "/redkube.conf",
+                          RenderServerConfig(ServerConfig{.bind = layout_.host(),
+                                                          .port = layout_.ServerPort(shard, member),
+                                                          .dir = dir,
+                                                          .password = password_,
+                                                          .include = "",
+                                                          .replica_of = replica_of}));
 }
 
 std::vector<std::string> LocalPlatform::ServerArgv(int shard, int member,
                                                    const std::optional<HostPort>& replica_of) const {
-  const std::string dir = layout_.ServerDataDir(shard, member);
-  // Grouped by hand, each group with its reason.
-  // clang-format off
-  std::vector<std::string> argv = {
-      "redis-server", dir + "/redkube.conf", "--port", std::to_string(layout_.ServerPort(shard, member)),
-      "--bind", layout_.host(), "--dir", dir,
-      // Persistence is what makes the data dir a volume: AOF, fsync each second.
-      "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-      // A new replica syncs at once (Redis's default waits 5 s for others).
-      "--repl-diskless-sync-delay", "0", "--daemonize", "no", "--logfile", ""};
-  // clang-format on
+  std::vector<std::string> argv = {"redis-server", layout_.ServerDataDir(shard, member) + "/redkube.conf"};
+  // Only when the config could not be rewritten: the command line wins over
+  // the file, so the member still never starts as a master by mistake.
   if (replica_of) {
     argv.insert(argv.end(), {"--replicaof", replica_of->host, std::to_string(replica_of->port)});
   }
@@ -175,7 +160,7 @@ Status LocalPlatform::StartServer(int shard, int member) {
   std::error_code ec;
   fs::create_directories(layout_.ServerDataDir(shard, member), ec);
   if (ec) return Status::Error("cannot create " + layout_.ServerDataDir(shard, member) + ": " + ec.message());
-  if (Status s = WriteServerConfig(shard, member); !s.ok()) return s;
+  if (Status s = WriteServerConfig(shard, member, std::nullopt); !s.ok()) return s;
   const std::string group = LocalLayout::ShardId(shard);
   const std::string name = LocalLayout::ServerName(shard, member);
   const int port = layout_.ServerPort(shard, member);
@@ -187,7 +172,11 @@ Status LocalPlatform::StartServer(int shard, int member) {
       master = observer->BeforeRestart(group, MemberOf(name, port));
     }
     if (master) spdlog::info("{} starts again as a replica of {}", name, master->ToString());
-    return ServerArgv(shard, member, master);
+    if (Status s = WriteServerConfig(shard, member, master); !s.ok()) {
+      spdlog::error("{}: {}", name, s.message());
+      return ServerArgv(shard, member, master);
+    }
+    return ServerArgv(shard, member, std::nullopt);
   };
   spec.after_restart = [this, group, name, port] {
     if (ServerRestartObserver* observer = observer_) observer->AfterRestart(group, MemberOf(name, port));
@@ -257,17 +246,10 @@ Result<std::vector<Member>> LocalPlatform::ListMembers(const std::string& group)
   return members;
 }
 
-Status LocalPlatform::WaitMembersReady(const std::string& group, std::chrono::milliseconds timeout) {
+Result<Readiness> LocalPlatform::MembersReady(const std::string& group) {
   auto members = ListMembers(group);
   if (!members.ok()) return members.status();
-  const auto deadline = Clock::now() + timeout;
-  for (const auto& m : members.value()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (Status s = WaitPing(m.address, std::max(left, std::chrono::milliseconds(1))); !s.ok()) {
-      return Status::Error(m.name + ": " + s.message() + " (log: " + layout_.LogFile(m.name) + ")");
-    }
-  }
-  return Status::Ok();
+  return ReadinessOf(members.value());
 }
 
 Status LocalPlatform::ReplaceMember(const std::string& group, int index) {
@@ -356,16 +338,7 @@ std::vector<Member> LocalPlatform::ListProxies() {
   return proxies;
 }
 
-Status LocalPlatform::WaitProxiesReady(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (const auto& p : ListProxies()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (Status s = WaitPing(p.address, std::max(left, std::chrono::milliseconds(1))); !s.ok()) {
-      return Status::Error(p.name + ": " + s.message() + " (log: " + layout_.LogFile(p.name) + ")");
-    }
-  }
-  return Status::Ok();
-}
+Result<Readiness> LocalPlatform::ProxiesReady() { return ReadinessOf(ListProxies()); }
 
 void LocalPlatform::StopAll() {
   supervisor_.StopAccepting();

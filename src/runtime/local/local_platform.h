@@ -33,13 +33,13 @@ class LocalPlatform : public Platform {
   void SetServerRestartObserver(ServerRestartObserver* observer) override { observer_ = observer; }
   Result<ControlPlane> EnsureControlPlane() override;
   Status EnsureServerGroup(const std::string& group, int size, const std::string& version) override;
-  Status WaitMembersReady(const std::string& group, std::chrono::milliseconds timeout) override;
+  Result<Readiness> MembersReady(const std::string& group) override;
   Result<std::vector<Member>> ListMembers(const std::string& group) override;
   Status ReplaceMember(const std::string& group, int index) override;
   Status RemoveServerGroup(const std::string& group) override;
   Result<std::vector<std::string>> ListServerGroups() override;
   Status EnsureProxies(int count, const ControlPlane& control_plane) override;
-  Status WaitProxiesReady(std::chrono::milliseconds timeout) override;
+  Result<Readiness> ProxiesReady() override;
   std::vector<Member> ListProxies() override;
 
   // Stops everything in the order that keeps data safe: proxies, then
@@ -50,9 +50,11 @@ class LocalPlatform : public Platform {
   Result<int> ShardIndex(const std::string& group) const;
   Status StartServer(int shard, int member);
   std::vector<std::string> ServerArgv(int shard, int member, const std::optional<HostPort>& replica_of) const;
-  Status WriteServerConfig(int shard, int member) const;
+  Status WriteServerConfig(int shard, int member, const std::optional<HostPort>& replica_of) const;
   Status WaitHttpOk(const std::string& url, const std::string& what, std::chrono::milliseconds timeout) const;
-  Status WaitPing(const HostPort& address, std::chrono::milliseconds timeout) const;
+  // Why `address` does not answer PING now, or nothing when it does.
+  std::optional<std::string> PingProblem(const HostPort& address) const;
+  Readiness ReadinessOf(const std::vector<Member>& members) const;
   Member MemberOf(const std::string& name, int port) const;
   void WriteProcessesFile();
 

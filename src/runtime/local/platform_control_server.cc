@@ -59,11 +59,10 @@ void PlatformControlServer::Routes() {
     ReplyStatus(res, platform_->EnsureServerGroup(req.matches[1], (*body)["size"].get<int>(),
                                                   body->value("version", "")));
   });
-  s.Post(std::string(kGroup) + "/wait-ready", [this](const httplib::Request& req, httplib::Response& res) {
-    auto body = BodyOf(req, res);
-    if (!body) return;
-    auto timeout = std::chrono::milliseconds(body->value("timeout_ms", int64_t{60000}));
-    ReplyStatus(res, platform_->WaitMembersReady(req.matches[1], timeout));
+  s.Get(std::string(kGroup) + "/ready", [this](const httplib::Request& req, httplib::Response& res) {
+    auto readiness = platform_->MembersReady(req.matches[1]);
+    if (!readiness.ok()) return ReplyStatus(res, readiness.status());
+    Reply(res, 200, json{{"ready", readiness->ready}, {"waiting_for", readiness->waiting_for}});
   });
   s.Get(std::string(kGroup) + "/members", [this](const httplib::Request& req, httplib::Response& res) {
     auto members = platform_->ListMembers(req.matches[1]);

@@ -6,7 +6,7 @@
 //
 //   GET    /v1/groups                       {"groups": [GROUP, ...]}
 //   PUT    /v1/groups/GROUP                 {"size": N, "version": ""}   EnsureServerGroup
-//   POST   /v1/groups/GROUP/wait-ready      {"timeout_ms": N}            WaitMembersReady
+//   GET    /v1/groups/GROUP/ready           {"ready": B, "waiting_for": WHO}  MembersReady
 //   GET    /v1/groups/GROUP/members         {"members": [{"name", "address", "running", "restarts"}]}
 //   DELETE /v1/groups/GROUP                 RemoveServerGroup
 //

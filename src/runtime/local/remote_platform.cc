@@ -52,10 +52,15 @@ Status RemotePlatform::EnsureServerGroup(const std::string& group, int size, con
                        std::chrono::seconds(30)));
 }
 
-Status RemotePlatform::WaitMembersReady(const std::string& group, std::chrono::milliseconds timeout) {
-  auto read_timeout = std::chrono::duration_cast<std::chrono::seconds>(timeout) + std::chrono::seconds(10);
-  return StatusOf(Call(socket_path_, "POST", "/v1/groups/" + group + "/wait-ready",
-                       json{{"timeout_ms", timeout.count()}}, read_timeout));
+Result<Readiness> RemotePlatform::MembersReady(const std::string& group) {
+  auto answer =
+      Call(socket_path_, "GET", "/v1/groups/" + group + "/ready", nullptr, std::chrono::seconds(30));
+  if (!answer.ok()) return answer.status();
+  const json& body = answer->body;
+  if (!body.is_object() || !body.contains("ready") || !body["ready"].is_boolean()) {
+    return Status::Error("the supervisor's readiness answer has no \"ready\"");
+  }
+  return Readiness{.ready = body["ready"].get<bool>(), .waiting_for = body.value("waiting_for", "")};
 }
 
 Result<std::vector<Member>> RemotePlatform::ListMembers(const std::string& group) {

@@ -19,7 +19,7 @@ class RemotePlatform : public Platform {
   void SetServerRestartObserver(ServerRestartObserver* /*observer*/) override {}
   Result<ControlPlane> EnsureControlPlane() override { return NotHere("EnsureControlPlane"); }
   Status EnsureServerGroup(const std::string& group, int size, const std::string& version) override;
-  Status WaitMembersReady(const std::string& group, std::chrono::milliseconds timeout) override;
+  Result<Readiness> MembersReady(const std::string& group) override;
   Result<std::vector<Member>> ListMembers(const std::string& group) override;
   Status ReplaceMember(const std::string& /*group*/, int /*index*/) override {
     return NotHere("ReplaceMember");
@@ -29,9 +29,7 @@ class RemotePlatform : public Platform {
   Status EnsureProxies(int /*count*/, const ControlPlane& /*plane*/) override {
     return NotHere("EnsureProxies");
   }
-  Status WaitProxiesReady(std::chrono::milliseconds /*timeout*/) override {
-    return NotHere("WaitProxiesReady");
-  }
+  Result<Readiness> ProxiesReady() override { return NotHere("ProxiesReady"); }
   std::vector<Member> ListProxies() override { return {}; }
 
  private:

@@ -72,7 +72,8 @@ TEST_F(PlatformControlTest, GroupsAreAddedAndRemovedAtTheEndAndTheSavedShapeFoll
 
   ASSERT_TRUE(remote.EnsureServerGroup("shard-1", 2, "").ok());
   EXPECT_EQ(SavedShards(), 2);  // written before the group started
-  ASSERT_TRUE(remote.WaitMembersReady("shard-1", std::chrono::seconds(20)).ok());
+  Status ready = WaitMembersReady(&remote, "shard-1", std::chrono::seconds(20));
+  ASSERT_TRUE(ready.ok()) << ready.message();
   auto members = remote.ListMembers("shard-1");
   ASSERT_TRUE(members.ok()) << members.error();
   ASSERT_EQ(members->size(), 2u);

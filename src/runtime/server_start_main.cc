@@ -1,0 +1,89 @@
+// redkube-server-start: the server start step as a program (the init
+// container `server-start` of a shard's pods, docs/operator.md). Decides
+// how this member starts (DecideServerStart, asking the ConfigServer),
+// writes the redis.conf redis-server starts from, and remembers the address
+// for next time. Exit 0 when the config is written; 1 (saying why) when a
+// file cannot be read or written.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+
+#include "core/secret_file.h"
+#include "runtime/configserver_client.h"
+#include "runtime/server_start.h"
+
+namespace {
+
+using namespace redkube;
+using namespace redkube::runtime;
+
+int Fail(const std::string& message) {
+  fmt::print(stderr, "redkube-server-start: {}\n", message);
+  return 1;
+}
+
+const char* RoleName(ServerStartDecision::Role role) {
+  switch (role) {
+    case ServerStartDecision::Role::kMaster:
+      return "master";
+    case ServerStartDecision::Role::kReplica:
+      return "replica";
+    case ServerStartDecision::Role::kWaitForFailover:
+      break;
+  }
+  return "waiting";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Decides how a redkube shard member starts and writes its redis.conf"};
+  std::vector<std::string> urls;
+  std::string token_file, cluster, shard, password_file, bind, dir, include, out;
+  int port = 6379;
+  int64_t failover_wait_ms = 8000;
+  app.add_option("--configserver", urls, "ConfigServer URL (repeatable, or a comma list)")
+      ->required()
+      ->delimiter(',');
+  app.add_option("--token-file", token_file, "the ConfigServer API bearer token")->required();
+  app.add_option("--cluster", cluster, "the cluster's name")->required();
+  app.add_option("--shard", shard, "this member's shard id (shard-K)")->required();
+  app.add_option("--password-file", password_file, "the cluster's redis password")->required();
+  app.add_option("--bind", bind, "the address redis-server listens on (the pod IP)")->required();
+  app.add_option("--port", port, "its port")->check(CLI::Range(1, 65535));
+  app.add_option("--dir", dir, "its data dir (the volume)")->required();
+  app.add_option("--include", include, "a redis.conf to include, if the file exists");
+  app.add_option("--out", out, "where to write the redis.conf")->required();
+  app.add_option("--failover-wait-ms", failover_wait_ms,
+                 "how long a returning master waits for the shard to fail over")
+      ->check(CLI::Range(int64_t{0}, int64_t{600000}));
+  CLI11_PARSE(app, argc, argv);
+
+  auto token = ReadSecretFile(token_file);
+  if (!token.ok()) return Fail(token.error());
+  auto password = ReadSecretFile(password_file);
+  if (!password.ok()) return Fail(password.error());
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail("cannot create " + dir + ": " + ec.message());
+
+  const std::string current = bind + ":" + std::to_string(port);
+  const std::optional<std::string> previous = ReadPreviousAddress(dir);
+  ConfigServerClient configserver(ControlPlane{.configserver_urls = urls, .token = token.value()});
+  ServerStartDecision decision = DecideWithConfigServer(configserver, cluster, shard, previous, current,
+                                                        std::chrono::milliseconds(failover_wait_ms));
+
+  ServerConfig config{.bind = bind,
+                      .port = port,
+                      .dir = dir,
+                      .password = password.value(),
+                      .include = !include.empty() && std::filesystem::exists(include) ? include : "",
+                      .replica_of = decision.master};
+  if (Status s = WritePrivateFile(out, RenderServerConfig(config)); !s.ok()) return Fail(s.message());
+  if (Status s = WritePreviousAddress(dir, current); !s.ok()) return Fail(s.message());
+  fmt::print("redkube-server-start: {} of {} at {} (previously {}) starts as {}{}: {}\n", shard, cluster,
+             current, previous.value_or("never run"), RoleName(decision.role),
+             decision.master ? " of " + decision.master->ToString() : "", decision.reason);
+  return 0;
+}
