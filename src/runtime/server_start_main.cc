@@ -1,12 +1,16 @@
-// redkube-server-start: the server start step as a program (the init
-// container `server-start` of a shard's pods, docs/operator.md). Decides
+// redkube-server-start: the server start step as a program (what a shard's
+// redis container runs, with --exec, each time it starts; docs/operator.md). Decides
 // how this member starts (DecideServerStart, asking the ConfigServer),
 // writes the redis.conf redis-server starts from, and remembers the address
 // for next time. Exit 0 when the config is written; 1 (saying why) when a
 // file cannot be read or written.
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "core/secret_file.h"
@@ -55,6 +59,9 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "its data dir (the volume)")->required();
   app.add_option("--include", include, "a redis.conf to include, if the file exists");
   app.add_option("--out", out, "where to write the redis.conf")->required();
+  bool exec_server = false;
+  app.add_flag("--exec", exec_server,
+               "then exec `redis-server OUT` (a container runs the step each time it starts)");
   app.add_option("--failover-wait-ms", failover_wait_ms,
                  "how long a returning master waits for the shard to fail over")
       ->check(CLI::Range(int64_t{0}, int64_t{600000}));
@@ -85,5 +92,12 @@ int main(int argc, char** argv) {
   fmt::print("redkube-server-start: {} of {} at {} (previously {}) starts as {}{}: {}\n", shard, cluster,
              current, previous.value_or("never run"), RoleName(decision.role),
              decision.master ? " of " + decision.master->ToString() : "", decision.reason);
+  if (exec_server) {
+    std::fflush(stdout);
+    // The container's process becomes redis-server: its signals (SIGTERM
+    // from the kubelet) and exit status are redis-server's own.
+    execlp("redis-server", "redis-server", out.c_str(), static_cast<char*>(nullptr));
+    return Fail(std::string("cannot exec redis-server: ") + std::strerror(errno));
+  }
   return 0;
 }
