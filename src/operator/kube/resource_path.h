@@ -32,6 +32,7 @@ inline constexpr Resource kConfigMaps{"", "v1", "configmaps", true, "ConfigMap"}
 inline constexpr Resource kServiceAccounts{"", "v1", "serviceaccounts", true, "ServiceAccount"};
 inline constexpr Resource kEvents{"", "v1", "events", true, "Event"};
 inline constexpr Resource kNodes{"", "v1", "nodes", false, "Node"};
+inline constexpr Resource kNamespaces{"", "v1", "namespaces", false, "Namespace"};
 inline constexpr Resource kStatefulSets{"apps", "v1", "statefulsets", true, "StatefulSet"};
 inline constexpr Resource kDeployments{"apps", "v1", "deployments", true, "Deployment"};
 inline constexpr Resource kPodDisruptionBudgets{"policy", "v1", "poddisruptionbudgets", true,
