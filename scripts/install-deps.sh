@@ -8,6 +8,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   # libraries
   nlohmann-json3-dev libfmt-dev libspdlog-dev libcli11-dev libgtest-dev libcpp-httplib-dev libssl-dev
+  libyaml-cpp-dev  # the operator reads kubeconfig files (YAML)
   # servers and tools the tests and benchmarks run for real
   redis-server redis-tools nutcracker etcd-server
   # integration tests

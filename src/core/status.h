@@ -13,6 +13,13 @@ class Status {
  public:
   static Status Ok() { return Status(); }
   static Status Error(std::string message) { return Status(std::move(message)); }
+  // An error that carries a code the caller branches on (the HTTP status of a
+  // Kubernetes API answer: 404, 409, 410...), so callers need not parse text.
+  static Status Error(std::string message, int code) {
+    Status s(std::move(message));
+    s.code_ = code;
+    return s;
+  }
 
   bool ok() const { return !message_.has_value(); }
   // The reason, for a failed status; empty for an ok one.
@@ -20,11 +27,14 @@ class Status {
     static const std::string kEmpty;
     return message_ ? *message_ : kEmpty;
   }
+  // The code given to Error(message, code); 0 when none was (and when ok).
+  int code() const { return code_; }
 
  private:
   Status() = default;
   explicit Status(std::string message) : message_(std::move(message)) {}
   std::optional<std::string> message_;
+  int code_ = 0;
 };
 
 template <typename T>
