@@ -145,6 +145,7 @@ ports() {
     # shellcheck disable=SC1090
     . "$f"
     SERVICE_CIDR="127.$((96 + NET_INDEX)).0.0/16" POD_CIDR="127.$((20 + NET_INDEX)).0.0/16"
+    if pid_alive etcd || pid_alive kube-apiserver; then return 0; fi  # a partial restart: keep them
     if "$PY" - "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" <<'PYEOF'; then return 0; fi
 import socket, sys
 for p in sys.argv[1:]:
@@ -338,11 +339,17 @@ cmd_down() {
   log "down ($STATE)"
 }
 
-cmd="${1:-}"
-case "$cmd" in
-  build) cmd_build ;;
-  up) cmd_up ;;
-  down) cmd_down ;;
-  env) STATE="$(cd "$STATE" 2>/dev/null && pwd || echo "$STATE")"; KUBECONFIG_FILE="$STATE/kubeconfig"; cmd_env ;;
-  *) echo "usage: $0 build|up|down|env" >&2; exit 2 ;;
-esac
+main() {
+  cmd="${1:-}"
+  case "$cmd" in
+    build) cmd_build ;;
+    up) cmd_up ;;
+    down) cmd_down ;;
+    env) STATE="$(cd "$STATE" 2>/dev/null && pwd || echo "$STATE")"; KUBECONFIG_FILE="$STATE/kubeconfig"; cmd_env ;;
+    *) echo "usage: $0 build|up|down|env" >&2; exit 2 ;;
+  esac
+}
+
+# one line: bash has read it whole before main runs, so editing this file during a long build
+# cannot make the running copy read a changed file
+main "$@"; exit $?

@@ -521,7 +521,7 @@ class PodWorker(threading.Thread):
                 return  # exited for good (restartPolicy)
             c.last_state = {"terminated": c.state["terminated"]}
             c.restarts += 1
-        self.start(c)
+        self.start_container(c)
 
     def env_for(self, c, pod, rewrite):
         spec = c.spec
@@ -610,7 +610,7 @@ class PodWorker(threading.Thread):
             mounts[vm["mountPath"]] = d
         return PathRewriter(mounts)
 
-    def start(self, c):
+    def start_container(self, c):
         pod = self.current()
         c.next_start = 0.0
         rw = self.rewriter(c)
@@ -1249,7 +1249,8 @@ class Agent:
             w.update_evt.set()
         deadline = time.monotonic() + 20
         for w in self.workers.values():
-            w.join(max(0.1, deadline - time.monotonic()))
+            if w.ident is not None:
+                w.join(max(0.1, deadline - time.monotonic()))
         LOG.info("stopped")
 
 
