@@ -1004,6 +1004,7 @@ class Agent:
         self.forwarders = {}  # (ip, port) -> Forwarder
         self.next_ip = int(POD_NET.network_address) + 256  # 127.20.1.0 upwards
         self.pv_done = set()
+        self.bumped = False
 
     def alloc_ip(self):
         while True:
@@ -1013,6 +1014,24 @@ class Agent:
                 raise RuntimeError("pod IP range exhausted")
             if str(ip).split(".")[-1] not in ("0", "255"):
                 return str(ip)
+
+    def reuse_or_alloc_ip(self, pod):
+        """A pod that already has an address of ours (the harness restarted) keeps it; new pods get
+        addresses above every address seen, so none is ever handed out twice."""
+        ip = pod.get("status", {}).get("podIP")
+        if ip and ipaddress.ip_address(ip) in POD_NET and ip not in self.ips_in_use():
+            self.next_ip = max(self.next_ip, int(ipaddress.ip_address(ip)))
+            return ip
+        return self.alloc_ip()
+
+    def ips_in_use(self):
+        return {w.ip for w in self.workers.values()}
+
+    def bump_past_existing(self):
+        for pod in self.pods.snapshot():
+            ip = pod.get("status", {}).get("podIP")
+            if ip and ipaddress.ip_address(ip) in POD_NET:
+                self.next_ip = max(self.next_ip, int(ipaddress.ip_address(ip)))
 
     # -- nodes
     def node_object(self, name):
@@ -1093,7 +1112,7 @@ class Agent:
                     else:
                         continue
                 else:
-                    w = PodWorker(self, pod, self.alloc_ip())
+                    w = PodWorker(self, pod, self.reuse_or_alloc_ip(pod))
                 self.workers[uid] = w
                 w.start()
             else:
@@ -1234,6 +1253,9 @@ class Agent:
                 break
             if not all(i.synced.is_set() for i in (self.pods, self.pvcs, self.pvs, self.svcs, self.slices)):
                 continue
+            if not self.bumped:
+                self.bump_past_existing()
+                self.bumped = True
             try:
                 self.reconcile()
             except Exception:
