@@ -107,9 +107,9 @@ def shard_of(record, shard_id):
     raise AssertionError("no %s in %s" % (shard_id, record))
 
 
-def replication_complete(record, members=MEMBERS):
+def replication_complete(record, members=MEMBERS, shards=SHARDS):
     """Every shard has its master and `members` nodes, replicas in sync."""
-    if not record or len(record.get("shards", [])) != SHARDS:
+    if not record or len(record.get("shards", [])) != shards:
         return False
     health = record.get("health", {})
     for s in record["shards"]:
@@ -138,33 +138,37 @@ def operator(testbed):
     return testbed
 
 
+def watch_creation(tb, name=NAME, shards=SHARDS, members=MEMBERS, seconds=240, on_look=None):
+    """Polls a RedisCluster until Ready: at every look, a Proxy Deployment
+    may exist only once every server pod is ready and the ConfigServer has
+    every shard's master and replicas in sync (the design's order).
+    `on_look(rc)` runs at each look (a test may act mid-creation)."""
+    configserver = None
+    deadline = time.monotonic() + seconds
+    while True:
+        assert time.monotonic() < deadline, "not Ready in %d s: %s" % (seconds, tb.kubectl(
+            "get", "rediscluster", name, "-n", NS, "-o", "yaml"))
+        deployments = items(tb, "deployments", "redkube.io/cluster=" + name)
+        if any(d["metadata"]["name"] == name + "-proxy" for d in deployments):
+            pods = server_pods(tb, name)
+            assert len(pods) == shards * members and all(pod_ready(p) for p in pods), \
+                "the Proxy Deployment came before every server pod was ready"
+            configserver = configserver or ConfigServer(tb, name)
+            assert replication_complete(configserver.record(), members, shards), \
+                "the Proxy Deployment came before registration and replication"
+        rc = get_json(tb, "rediscluster", name, "-n", NS)
+        if on_look:
+            on_look(rc)
+        if rc.get("status", {}).get("phase") == "Ready":
+            return rc
+        time.sleep(0.3)
+
+
 @pytest.fixture(scope="module")
 def created(operator):
-    """Applies the RedisCluster and watches the creation: at every look, a
-    Proxy Deployment may exist only once every server pod is ready and the
-    ConfigServer has every shard's master and replicas in sync (the design's
-    order)."""
-    tb = operator
-    tb.kubectl("apply", "-f", "-", input=cluster_yaml())
-    configserver = None
-    deadline = time.monotonic() + 240
-    while True:
-        assert time.monotonic() < deadline, "not Ready in 240 s: %s" % tb.kubectl(
-            "get", "rediscluster", NAME, "-n", NS, "-o", "yaml")
-        deployments = items(tb, "deployments", "redkube.io/cluster=" + NAME)
-        proxy_exists = any(d["metadata"]["name"] == NAME + "-proxy" for d in deployments)
-        if proxy_exists:
-            pods = server_pods(tb)
-            assert len(pods) == SHARDS * MEMBERS and all(pod_ready(p) for p in pods), \
-                "the Proxy Deployment came before every server pod was ready"
-            configserver = configserver or ConfigServer(tb)
-            assert replication_complete(configserver.record()), \
-                "the Proxy Deployment came before registration and replication"
-        rc = get_json(tb, "rediscluster", NAME, "-n", NS)
-        if rc.get("status", {}).get("phase") == "Ready":
-            break
-        time.sleep(0.3)
-    return tb
+    operator.kubectl("apply", "-f", "-", input=cluster_yaml())
+    watch_creation(operator)
+    return operator
 
 
 def test_created_in_order_with_each_shard_on_different_nodes(created):
@@ -311,6 +315,9 @@ def test_master_pod_deleted_fails_over_and_rejoins(created):
         addr = new[0]["status"]["podIP"] + ":6379"
         return record is not None and addr in shard_of(record, "shard-0")["nodes"]
     tb.wait_for(rejoined, 120, "the recreated pod registered again")
+    new_ip = [p for p in server_pods(tb, shard=0) if p["metadata"]["name"] == victim["metadata"]["name"]][0][
+        "status"]["podIP"]
+    assert new_ip != victim["status"]["podIP"], "the recreated pod kept its address: not the case tested"
     wait_cluster_ready(tb, configserver)
     assert old_master not in shard_of(configserver.record(), "shard-0")["nodes"], \
         "the old address is still registered"
@@ -371,3 +378,82 @@ def test_delete_removes_everything_it_made(created):
     events = get_json(tb, "events", "-n", NS, "--field-selector", "involvedObject.name=" + NAME)["items"]
     assert any(e["reason"] == "Deregistered" for e in events), \
         "the ConfigServer was not told: %s" % [e["reason"] for e in events]
+
+
+def operator_pods(tb):
+    return [p for p in get_json(tb, "pods", "-n", "redkube-system", "-l",
+                                "app.kubernetes.io/component=operator")["items"]
+            if not p["metadata"].get("deletionTimestamp")]
+
+
+def lease_holder(tb):
+    lease = get_json(tb, "lease", "-n", "redkube-system", "redkube-operator")
+    return lease["spec"].get("holderIdentity", "")
+
+
+def test_the_operator_account_has_least_privilege(operator):
+    account = "system:serviceaccount:redkube-system:redkube-operator"
+
+    def can(verb, resource, ns=NS):
+        out = subprocess_can_i(operator, verb, resource, ns, account)
+        return out == "yes"
+    assert can("create", "statefulsets.apps") and can("patch", "redisclusters.redkube.io/status")
+    assert can("update", "leases.coordination.k8s.io/redkube-operator", "redkube-system")
+    assert not can("update", "leases.coordination.k8s.io/other", "redkube-system"), "other leases"
+    assert not can("delete", "nodes", ""), "the operator may delete nodes"
+    assert not can("create", "pods"), "the operator may create pods itself"
+    assert not can("create", "clusterrolebindings.rbac.authorization.k8s.io", ""), "the operator may escalate"
+    assert not can("update", "leases.coordination.k8s.io", "kube-system"), "leases beyond its namespace"
+
+
+def subprocess_can_i(tb, verb, resource, ns, account):
+    args = ["auth", "can-i", verb, resource, "--as", account]
+    args += ["-n", ns] if ns else ["--all-namespaces"]
+    try:
+        return tb.kubectl(*args).strip()
+    except Exception as e:  # kubectl exits 1 for "no"
+        return "no" if "no" in str(e) else str(e)
+
+
+RESUMED = "resumed"
+
+
+def test_the_operator_killed_mid_creation_resumes_and_finishes(operator):
+    tb = operator
+    tb.kubectl("apply", "-f", "-", input=cluster_yaml(name=RESUMED, shards=1, proxies=2))
+    killed = []
+
+    def kill_once_servers_exist(rc):
+        if killed or not items(tb, "statefulsets", "redkube.io/cluster=" + RESUMED):
+            return
+        pod = operator_pods(tb)[0]
+        os.kill(tb.pid("redkube-system", pod["metadata"]["name"], "operator"), signal.SIGKILL)
+        killed.append(pod["metadata"]["name"])
+    rc = watch_creation(tb, RESUMED, shards=1, on_look=kill_once_servers_exist)
+    assert killed, "the operator was never killed mid-creation"
+    assert rc["status"]["readyShards"] == 1
+    restarted = get_json(tb, "pod", "-n", "redkube-system", killed[0])
+    assert restarted["status"]["containerStatuses"][0]["restartCount"] >= 1
+
+
+def test_two_operator_replicas_one_leads_and_the_other_takes_over(operator):
+    tb = operator
+    tb.kubectl("scale", "deployment", "-n", "redkube-system", "redkube-operator", "--replicas", "2")
+    tb.wait_for(lambda: len([p for p in operator_pods(tb) if pod_ready(p)]) == 2, 90, "two operator pods ready")
+    names = {p["metadata"]["name"] for p in operator_pods(tb)}
+    leader = tb.wait_for(lambda: lease_holder(tb) in names and lease_holder(tb), 60, "a leader among the two")
+    standby = (names - {leader}).pop()
+    tb.kubectl("delete", "pod", "-n", "redkube-system", leader, "--wait=false")
+    tb.wait_for(lambda: lease_holder(tb) == standby, 60, "the standby leading")
+    # The new leader reconciles: drift on the resumed cluster is put back.
+    uid = get_json(tb, "service", "-n", NS, RESUMED + "-proxy")["metadata"]["uid"]
+    tb.kubectl("delete", "service", "-n", NS, RESUMED + "-proxy", "--wait=false")
+
+    def back():
+        try:
+            return get_json(tb, "service", "-n", NS, RESUMED + "-proxy")["metadata"]["uid"] != uid
+        except Exception:
+            return False
+    tb.wait_for(back, 60, "the proxy Service put back by the new leader")
+    tb.kubectl("delete", "rediscluster", RESUMED, "-n", NS, "--wait=false")
+    tb.wait_for(lambda: not items(tb, "statefulsets", "redkube.io/cluster=" + RESUMED), 120, "resumed deleted")
