@@ -13,6 +13,8 @@ PACKAGES=(
   redis-server redis-tools nutcracker etcd-server
   # integration tests
   python3 python3-pytest python3-redis curl
+  # the Kubernetes test bed: its certificates (scripts/kube-testbed.sh)
+  openssl
   # client-library workloads (tests/clients): ioredis, Jedis; go-redis uses
   # the image's Go toolchain (Debian's is older than go-redis needs)
   nodejs maven openjdk-17-jdk-headless

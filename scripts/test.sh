@@ -4,7 +4,9 @@
 # (ctest) and the integration tests against real redis-servers (pytest);
 # then all of them again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (build-asan/), and the libFuzzer targets for a bounded time (build-fuzz/).
-# SKIP_SANITIZERS=1 / SKIP_FUZZ=1 leave those out (quicker local runs).
+# The Kubernetes tests (tests/kube: the operator on a real control plane,
+# docs/kube-testbed.md) run once, on the regular build.
+# SKIP_SANITIZERS=1 / SKIP_FUZZ=1 / SKIP_KUBE=1 leave those out (quicker local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,6 +19,15 @@ ctest --test-dir build --output-on-failure -j2
 echo "== integration tests"
 # Debian's interpreter: python3-redis and python3-pytest are installed for it.
 /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider
+if [[ "${SKIP_KUBE:-0}" != 1 ]]; then
+  # A real control plane built from the Go module proxy, cached by version
+  # (docs/kube-testbed.md): seconds when cached, ~6 min cold on an idle machine.
+  echo "== Kubernetes: the test bed's binaries"
+  bash scripts/kube-testbed.sh build
+  echo "== Kubernetes tests: the API client against a real kube-apiserver, the test bed, the operator"
+  bash tests/kube/kube_client_check.sh build
+  /usr/bin/python3 -m pytest tests/kube -q -p no:cacheprovider
+fi
 if [[ "${SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== every test again under ASan+UBSan"
   bash scripts/test-sanitizers.sh

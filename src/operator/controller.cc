@@ -9,7 +9,10 @@ using nlohmann::json;
 
 Controller::Controller(kube::KubeClient* client, Reconciler* reconciler, std::string watch_namespace,
                        const kube::LeaseElector* elector)
-    : client_(client), reconciler_(reconciler), watch_namespace_(std::move(watch_namespace)), elector_(elector) {}
+    : client_(client),
+      reconciler_(reconciler),
+      watch_namespace_(std::move(watch_namespace)),
+      elector_(elector) {}
 
 Controller::~Controller() { Stop(); }
 
@@ -42,10 +45,10 @@ void Controller::Start() {
       },
       &queue_));
   for (const kube::Resource* owned :
-       {&res::kStatefulSets, &res::kDeployments, &res::kServices, &res::kPods, &res::kSecrets, &res::kConfigMaps,
-        &res::kPodDisruptionBudgets, &res::kHorizontalPodAutoscalers}) {
-    watchers_.push_back(std::make_unique<ResourceWatcher>(client_, *owned, watch_namespace_, "redkube.io/cluster",
-                                                          &ResourceWatcher::ClusterLabelKey, &queue_));
+       {&res::kStatefulSets, &res::kDeployments, &res::kServices, &res::kPods, &res::kSecrets,
+        &res::kConfigMaps, &res::kPodDisruptionBudgets, &res::kHorizontalPodAutoscalers}) {
+    watchers_.push_back(std::make_unique<ResourceWatcher>(
+        client_, *owned, watch_namespace_, "redkube.io/cluster", &ResourceWatcher::ClusterLabelKey, &queue_));
   }
   for (auto& w : watchers_) w->Start();
   worker_ = std::thread([this] { Work(); });
@@ -53,6 +56,9 @@ void Controller::Start() {
 
 void Controller::Stop() {
   if (stopping_.exchange(true)) return;
+  // Watchers first told to stop, so a watch StopWatches() ends is not
+  // started again.
+  for (auto& w : watchers_) w->RequestStop();
   client_->StopWatches();
   queue_.Shutdown();
   if (worker_.joinable()) worker_.join();
@@ -72,6 +78,13 @@ void Controller::Work() {
     was_leader = true;
     auto key = queue_.Get();
     if (!key) return;
+    // The lease may have been lost while Get() waited: never reconcile
+    // without it (the standby may be acting already); the key waits.
+    if (elector_ && !elector_->IsLeader()) {
+      queue_.Done(*key);
+      queue_.AddAfter(*key, std::chrono::milliseconds(1000));
+      continue;
+    }
     auto slash = key->find('/');
     std::string ns = key->substr(0, slash), name = key->substr(slash + 1);
     ReconcileResult result;

@@ -45,7 +45,8 @@ bool PodReady(const json& pod) {
   return false;
 }
 
-KubePlatform::KubePlatform(kube::KubeClient* client, ClusterIdentity id, RedisClusterSpec spec, AuthValues auth)
+KubePlatform::KubePlatform(kube::KubeClient* client, ClusterIdentity id, RedisClusterSpec spec,
+                           AuthValues auth)
     : client_(client), id_(std::move(id)), spec_(std::move(spec)), auth_(std::move(auth)) {}
 
 std::optional<int> KubePlatform::ShardIndex(const std::string& group) {
@@ -82,8 +83,8 @@ Status KubePlatform::ApplyAll(const kube::Resource& resource, const std::vector<
 }
 
 std::string KubePlatform::Selector(std::string_view component, const std::string& shard) const {
-  std::string selector = std::string(kLabelCluster) + "=" + id_.name + "," + std::string(kLabelComponent) + "=" +
-                         std::string(component);
+  std::string selector = std::string(kLabelCluster) + "=" + id_.name + "," + std::string(kLabelComponent) +
+                         "=" + std::string(component);
   if (!shard.empty()) selector += "," + std::string(kLabelShard) + "=" + shard;
   return selector;
 }

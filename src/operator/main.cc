@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<redkube::kube::LeaseElector> elector;
   if (leader_elect) {
-    elector = std::make_unique<redkube::kube::LeaseElector>(&client, lease_namespace, "redkube-operator", identity,
-                                                            std::chrono::seconds(lease_seconds));
+    elector = std::make_unique<redkube::kube::LeaseElector>(&client, lease_namespace, "redkube-operator",
+                                                            identity, std::chrono::seconds(lease_seconds));
     elector->Start();
   }
   redkube::op::Reconciler reconciler(&client, images);

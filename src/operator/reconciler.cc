@@ -52,8 +52,12 @@ std::string Base64Decode(const std::string& in) {
   return out;
 }
 
-// The fields a later change of which is not supported yet (scaling and
-// upgrades land later): the cluster keeps what it was built with.
+// The fields a later change of which is not supported yet (scaling,
+// upgrades, storage and control-plane moves land later, as workflows): the
+// cluster keeps what it was built with. Some would half-apply (the API
+// server refuses a StatefulSet's new volumeClaimTemplates; a new password
+// would reach the proxies but not the running servers; a ConfigServer moved
+// to another etcd would find no record).
 json ShapeOf(const RedisClusterSpec& spec) {
   return {{"shards", spec.shards},
           {"replicasPerShard", spec.replicas_per_shard},
@@ -61,34 +65,46 @@ json ShapeOf(const RedisClusterSpec& spec) {
            {{"server", spec.images.server},
             {"proxy", spec.images.proxy},
             {"configserver", spec.images.configserver},
-            {"etcd", spec.images.etcd}}}};
+            {"etcd", spec.images.etcd}}},
+          {"storage", {{"className", spec.storage.class_name}, {"size", spec.storage.size}}},
+          {"passwordSecret", {{"name", spec.password_secret.name}, {"key", spec.password_secret.key}}},
+          {"etcd",
+           {{"members", spec.etcd.members},
+            {"endpoints", spec.etcd.endpoints},
+            {"storageSize", spec.etcd.storage_size}}}};
 }
 
 // `spec` with the built shape's fields put back; the differences, for the
 // condition ("spec.shards 3 -> 5").
 std::string ApplyBuiltShape(const json& built, RedisClusterSpec* spec) {
   std::string changes;
-  auto note = [&](const std::string& field, const std::string& was, const std::string& now) {
-    if (was == now) return;
+  auto keep = [&](const std::string& field, const json& was, auto* value) {
+    using T = std::remove_pointer_t<decltype(value)>;
+    if (was.is_null()) return;  // recorded by an older operator: nothing to hold
+    T kept = was.get<T>();
+    if (kept == *value) return;
     if (!changes.empty()) changes += ", ";
-    changes += field + " " + was + " -> " + now;
+    changes += field + " " + json(kept).dump() + " -> " + json(*value).dump();
+    *value = kept;
   };
-  int shards = built.value("shards", spec->shards);
-  int replicas = built.value("replicasPerShard", spec->replicas_per_shard);
-  note("spec.shards", std::to_string(shards), std::to_string(spec->shards));
-  note("spec.replicasPerShard", std::to_string(replicas), std::to_string(spec->replicas_per_shard));
-  spec->shards = shards;
-  spec->replicas_per_shard = replicas;
-  const json images = built.value("images", json::object());
-  auto image = [&](const char* key, std::string* field) {
-    std::string was = images.value(key, *field);
-    note(std::string("spec.images.") + key, was, *field);
-    *field = was;
+  auto at = [&](const char* a, const char* b = nullptr) -> json {
+    json v = built.value(a, json());
+    if (b == nullptr) return v;
+    return v.is_object() ? v.value(b, json()) : json();
   };
-  image("server", &spec->images.server);
-  image("proxy", &spec->images.proxy);
-  image("configserver", &spec->images.configserver);
-  image("etcd", &spec->images.etcd);
+  keep("spec.shards", at("shards"), &spec->shards);
+  keep("spec.replicasPerShard", at("replicasPerShard"), &spec->replicas_per_shard);
+  keep("spec.images.server", at("images", "server"), &spec->images.server);
+  keep("spec.images.proxy", at("images", "proxy"), &spec->images.proxy);
+  keep("spec.images.configserver", at("images", "configserver"), &spec->images.configserver);
+  keep("spec.images.etcd", at("images", "etcd"), &spec->images.etcd);
+  keep("spec.storage.className", at("storage", "className"), &spec->storage.class_name);
+  keep("spec.storage.size", at("storage", "size"), &spec->storage.size);
+  keep("spec.passwordSecret.name", at("passwordSecret", "name"), &spec->password_secret.name);
+  keep("spec.passwordSecret.key", at("passwordSecret", "key"), &spec->password_secret.key);
+  keep("spec.etcd.members", at("etcd", "members"), &spec->etcd.members);
+  keep("spec.etcd.endpoints", at("etcd", "endpoints"), &spec->etcd.endpoints);
+  keep("spec.etcd.storageSize", at("etcd", "storageSize"), &spec->etcd.storage_size);
   return changes;
 }
 
@@ -104,32 +120,36 @@ void Reconciler::Event(const json& resource, std::string_view type, std::string_
   }
 }
 
-Status Reconciler::EnsureFinalizer(const json& resource, const ClusterIdentity& id) {
-  if (HasFinalizer(resource)) return Status::Ok();
-  json finalizers = resource["metadata"].value("finalizers", json::array());
-  finalizers.push_back(kFinalizer);
-  // The resourceVersion makes it a compare-and-swap: a list another writer
-  // changed meanwhile is not overwritten.
-  json patch = {{"metadata",
-                 {{"finalizers", finalizers}, {"resourceVersion", resource["metadata"]["resourceVersion"]}}}};
-  auto patched = client_->MergePatch(res::kRedisClusters, id.namespace_name, id.name, patch);
-  return patched.ok() ? Status::Ok() : Status::Error("add the finalizer: " + patched.error());
-}
-
 Result<json> Reconciler::BuiltShape(const json& resource, const ClusterIdentity& id) {
   const json annotations = resource["metadata"].value("annotations", json::object());
+  json built;
   if (auto it = annotations.find(kBuiltSpecAnnotation); it != annotations.end() && it->is_string()) {
-    json built = json::parse(it->get<std::string>(), nullptr, false);
-    if (built.is_object()) return built;
+    built = json::parse(it->get<std::string>(), nullptr, false);
   }
-  auto spec = ParseSpec(resource, image_defaults_);
-  if (!spec.ok()) return spec.status();
-  json built = ShapeOf(spec.value());
-  json patch = {{"metadata",
-                 {{"annotations", {{kBuiltSpecAnnotation, built.dump()}}},
-                  {"resourceVersion", resource["metadata"]["resourceVersion"]}}}};
+  const bool have_finalizer = HasFinalizer(resource);
+  if (built.is_object() && have_finalizer) return built;
+
+  json patch = {{"metadata", {{"resourceVersion", resource["metadata"]["resourceVersion"]}}}};
+  if (!have_finalizer) {
+    json finalizers = resource["metadata"].value("finalizers", json::array());
+    finalizers.push_back(kFinalizer);
+    patch["metadata"]["finalizers"] = finalizers;
+  }
+  if (!built.is_object()) {
+    auto spec = ParseSpec(resource, image_defaults_);
+    if (!spec.ok()) return spec.status();
+    built = ShapeOf(spec.value());
+    // The annotation was removed (or replaced) on a cluster built before:
+    // the shard count it was built with is in the status, never taken from
+    // a spec that may have changed since.
+    const int built_shards = resource.value("status", json::object()).value("shards", 0);
+    if (built_shards > 0) built["shards"] = built_shards;
+    patch["metadata"]["annotations"] = {{kBuiltSpecAnnotation, built.dump()}};
+  }
+  // One merge patch, the resourceVersion a precondition (a compare-and-swap:
+  // a finalizer list another writer changed meanwhile is not overwritten).
   auto patched = client_->MergePatch(res::kRedisClusters, id.namespace_name, id.name, patch);
-  if (!patched.ok()) return Status::Error("record the built spec: " + patched.error());
+  if (!patched.ok()) return Status::Error("add the finalizer and the built spec: " + patched.error());
   return built;
 }
 
@@ -158,16 +178,22 @@ Result<AuthValues> Reconciler::ReadOrGenerateAuth(const ClusterIdentity& id) {
   return values;
 }
 
-Status Reconciler::WriteStatus(const json& resource, const ClusterIdentity& id, const RedisClusterStatus& status) {
+Status Reconciler::WriteStatus(const json& resource, const ClusterIdentity& id,
+                               const RedisClusterStatus& status) {
   json wanted = status.ToJson();
   if (resource.value("status", json::object()) == wanted) return Status::Ok();  // nothing changed
-  auto applied = client_->ApplyStatus(res::kRedisClusters, id.namespace_name, id.name, StatusApplyBody(id, status));
+  auto applied =
+      client_->ApplyStatus(res::kRedisClusters, id.namespace_name, id.name, StatusApplyBody(id, status));
   return applied.ok() ? Status::Ok() : Status::Error("write status: " + applied.error());
 }
 
 ReconcileResult Reconciler::Finalize(const json& resource, const ClusterIdentity& id) {
   if (!HasFinalizer(resource)) return {};
-  auto auth = ReadOrGenerateAuth(id);
+  // The token as stored: a generated one could never be accepted.
+  auto secret = client_->Get(res::kSecrets, id.namespace_name, AuthSecretName(id.name));
+  Result<AuthValues> auth =
+      Status::Error("no auth Secret " + AuthSecretName(id.name) + (secret.ok() ? "" : ": " + secret.error()));
+  if (secret.ok()) auth = ReadOrGenerateAuth(id);
   bool told = false;
   std::string why;
   if (auth.ok()) {
@@ -180,7 +206,8 @@ ReconcileResult Reconciler::Finalize(const json& resource, const ClusterIdentity
       if (reply.ok() && (reply->status / 100 == 2 || reply->status == 404)) {
         told = true;
       } else {
-        why = reply.ok() ? "answered " + std::to_string(reply->status) + " " + reply->body.dump() : reply.error();
+        why = reply.ok() ? "answered " + std::to_string(reply->status) + " " + reply->body.dump()
+                         : reply.error();
       }
     } else {
       why = plane.error();
@@ -192,14 +219,13 @@ ReconcileResult Reconciler::Finalize(const json& resource, const ClusterIdentity
     why = auth.error();
   }
   if (!told) {
-    auto since = resource["metadata"].value("deletionTimestamp", "");
     // Wait a while for a ConfigServer that is restarting; do not hold the
-    // deletion for ever on one that is gone.
+    // deletion for ever on one that is gone. Timed from the deletion itself.
     RedisClusterStatus status = RedisClusterStatus::FromJson(resource.value("status", json::object()));
-    const Condition* deleting = FindCondition(status.conditions, kConditionProgressing);
     auto now = std::chrono::system_clock::now();
-    bool patient = !deleting || deleting->reason != "Deleting" ||
-                   deleting->last_transition_time > FormatRfc3339(now - kDeregisterPatience);
+    const std::string since = resource["metadata"].value("deletionTimestamp", "");
+    // RFC 3339 in UTC with seconds compares as text.
+    bool patient = since.empty() || since > FormatRfc3339(now - kDeregisterPatience);
     if (patient) {
       status.phase = Phase::kDeleting;
       SetCondition(&status.conditions, kConditionProgressing, ConditionStatus::kTrue, "Deleting",
@@ -210,7 +236,6 @@ ReconcileResult Reconciler::Finalize(const json& resource, const ClusterIdentity
     }
     Event(resource, "Warning", "DeregisterSkipped",
           "the ConfigServer did not answer in " + std::to_string(kDeregisterPatience.count()) + " s: " + why);
-    (void)since;
   } else {
     Event(resource, "Normal", "Deregistered", "the ConfigServer forgot cluster " + id.name);
   }
@@ -220,7 +245,8 @@ ReconcileResult Reconciler::Finalize(const json& resource, const ClusterIdentity
   }
   json patch = {{"metadata",
                  {{"finalizers", finalizers}, {"resourceVersion", resource["metadata"]["resourceVersion"]}}}};
-  if (auto patched = client_->MergePatch(res::kRedisClusters, id.namespace_name, id.name, patch); !patched.ok()) {
+  if (auto patched = client_->MergePatch(res::kRedisClusters, id.namespace_name, id.name, patch);
+      !patched.ok()) {
     spdlog::warn("{}/{}: remove the finalizer: {}", id.namespace_name, id.name, patched.error());
     return {kFailedRequeue};
   }
@@ -258,10 +284,6 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
     Event(rc, "Warning", "InvalidSpec", spec_or.error());
     return {};
   }
-  if (Status s = EnsureFinalizer(rc, id); !s.ok()) {
-    spdlog::warn("{}/{}: {}", ns, name, s.message());
-    return {kFailedRequeue};
-  }
   auto built = BuiltShape(rc, id);
   if (!built.ok()) {
     spdlog::warn("{}/{}: {}", ns, name, built.error());
@@ -284,7 +306,12 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
     return {kFailedRequeue};
   }
   KubePlatform platform(client_, id, spec, auth.value());
-  runtime::ClusterShape shape{id.name, spec.shards, spec.replicas_per_shard, spec.proxy.min_replicas, ""};
+  runtime::ClusterShape shape{id.name,
+                              spec.shards,
+                              spec.replicas_per_shard,
+                              spec.proxy.min_replicas,
+                              "",
+                              /*record_must_exist=*/status.shards > 0};
   std::string last_phase;
   runtime::CreateWorkflow workflow(&platform, shape, [&](const std::string& step) { last_phase = step; });
   runtime::StepResult step = workflow.Step();
@@ -327,10 +354,11 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
     const std::string reason = step.failed() ? "StepFailed" : "Waiting";
     const std::string message = step.phase + ": " + step.message;
     status.phase = created ? Phase::kDegraded : Phase::kCreating;
-    SetCondition(&status.conditions, kConditionReady, ConditionStatus::kFalse, created ? "Degraded" : "Creating",
-                 message, now, id.generation);
-    SetCondition(&status.conditions, kConditionDegraded, created ? ConditionStatus::kTrue : ConditionStatus::kFalse,
-                 created ? reason : "Creating", created ? message : "", now, id.generation);
+    SetCondition(&status.conditions, kConditionReady, ConditionStatus::kFalse,
+                 created ? "Degraded" : "Creating", message, now, id.generation);
+    SetCondition(&status.conditions, kConditionDegraded,
+                 created ? ConditionStatus::kTrue : ConditionStatus::kFalse, created ? reason : "Creating",
+                 created ? message : "", now, id.generation);
     if (step.failed()) {
       spdlog::warn("{}/{}: {}", ns, name, message);
       Event(rc, "Warning", "StepFailed", message);
@@ -339,8 +367,9 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
   }
   if (!unsupported.empty()) {
     SetCondition(&status.conditions, kConditionProgressing, ConditionStatus::kFalse, "SpecChangeNotSupported",
-                 unsupported + ": not supported yet (scaling and upgrades come later); the cluster keeps "
-                               "what it was built with",
+                 unsupported +
+                     ": not supported yet (scaling and upgrades come later); the cluster keeps "
+                     "what it was built with",
                  now, id.generation);
   } else if (step.done()) {
     SetCondition(&status.conditions, kConditionProgressing, ConditionStatus::kFalse, "Created",

@@ -17,10 +17,9 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "operator/kube/kube_client.h"
 #include "operator/object_builders.h"
@@ -47,9 +46,9 @@ class Reconciler {
  private:
   ReconcileResult Finalize(const nlohmann::json& resource, const ClusterIdentity& id);
   // The spec's shape fields as first built (annotation redkube.io/built-spec),
-  // writing it on first sight; an error if the write failed.
+  // written on first sight in one patch with the finalizer; an error if the
+  // write failed.
   Result<nlohmann::json> BuiltShape(const nlohmann::json& resource, const ClusterIdentity& id);
-  Status EnsureFinalizer(const nlohmann::json& resource, const ClusterIdentity& id);
   // NAME-auth's values, generated when the Secret does not exist yet.
   Result<AuthValues> ReadOrGenerateAuth(const ClusterIdentity& id);
   Status WriteStatus(const nlohmann::json& resource, const ClusterIdentity& id,

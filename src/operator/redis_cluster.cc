@@ -73,15 +73,18 @@ Status ReadResources(const json& resources, const char* key, json* out) {
   for (const auto& [field, value] : r->items()) {
     if (field == "claims") continue;
     if (field != "limits" && field != "requests") {
-      return Status::Error(path + ": unknown field \"" + field + "\" (limits, requests)");
+      return Status::Error(
+          std::string(path).append(": unknown field \"").append(field).append("\" (limits, requests)"));
     }
-    if (!value.is_object()) return Status::Error(path + "." + field + ": must be an object");
+    if (!value.is_object())
+      return Status::Error(std::string(path).append(".").append(field).append(": must be an object"));
     for (const auto& [name, quantity] : value.items()) {
       const bool ok_number = quantity.is_number() && quantity.get<double>() >= 0;
       const bool ok_string =
           quantity.is_string() && std::regex_match(quantity.get<std::string>(), QuantityPattern());
       if (!ok_number && !ok_string) {
-        return Status::Error(path + "." + field + "." + name + ": not a quantity (e.g. 500m, 1Gi)");
+        return Status::Error(std::string(path).append(".").append(field).append(".").append(name).append(
+            ": not a quantity (e.g. 500m, 1Gi)"));
       }
     }
   }

@@ -17,7 +17,9 @@ ResourceWatcher::ResourceWatcher(kube::KubeClient* client, const kube::Resource&
 
 ResourceWatcher::~ResourceWatcher() { Stop(); }
 
-void ResourceWatcher::Start() { thread_ = std::thread([this] { Run(); }); }
+void ResourceWatcher::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void ResourceWatcher::Stop() {
   stopping_ = true;
@@ -54,13 +56,14 @@ void ResourceWatcher::Run() {
       // Watch until the server ends it (timeoutSeconds), then go on from the
       // last version seen: a re-list is needed only on 410 or a failure.
       while (!stopping_) {
-        Status watched = client_->Watch(resource_, ns_, version, label_selector_, [&](const kube::WatchEvent& e) {
-          if (stopping_) return false;
-          std::string v = e.ResourceVersion();
-          if (!v.empty()) version = v;
-          if (e.type != kube::WatchEventType::kBookmark) Enqueue(e.object);
-          return true;
-        });
+        Status watched =
+            client_->Watch(resource_, ns_, version, label_selector_, [&](const kube::WatchEvent& e) {
+              if (stopping_) return false;
+              std::string v = e.ResourceVersion();
+              if (!v.empty()) version = v;
+              if (e.type != kube::WatchEventType::kBookmark) Enqueue(e.object);
+              return true;
+            });
         if (!watched.ok()) {
           if (watched.code() != 410) spdlog::warn("watch {}: {}", resource_.plural, watched.message());
           break;

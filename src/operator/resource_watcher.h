@@ -12,11 +12,10 @@
 
 #include <atomic>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "operator/kube/kube_client.h"
 #include "operator/work_queue.h"
@@ -33,6 +32,8 @@ class ResourceWatcher {
   ~ResourceWatcher();
 
   void Start();
+  // Makes the loop end at its next step (before the client's StopWatches()).
+  void RequestStop() { stopping_ = true; }
   // Returns once the thread has ended (the client's StopWatches() ends a
   // watch in flight; call it first).
   void Stop();

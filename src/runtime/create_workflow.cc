@@ -81,6 +81,11 @@ StepResult CreateWorkflow::Step() {
   Enter(1);
   auto found = configserver_->FindCluster(shape_.name);
   if (!found.ok()) return Waiting(1, found.error());
+  if (!found.value() && shape_.record_must_exist) {
+    return Failed(1, "the ConfigServer has no record of cluster " + shape_.name +
+                         ", which was built before (its etcd lost or replaced): not created again over the "
+                         "servers' data");
+  }
   if (!found.value()) {
     if (Status s = configserver_->CreateCluster(shape_.name, shape_.shards); !s.ok())
       return Failed(1, s.message());

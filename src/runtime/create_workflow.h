@@ -35,6 +35,11 @@ struct ClusterShape {
   int replicas = 1;  // per shard
   int proxies = 2;
   std::string server_version = {};  // empty: the platform's default
+  // The cluster was built before (the operator knows from its status): a
+  // missing record is then lost state, never a reason to create a new one.
+  // A new record would make each shard's first member its master and resync
+  // the real masters from them, losing their data.
+  bool record_must_exist = false;
 };
 
 // The workflow's phases, in order; StepResult::phase is one of them.

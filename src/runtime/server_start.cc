@@ -82,7 +82,10 @@ ServerStartDecision DecideWithConfigServer(ConfigServerApi& configserver, const 
     }
     input.failover_wait_over = over;
     ServerStartDecision decision = DecideServerStart(input);
-    if (!found.ok()) decision.reason += " (" + found.error() + ")";
+    if (!found.ok()) {
+      decision.reason += " (" + found.error() + ")";
+      decision.unanswered = true;
+    }
     if (decision.role != Role::kWaitForFailover) return decision;
     std::this_thread::sleep_for(poll);
   }

@@ -37,6 +37,8 @@ struct ServerStartDecision {
   Role role = Role::kMaster;
   std::optional<HostPort> master = std::nullopt;  // kReplica: whom to replicate from
   std::string reason = {};                        // one line for the log
+  // No ConfigServer answered (the decision is from no record at all).
+  bool unanswered = false;
 };
 
 // Pure. The rules, in order:

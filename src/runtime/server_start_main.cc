@@ -81,6 +81,16 @@ int main(int argc, char** argv) {
   ServerStartDecision decision = DecideWithConfigServer(configserver, cluster, shard, previous, current,
                                                         std::chrono::milliseconds(failover_wait_ms));
 
+  // A member that ran before may have been this shard's master, and the
+  // ConfigServer may have failed it over since: starting it as a master
+  // without asking would let a proxy with an older topology write to it,
+  // and those writes would vanish when it is made a replica. So it never
+  // starts without an answer: exit, and the kubelet tries again (backing
+  // off). A first start (no previous address) needs none: a new shard.
+  if (decision.unanswered && previous) {
+    return Fail("no ConfigServer answered in " + std::to_string(failover_wait_ms) + " ms (" +
+                decision.reason + "); a member that ran before never starts without one");
+  }
   ServerConfig config{.bind = bind,
                       .port = port,
                       .dir = dir,

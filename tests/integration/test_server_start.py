@@ -60,3 +60,31 @@ def test_new_member_replicates_returning_master_waits_and_no_record_is_a_master(
         assert "replicaof" not in conf and "starts as master" in said, said
     finally:
         plane.close()
+
+
+def test_a_member_that_ran_before_never_starts_without_a_configserver_answer(workdir):
+    """No ConfigServer answering: a first start is a new shard's master, but a
+    member that ran before (it may have been failed over) exits instead, so
+    the kubelet retries rather than it taking writes as a stale master."""
+    for name, value in (("password", PASSWORD), ("token", "unused")):
+        with open(os.path.join(workdir, "ss-" + name), "w") as f:
+            f.write(value)
+    nobody = "http://127.0.0.1:%d" % free_port()
+    member = os.path.join(workdir, "member")
+
+    def start():
+        return subprocess.run(
+            [BIN, "--configserver", nobody, "--token-file", os.path.join(workdir, "ss-token"),
+             "--cluster", "demo", "--shard", "shard-0", "--password-file", os.path.join(workdir, "ss-password"),
+             "--bind", "127.0.0.1", "--port", "7999", "--dir", member, "--out", os.path.join(member, "redkube.conf"),
+             "--failover-wait-ms", "300"], capture_output=True, text=True, timeout=30)
+
+    first = start()
+    assert first.returncode == 0, first.stderr
+    with open(os.path.join(member, "redkube.conf")) as f:
+        assert "replicaof" not in f.read()
+    os.unlink(os.path.join(member, "redkube.conf"))
+    again = start()
+    assert again.returncode == 1, again.stdout
+    assert "never starts without one" in again.stderr
+    assert not os.path.exists(os.path.join(member, "redkube.conf")), "a config was written anyway"

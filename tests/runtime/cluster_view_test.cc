@@ -74,7 +74,7 @@ TEST(ClusterViewTest, ARecordFromCreationHasNoCompleteLeaderOrHealth) {
 }
 
 TEST(ClusterViewTest, MalformedRecordsAreErrorsNamingTheField) {
-  auto error = [](json doc) {
+  auto error = [](const json& doc) {
     auto view = ClusterView::FromJson(doc);
     return view.ok() ? std::string("parsed") : view.error();
   };

@@ -154,6 +154,18 @@ TEST_F(CreateWorkflowTest, ARecordWithMoreShardsThanAskedFailsAndFewerIsAnInterr
       steps_.end());
 }
 
+TEST_F(CreateWorkflowTest, ABuiltClusterWhoseRecordIsGoneIsNotCreatedAgain) {
+  ClusterShape shape = Shape();
+  shape.record_must_exist = true;
+  CreateWorkflow workflow = Workflow(shape);
+  StepResult step = workflow.Step();
+  EXPECT_TRUE(step.failed());
+  EXPECT_EQ(step.phase, kPhaseClusterRecord);
+  EXPECT_NE(step.message.find("no record of cluster demo"), std::string::npos) << step.message;
+  EXPECT_EQ(configserver_.calls["CreateCluster"], 0);
+  EXPECT_FALSE(platform_.HasGroup("shard-0")) << "nothing past the record is touched";
+}
+
 TEST_F(CreateWorkflowTest, RunFailsWhenOnePhaseWaitsLongerThanTheStepTimeout) {
   CreateWorkflow workflow = Workflow(Shape(1), std::chrono::milliseconds(300));
   auto created = workflow.Run(std::chrono::milliseconds(20));

@@ -14,7 +14,7 @@ namespace {
 using Role = ServerStartDecision::Role;
 using nlohmann::json;
 
-ShardView Shard(const std::string& master, std::vector<std::string> nodes) {
+ShardView Shard(const std::string& master, const std::vector<std::string>& nodes) {
   ShardView s{.id = "shard-0", .master = master};
   for (auto& n : nodes) s.nodes.push_back(NodeView{.address = n});
   return s;

@@ -78,6 +78,12 @@ json LeaseElector::LeaseObject(const LeaseRecord& record, const std::string& res
   return object;
 }
 
+bool LeaseElector::IsLeader() const {
+  if (!leader_.load()) return false;
+  const auto renewed = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(renewed_at_ns_.load()));
+  return std::chrono::steady_clock::now() - renewed < lease_duration_ * 2 / 3;
+}
+
 void LeaseElector::TryOnce() {
   auto now_steady = std::chrono::steady_clock::now();
   auto lease = client_->Get(resources::kLeases, ns_, lease_name_);
@@ -127,6 +133,8 @@ void LeaseElector::TryOnce() {
   }
   observed_record_ = LeaseRecordFromLease(written.value());
   observed_at_ = now_steady;
+  renewed_at_ns_ =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now_steady.time_since_epoch()).count();
   SetError(Status::Ok());
   if (!leader_.exchange(true)) {
     spdlog::info("lease {}/{}: {} is the leader (transitions {})", ns_, lease_name_, identity_,

@@ -42,7 +42,11 @@ class LeaseElector {
   // the lease expires. IsLeader() is false before the release is written.
   void Stop();
 
-  bool IsLeader() const { return leader_.load(); }
+  // True only while the last successful renewal is recent (two thirds of
+  // the lease duration, timed from before that write was sent): a call to
+  // an API server that hangs must not leave us acting as leader after the
+  // lease has expired and a standby took over.
+  bool IsLeader() const;
   const std::string& identity() const { return identity_; }
   // The last failure of a Lease read or write (ok when the last attempt
   // worked): for logs and status.
@@ -64,6 +68,7 @@ class LeaseElector {
   const std::chrono::seconds lease_duration_;
 
   std::atomic<bool> leader_{false};
+  std::atomic<int64_t> renewed_at_ns_{0};  // steady clock, when the last successful write was sent
   // What the thread last saw, and since when (steady clock): the expiry rule.
   bool observed_ = false;
   LeaseRecord observed_record_;
