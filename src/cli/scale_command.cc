@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "core/signals.h"
+#include "runtime/configserver_client.h"
 #include "runtime/local/remote_platform.h"
 #include "runtime/scale_workflow.h"
 #include "runtime/shard_steps.h"

@@ -14,7 +14,7 @@ std::string ErrorOf(const ConfigServerClient::Reply& reply) {
   return "HTTP " + std::to_string(reply.status);
 }
 
-json ThrottleJson(const ConfigServerClient::Throttle& t) {
+json ThrottleJson(const ConfigServerApi::Throttle& t) {
   return {{"keys_per_s", t.keys_per_s}, {"bytes_per_s", t.bytes_per_s}};
 }
 
@@ -65,13 +65,6 @@ Result<std::optional<ClusterView>> ConfigServerClient::FindCluster(const std::st
   auto view = ClusterView::FromJson(reply->body);
   if (!view.ok()) return Status::Error("cluster " + name + ": " + view.error());
   return std::optional<ClusterView>(std::move(view.value()));
-}
-
-Result<ClusterView> ConfigServerClient::GetCluster(const std::string& name) {
-  auto found = FindCluster(name);
-  if (!found.ok()) return found.status();
-  if (!found.value()) return Status::Error("cluster " + name + ": no cluster named " + name);
-  return std::move(*found.value());
 }
 
 Status ConfigServerClient::CreateCluster(const std::string& name, int shards) {

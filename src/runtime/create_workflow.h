@@ -72,7 +72,7 @@ using ProgressReporter = std::function<void(const std::string& step)>;
 class CreateWorkflow {
  public:
   // Makes the client of the ConfigServer at `plane` (tests: a fake).
-  using ConfigServerFactory = std::function<std::unique_ptr<ConfigServerApi>(const ControlPlane& plane)>;
+  using ConfigServerFactory = runtime::ConfigServerFactory;
 
   // `step_timeout`: how long Run() lets one phase wait. `configserver`
   // empty: a ConfigServerClient.

@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "runtime/configserver_client.h"
 #include "runtime/shard_name.h"
 #include "runtime/shard_steps.h"
 
@@ -30,28 +31,32 @@ bool Registered(const ClusterView& record, const std::string& id) {
 
 ScaleWorkflow::ScaleWorkflow(Platform* platform, ControlPlane control_plane, ScaleRequest request,
                              StepReporter step, ProgressReporter progress,
-                             std::chrono::milliseconds step_timeout, std::chrono::milliseconds poll)
+                             std::chrono::milliseconds step_timeout, std::chrono::milliseconds poll,
+                             const ConfigServerFactory& configserver)
     : platform_(platform),
-      configserver_(std::move(control_plane)),
+      configserver_(configserver ? configserver(control_plane)
+                                 : std::make_unique<ConfigServerClient>(std::move(control_plane))),
       request_(std::move(request)),
       step_(std::move(step)),
       progress_(std::move(progress)),
       step_timeout_(step_timeout),
       poll_(poll) {}
 
+ScaleWorkflow::~ScaleWorkflow() = default;
+
 Result<ScaleSummary> ScaleWorkflow::Run() {
   if (request_.shards < 1) return Status::Error("a cluster needs at least 1 shard");
   ScaleSummary summary;
   // Migrations still active (an interrupted run, or started by hand) are
   // waited for first: the planner plans from settled owners.
-  auto listing = configserver_.ListMigrations(request_.cluster);
+  auto listing = configserver_->ListMigrations(request_.cluster);
   if (!listing.ok()) return InStep("list migrations", listing.status());
   std::vector<std::string> active = ActiveMigrations(listing.value());
   if (!active.empty()) {
     step_("wait for the " + std::to_string(active.size()) + " migration(s) already in progress");
     if (Status s = WaitForMigrations(active, &summary); !s.ok()) return s;
   }
-  auto record = configserver_.GetCluster(request_.cluster);
+  auto record = configserver_->GetCluster(request_.cluster);
   if (!record.ok()) return InStep("cluster record", record.status());
   if (Status s = AddShards(record.value(), &summary); !s.ok()) return s;
   if (Status s = Rebalance(&summary); !s.ok()) return s;
@@ -78,25 +83,25 @@ Status ScaleWorkflow::AddShards(const ClusterView& record, ScaleSummary* summary
     step_("wait until " + id + "'s servers answer, add and register it");
     if (Status s = WaitMembersReady(platform_, id, step_timeout_); !s.ok())
       return InStep("wait for " + id, s);
-    if (Status s = configserver_.AddShard(request_.cluster, id); !s.ok()) return InStep("add " + id, s);
-    if (Status s = RegisterGroup(platform_, configserver_, request_.cluster, id); !s.ok()) {
+    if (Status s = configserver_->AddShard(request_.cluster, id); !s.ok()) return InStep("add " + id, s);
+    if (Status s = RegisterGroup(platform_, *configserver_, request_.cluster, id); !s.ok()) {
       return InStep("register " + id, s);
     }
     if (!Has(in_record, id)) summary->added.push_back(id);
   }
   step_("wait for the new shards' replicas in sync");
-  return InStep("replication", WaitReplicasInSync(configserver_, request_.cluster, request_.members,
+  return InStep("replication", WaitReplicasInSync(*configserver_, request_.cluster, request_.members,
                                                   to_register, step_timeout_));
 }
 
 Status ScaleWorkflow::Rebalance(ScaleSummary* summary) {
-  auto record = configserver_.GetCluster(request_.cluster);
+  auto record = configserver_->GetCluster(request_.cluster);
   if (!record.ok()) return InStep("cluster record", record.status());
   std::vector<std::string> kept;
   for (int k = 0; k < request_.shards; ++k) kept.push_back(ShardGroupName(k));
   if (SlotsBalanced(record.value(), kept)) return Status::Ok();
   step_("rebalance the slots over " + std::to_string(request_.shards) + " shards");
-  auto ids = configserver_.Rebalance(request_.cluster, kept, request_.throttle);
+  auto ids = configserver_->Rebalance(request_.cluster, kept, request_.throttle);
   if (!ids.ok()) return InStep("rebalance", ids.status());
   if (ids->empty()) return Status::Ok();
   step_("move the slots (" + std::to_string(ids->size()) + " migrations)");
@@ -108,7 +113,7 @@ Status ScaleWorkflow::WaitForMigrations(const std::vector<std::string>& ids, Sca
   // timeout; the migrations run on without us meanwhile.
   auto last_answer = Clock::now();
   for (;;) {
-    auto listing = configserver_.ListMigrations(request_.cluster);
+    auto listing = configserver_->ListMigrations(request_.cluster);
     if (!listing.ok()) {
       if (Clock::now() - last_answer > step_timeout_)
         return InStep("follow the migrations", listing.status());
@@ -138,7 +143,7 @@ Status ScaleWorkflow::WaitForMigrations(const std::vector<std::string>& ids, Sca
 }
 
 Status ScaleWorkflow::RemoveShards(ScaleSummary* summary) {
-  auto record = configserver_.GetCluster(request_.cluster);
+  auto record = configserver_->GetCluster(request_.cluster);
   if (!record.ok()) return InStep("cluster record", record.status());
   auto groups = platform_->ListServerGroups();
   if (!groups.ok()) return InStep("list server groups", groups.status());
@@ -159,7 +164,7 @@ Status ScaleWorkflow::RemoveShards(ScaleSummary* summary) {
                              " slots after the rebalance; nothing removed");
       }
       step_("delete " + id + " from the cluster record");
-      if (Status s = configserver_.DeleteShard(request_.cluster, id); !s.ok())
+      if (Status s = configserver_->DeleteShard(request_.cluster, id); !s.ok())
         return InStep("delete " + id, s);
     }
     if (Has(groups.value(), id)) {

@@ -22,11 +22,12 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
-#include "runtime/configserver_client.h"
+#include "runtime/configserver_api.h"
 #include "runtime/platform.h"
 #include "runtime/scale_plan.h"
 
@@ -37,7 +38,7 @@ struct ScaleRequest {
   int shards = 0;                   // the size to reach
   int members = 2;                  // per new shard: master + replicas
   std::string server_version = {};  // for new shards; empty: the platform's default
-  ConfigServerClient::Throttle throttle;
+  ConfigServerApi::Throttle throttle;
 };
 
 struct ScaleSummary {
@@ -52,10 +53,13 @@ class ScaleWorkflow {
   using ProgressReporter = std::function<void(const MigrationProgress&)>;
 
   // `progress` hears the migrations' counters about every `poll` while the
-  // workflow waits for them.
+  // workflow waits for them. `configserver` makes the client of the
+  // ConfigServer at `control_plane`; empty: a ConfigServerClient.
   ScaleWorkflow(Platform* platform, ControlPlane control_plane, ScaleRequest request, StepReporter step,
                 ProgressReporter progress, std::chrono::milliseconds step_timeout = std::chrono::seconds(60),
-                std::chrono::milliseconds poll = std::chrono::milliseconds(500));
+                std::chrono::milliseconds poll = std::chrono::milliseconds(500),
+                const ConfigServerFactory& configserver = {});
+  ~ScaleWorkflow();
 
   // Runs every step; stops at the first that fails, saying which.
   Result<ScaleSummary> Run();
@@ -67,7 +71,7 @@ class ScaleWorkflow {
   Status RemoveShards(ScaleSummary* summary);
 
   Platform* platform_;
-  ConfigServerClient configserver_;
+  std::unique_ptr<ConfigServerApi> configserver_;  // never null
   ScaleRequest request_;
   StepReporter step_;
   ProgressReporter progress_;

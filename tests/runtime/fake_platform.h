@@ -1,7 +1,10 @@
 // An in-memory Platform for workflow tests: nothing runs. Server groups and
 // proxies exist once ensured, and their members "become ready" only when
-// the test says so. Every call is counted, so a test can check that a
-// repeated Step() ensures and registers nothing twice. Single-threaded.
+// the test says so (or, with `ready_after`, once their group has been asked
+// that many times: for a workflow that blocks while it waits). Every call
+// is counted, so a test can check that a repeated Step() ensures and
+// registers nothing twice; a group started, first answering ready and
+// removed is appended to `*events` when set. Single-threaded.
 #pragma once
 
 #include <map>
@@ -34,6 +37,8 @@ class FakePlatform : public Platform {
       return Status::Ok();
     }
     ++calls["StartedGroup"];
+    Note("start " + group);
+    asked_[group] = 0;
     const int index = next_index_++;
     std::vector<Member> members;
     for (int m = 0; m < size; ++m) {
@@ -52,9 +57,11 @@ class FakePlatform : public Platform {
     ++calls["MembersReady"];
     auto it = groups_.find(group);
     if (it == groups_.end()) return Status::Error("no server group " + group);
+    if (ready_after > 0 && ++asked_[group] >= ready_after) SetGroupReady(group);
     for (const auto& m : it->second) {
       if (!ready_.count(m.name)) return Readiness{.ready = false, .waiting_for = m.name + " not ready"};
     }
+    if (said_ready_.insert(group).second) Note("ready " + group);
     return Readiness{.ready = true, .waiting_for = ""};
   }
 
@@ -71,6 +78,9 @@ class FakePlatform : public Platform {
 
   Status RemoveServerGroup(const std::string& group) override {
     ++calls["RemoveServerGroup"];
+    Note("remove " + group);
+    said_ready_.erase(group);
+    for (const auto& m : groups_[group]) ready_.erase(m.name);
     groups_.erase(group);
     std::erase(order_, group);
     return Status::Ok();
@@ -120,14 +130,22 @@ class FakePlatform : public Platform {
   std::string control_plane_error;  // set: EnsureControlPlane fails with it
   std::string fail_group;           // EnsureServerGroup of it fails
   bool proxies_ready = false;
+  int ready_after = 0;  // > 0: a group is ready at its Nth MembersReady
   std::map<std::string, int> calls;
+  std::vector<std::string>* events = nullptr;
 
  private:
+  void Note(const std::string& event) {
+    if (events != nullptr) events->push_back(event);
+  }
+
   ServerRestartObserver* observer_ = nullptr;
   std::map<std::string, std::vector<Member>> groups_;
   std::vector<std::string> order_;
   int next_index_ = 0;
   std::set<std::string> ready_;
+  std::map<std::string, int> asked_;  // MembersReady calls since started
+  std::set<std::string> said_ready_;  // groups MembersReady answered ready
   int proxies_ = 0;
 };
 
