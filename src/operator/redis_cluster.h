@@ -44,7 +44,7 @@ struct ProxySpec {
 };
 
 struct ImagesSpec {
-  // redis-server and redkube-server-start in one image (deploy/docker/server):
+  // redis-server and redkube-server-start in one image (deploy/docker/Dockerfile, target server):
   // the init container runs the start step from the same image as redis, so
   // a stock "redis:7.0" does not do (it has no redkube-server-start).
   std::string server = "redkube/server:0.1";
