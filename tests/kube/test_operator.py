@@ -236,6 +236,44 @@ def test_drift_is_put_back(created):
     tb.wait_for(lambda: len([p for p in proxy_pods(tb) if pod_ready(p)]) == PROXIES, 90, "proxies ready")
 
 
+OWNED_KINDS = ("statefulsets", "deployments", "services", "secrets", "configmaps", "poddisruptionbudgets",
+               "horizontalpodautoscalers")
+
+
+# Controllers write the status of these (so their resourceVersion moves on
+# its own): their spec's generation says whether anyone changed them.
+BY_GENERATION = ("statefulsets", "deployments", "poddisruptionbudgets", "horizontalpodautoscalers")
+
+
+def owned_versions(tb, name=NAME):
+    versions = {}
+    for kind in OWNED_KINDS:
+        for obj in items(tb, kind, "redkube.io/cluster=" + name):
+            meta = obj["metadata"]
+            versions[(kind, meta["name"])] = meta["generation"] if kind in BY_GENERATION else meta["resourceVersion"]
+    return versions
+
+
+def test_an_edit_by_hand_is_put_back_and_nothing_else_is_rewritten(created):
+    """A reconcile applies every object again: the one edited by hand is put
+    back, and every other object is left as it was (applying the same object
+    twice changes nothing)."""
+    tb = created
+    tb.wait_for(lambda: len([p for p in proxy_pods(tb) if pod_ready(p)]) == PROXIES, 90, "proxies ready")
+    before = owned_versions(tb)
+    edited = ("services", NAME + "-shard-1")
+    tb.kubectl("label", "service", "-n", NS, NAME + "-shard-1", "app.kubernetes.io/managed-by-")
+
+    def put_back():
+        svc = get_json(tb, "service", "-n", NS, NAME + "-shard-1")
+        return svc["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "redkube-operator"
+    tb.wait_for(put_back, 60, "the label put back")
+    after = owned_versions(tb)
+    assert set(after) == set(before), "objects came or went: %s" % (set(after) ^ set(before))
+    changed = sorted(k for k in before if k != edited and after[k] != before[k])
+    assert not changed, "objects rewritten by a reconcile that had nothing to change: %s" % changed
+
+
 def test_a_spec_with_zero_shards_is_refused(operator):
     with pytest.raises(Exception) as refused:
         operator.kubectl("apply", "-f", "-", input=cluster_yaml(name="bad", shards=0))
