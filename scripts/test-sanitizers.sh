@@ -5,7 +5,11 @@
 # redkube up's supervisor) fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo bash scripts/build.sh -DREDKUBE_SANITIZE=ON
+# -O1 -g1: what the sanitizers' own docs advise (good stack traces, line
+# tables only), and it compiles in about half the time of -O2 -g, which
+# keeps CI well under its 90 minutes on 2 cores.
+BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo bash scripts/build.sh -DREDKUBE_SANITIZE=ON \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
 bash scripts/install-client-libs.sh  # the integration tests drive real client libraries
 reports=$(mktemp -d /tmp/redkube-sanitizer-XXXXXX)
 export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=0"
