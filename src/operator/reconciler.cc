@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "operator/kube/kube_config.h"
 #include "operator/kube_platform.h"
 #include "operator/object_names.h"
 #include "operator/secret_value.h"
@@ -33,23 +34,6 @@ bool HasFinalizer(const json& resource) {
     if (f == kFinalizer) return true;
   }
   return false;
-}
-
-std::string Base64Decode(const std::string& in) {
-  static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int bits = 0, value = 0;
-  for (char c : in) {
-    auto pos = kAlphabet.find(c);
-    if (pos == std::string::npos) continue;  // '=' padding, line breaks
-    value = (value << 6) | static_cast<int>(pos);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((value >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 // The fields a later change of which is not supported yet (scaling,
@@ -158,8 +142,11 @@ Result<AuthValues> Reconciler::ReadOrGenerateAuth(const ClusterIdentity& id) {
   AuthValues values;
   if (secret.ok()) {
     const json data = secret->value("data", json::object());
-    values.password = Base64Decode(data.value(std::string(kPasswordKey), ""));
-    values.api_token = Base64Decode(data.value(std::string(kApiTokenKey), ""));
+    auto password = kube::Base64Decode(data.value(std::string(kPasswordKey), ""));
+    auto api_token = kube::Base64Decode(data.value(std::string(kApiTokenKey), ""));
+    if (!password.ok() || !api_token.ok()) return Status::Error("the auth Secret's data is not base64");
+    values.password = password.value();
+    values.api_token = api_token.value();
   } else if (secret.status().code() != 404) {
     return Status::Error("read the auth Secret: " + secret.error());
   }
@@ -312,21 +299,16 @@ ReconcileResult Reconciler::Reconcile(const std::string& ns, const std::string& 
                               spec.proxy.min_replicas,
                               "",
                               /*record_must_exist=*/status.shards > 0};
-  std::string last_phase;
-  runtime::CreateWorkflow workflow(&platform, shape, [&](const std::string& step) { last_phase = step; });
+  // Progress reaches the user as status and Events (below), not as lines.
+  runtime::CreateWorkflow workflow(&platform, shape, [](const std::string&) {});
   runtime::StepResult step = workflow.Step();
   const bool created = status.shards > 0;
 
   // Readiness of what runs, for status (cheap reads of pods).
   int ready_shards = 0;
-  std::string not_ready;
   for (int k = 0; k < spec.shards; ++k) {
     auto readiness = platform.MembersReady(ShardId(k));
-    if (readiness.ok() && readiness->ready) {
-      ++ready_shards;
-    } else if (not_ready.empty()) {
-      not_ready = readiness.ok() ? readiness->waiting_for : readiness.error();
-    }
+    if (readiness.ok() && readiness->ready) ++ready_shards;
   }
   status.ready_shards = ready_shards;
   if (auto address = platform.ProxyServiceAddress(); address.ok()) status.proxy_service = address.value();
