@@ -121,6 +121,10 @@ Result<std::shared_ptr<const Topology>> Topology::FromJson(std::string_view text
         shard.replicas.push_back(replica.value());
       }
     }
+    if (s.contains("fenced")) {
+      if (!s["fenced"].is_boolean()) return Status::Error(where + ": \"fenced\" must be true or false");
+      shard.fenced = s["fenced"].get<bool>();
+    }
     Status st = ParseRanges(s.contains("slots") ? s["slots"] : json::array(), where, &shard.slots);
     if (!st.ok()) return st;
     int16_t index = static_cast<int16_t>(topology->shards_.size());
@@ -198,10 +202,12 @@ std::string Topology::ToJson() const {
   for (const auto& s : shards_) {
     json replicas = json::array();
     for (const auto& r : s.replicas) replicas.push_back(r.ToString());
-    doc["shards"].push_back({{"id", s.id},
-                             {"master", s.master.ToString()},
-                             {"replicas", replicas},
-                             {"slots", RangesToJson(s.slots)}});
+    json shard = {{"id", s.id},
+                  {"master", s.master.ToString()},
+                  {"replicas", replicas},
+                  {"slots", RangesToJson(s.slots)}};
+    if (s.fenced) shard["fenced"] = true;
+    doc["shards"].push_back(std::move(shard));
   }
   doc["migrations"] = json::array();
   for (const auto& m : migrations_) {

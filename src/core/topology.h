@@ -38,6 +38,12 @@ struct Shard {
   HostPort master;
   std::vector<HostPort> replicas;
   std::vector<SlotRange> slots;
+  // A failover is under way (docs/configserver.md, "Fence before promote"):
+  // proxies send nothing to this master (every request routed to it gets
+  // -TRYAGAIN; reads from replicas go on) and confirm the epoch once no
+  // request to it is in flight. In the JSON, "fenced": true, omitted when
+  // false.
+  bool fenced = false;
 };
 
 struct Migration {

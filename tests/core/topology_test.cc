@@ -32,6 +32,25 @@ TEST(TopologyTest, ParsesAValidDocument) {
   EXPECT_EQ(again.value()->ToJson(), topology.ToJson());
 }
 
+TEST(TopologyTest, AFencedShardIsReadAndWrittenBack) {
+  auto t = Topology::FromJson(Doc(
+      R"([{"id": "a", "master": "127.0.0.1:7001", "slots": [[0, 8191]], "fenced": true},
+          {"id": "b", "master": "127.0.0.1:7002", "slots": [[8192, 16383]], "fenced": false}])"));
+  ASSERT_TRUE(t.ok()) << t.error();
+  EXPECT_TRUE(t.value()->shards()[0].fenced);
+  EXPECT_FALSE(t.value()->shards()[1].fenced);
+  auto again = Topology::FromJson(t.value()->ToJson());
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_TRUE(again.value()->shards()[0].fenced);
+  EXPECT_FALSE(again.value()->shards()[1].fenced);
+  // Unfenced shards leave the field out, as topologies before it had none.
+  EXPECT_EQ(t.value()->ToJson().find(R"("fenced":false)"), std::string::npos);
+  auto bad = Topology::FromJson(Doc(R"([{"id": "a", "master": "127.0.0.1:7001", "slots": [[0, 16383]],
+                                         "fenced": "yes"}])"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("fenced"), std::string::npos) << bad.error();
+}
+
 TEST(TopologyTest, KnowsTheImporterOfEveryMigratingSlot) {
   auto t =
       Topology::FromJson(Doc(kTwoShards, R"([{"slots": [[10, 20], [30, 30]], "from": "a", "to": "b"}])"));
