@@ -13,6 +13,7 @@ PACKAGES=(
   redis-server redis-tools nutcracker etcd-server
   # integration tests
   python3 python3-pytest python3-redis curl
+  nftables  # network partitions: nft rules on cgroup v2 groups (tests/integration/partition.py)
   # the Kubernetes test bed: its certificates (scripts/kube-testbed.sh)
   openssl
   # client-library workloads (tests/clients): ioredis, Jedis; go-redis uses

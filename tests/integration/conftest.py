@@ -119,10 +119,47 @@ def stop_process(proc, name, timeout_s=15.0, must_stop=True):
 STARTED = []
 
 
-def spawn(args, **kwargs):
+def spawn(args, cgroup=None, **kwargs):
+    """Popen, remembered in STARTED; cgroup: a Placement of the test's
+    Partition (partition.py), the process is then born in that group."""
+    if cgroup is not None:
+        args = cgroup.wrap(args)
     proc = subprocess.Popen(args, **kwargs)
     STARTED.append(proc)
     return proc
+
+
+def stop_started(pid):
+    """SIGKILLs and reaps the process `pid` if this run started it (True)."""
+    for p in STARTED:
+        if p.pid == pid and p.poll() is None:
+            p.kill()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            return True
+    return False
+
+
+@pytest.fixture
+def partition():
+    """A Partition (partition.py) of the test's own: groups to start processes
+    in, cut()/heal() between them and servers' ports; skipped, saying why,
+    where nftables or cgroup v2 cannot be used (a failure instead with
+    REDKUBE_REQUIRE_PARTITION=1)."""
+    from partition import Partition, PartitionUnavailable
+
+    try:
+        p = Partition(stop=stop_started)
+    except PartitionUnavailable as e:
+        if os.environ.get("REDKUBE_REQUIRE_PARTITION") == "1":
+            pytest.fail("partitions are required (REDKUBE_REQUIRE_PARTITION=1): %s" % e)
+        pytest.skip("network partitions unavailable: %s" % e)
+    try:
+        yield p
+    finally:
+        p.close()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -165,9 +202,11 @@ def wait_for_ping(port, password=None, deadline_s=10.0):
 
 
 class RedisServer:
-    """A redis-server on a free port; start() after kill() reuses port and dir."""
+    """A redis-server on a free port; start() after kill() reuses port, dir
+    and cgroup (a Placement of the test's Partition)."""
 
-    def __init__(self, workdir, password=None, persistent=False):
+    def __init__(self, workdir, password=None, persistent=False, cgroup=None):
+        self.cgroup = cgroup
         self.port = free_port()
         self.dir = tempfile.mkdtemp(dir=workdir, prefix="redis-%d-" % self.port)
         self.password = password
@@ -188,7 +227,7 @@ class RedisServer:
             args += ["--appendonly", "no"]
         if self.password:
             args += ["--requirepass", self.password, "--masterauth", self.password]
-        self.proc = spawn(args, stdout=subprocess.DEVNULL)
+        self.proc = spawn(args, stdout=subprocess.DEVNULL, cgroup=self.cgroup)
         wait_for_ping(self.port, self.password)
 
     def kill(self):
@@ -204,10 +243,10 @@ class RedisServer:
         return "127.0.0.1:%d" % self.port
 
 
-def start_replica(workdir, master):
+def start_replica(workdir, master, cgroup=None):
     """A redis-server replicating `master`, returned once its link is up and
     it has the master's data set (INFO replication says so)."""
-    replica = RedisServer(workdir)
+    replica = RedisServer(workdir, cgroup=cgroup)
     c = RespConnection(replica.port)
     assert c.command("REPLICAOF", "127.0.0.1", master.port) == b"OK"
 
@@ -239,7 +278,7 @@ class Proxy:
     `servers`, or (servers=None) following `configserver` for `cluster`."""
 
     def __init__(self, workdir, servers, extra_args=(), password=None, wait=True,
-                 configserver=None, cluster=None, replicas=None, env=None, wrapper=()):
+                 configserver=None, cluster=None, replicas=None, env=None, wrapper=(), cgroup=None):
         self.port = free_port()
         self.admin_port = free_port()
         self.workdir = workdir
@@ -260,7 +299,7 @@ class Proxy:
         self.log_path = os.path.join(workdir, "proxy-%d.log" % self.port)
         self.log = open(self.log_path, "wb")
         self.proc = spawn(list(args) + list(extra_args), stdout=self.log,
-                          stderr=subprocess.STDOUT, env=env)
+                          stderr=subprocess.STDOUT, env=env, cgroup=cgroup)
         if wait:
             wait_for_ping(self.port, password)
 
@@ -439,7 +478,8 @@ def wait_until(predicate, deadline_s, what, step_s=0.02):
 class Etcd:
     """A single-member etcd on loopback with a data dir of its own."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, cgroup=None):
+        self.cgroup = cgroup
         self.port = free_port()
         self.peer_port = free_port()
         self.dir = tempfile.mkdtemp(dir=workdir, prefix="etcd-")
@@ -457,7 +497,7 @@ class Etcd:
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "test=" + peer]
         self.log = open(os.path.join(self.dir, "etcd.log"), "ab")
-        self.proc = spawn(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = spawn(args, stdout=self.log, stderr=subprocess.STDOUT, cgroup=self.cgroup)
         wait_until(lambda: self._healthy(), 20, "etcd health")
 
     def _healthy(self):
@@ -474,9 +514,12 @@ class Etcd:
 
 class ConfigServer:
     """redkube-configserver on a free port; started waits for /healthz to
-    say OK (wait_healthy=False: only for it to answer)."""
+    say OK (wait_healthy=False: only for it to answer). cgroup: a Placement
+    of the test's Partition, kept across kill()/start()."""
 
-    def __init__(self, workdir, etcd, extra_args=(), password=None, token=None, wait_healthy=True):
+    def __init__(self, workdir, etcd, extra_args=(), password=None, token=None, wait_healthy=True,
+                 cgroup=None):
+        self.cgroup = cgroup
         self.wait_healthy = wait_healthy
         self.port = free_port()
         self.workdir = workdir
@@ -500,8 +543,8 @@ class ConfigServer:
             args += ["--token-file", write_secret(os.path.join(self.workdir, "cs-token"), self.token)]
         self.log_path = os.path.join(self.workdir, "configserver-%d.log" % self.port)
         self.log = open(self.log_path, "ab")
-        self.proc = spawn(args + self.extra_args, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = spawn(args + self.extra_args, stdout=self.log, stderr=subprocess.STDOUT,
+                          cgroup=self.cgroup)
         wait_until(self._healthy, 20, "ConfigServer /healthz")
 
     def _healthy(self):
