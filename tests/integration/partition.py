@@ -75,7 +75,8 @@ def _nft(script, echo=False, timeout=10):
     args = ["nft"] + (["--echo", "--handle"] if echo else []) + ["-f", "-"]
     done = subprocess.run(args, input=script, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
-        raise RuntimeError("nft failed (%d): %s\nscript:\n%s" % (done.returncode, done.stderr.strip(), script))
+        raise RuntimeError("nft failed (%d): %s\nscript:\n%s"
+                           % (done.returncode, done.stderr.strip(), script))
     return done.stdout
 
 
@@ -148,7 +149,8 @@ def _probe():
     mount, root = found
     rel = os.path.relpath(mount, NFT_CGROUP_ROOT)
     if rel.startswith(".."):
-        return "cgroup2 is mounted at %s, outside %s where nft resolves cgroup paths" % (mount, NFT_CGROUP_ROOT)
+        return ("cgroup2 is mounted at %s, outside %s where nft resolves cgroup paths"
+                % (mount, NFT_CGROUP_ROOT))
     _remove_leftovers(mount)
     base = os.path.join(mount, "redkube-test-%d-probe" % os.getpid())
     group = os.path.join(base, "probe")
@@ -498,7 +500,8 @@ class GroupClient:
             raise AssertionError("the client in group %s did not answer" % self.placement.name)
         line = self.proc.stdout.readline()
         if not line:
-            raise AssertionError("the client in group %s exited (%s)" % (self.placement.name, self.proc.poll()))
+            raise AssertionError("the client in group %s exited (%s)"
+                                 % (self.placement.name, self.proc.poll()))
         res = json.loads(line)
         if res["ok"]:
             return res

@@ -180,7 +180,8 @@ def test_a_restarted_server_stays_in_its_group_and_leftovers_are_stopped(workdir
     assert not os.path.exists(group.path)
 
 
-def test_configservers_and_proxies_start_in_their_groups_and_a_cut_of_one_spares_the_other(workdir, partition):
+def test_configservers_and_proxies_start_in_their_groups_and_a_cut_of_one_spares_the_other(workdir,
+                                                                                          partition):
     servers = [RedisServer(workdir, cgroup=partition.placement("m%d" % i)) for i in range(3)]
     etcd = configservers = proxy = None
     try:
