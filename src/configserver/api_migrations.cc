@@ -63,21 +63,43 @@ json ProxiesJson(const std::vector<ProxyReport>& proxies) {
   json out = json::array();
   int64_t now = WallClockMs();
   for (const auto& p : proxies) {
-    out.push_back({{"id", p.id}, {"epoch", p.epoch}, {"seen_ms_ago", now - p.seen_ms}});
+    json entry = {{"id", p.id}, {"epoch", p.epoch}, {"seen_ms_ago", now - p.seen_ms}, {"witness", p.witness}};
+    if (p.witness) {
+      entry["unreachable"] = json::object();
+      for (const auto& [master, since] : p.unreachable)
+        entry["unreachable"][master] = {{"ms_ago", now - since}};
+    }
+    out.push_back(std::move(entry));
   }
   return out;
 }
 
 }  // namespace
 
-void ApiServer::RecordProxyReport(const httplib::Request& req, const std::string& cluster) {
-  if (!req.has_param("proxy")) return;
+Status ApiServer::RecordProxyReport(const httplib::Request& req, const std::string& cluster) {
+  if (!req.has_param("proxy")) return Status::Ok();
   std::string id = req.get_param_value("proxy");
   auto applied = ParseInt64(req.get_param_value("applied"));
-  if (!ProxyRegistry::ValidId(id) || !applied || *applied < 0) return;
-  if (Status s = proxies_->Report(cluster, id, static_cast<uint64_t>(*applied)); !s.ok()) {
-    spdlog::warn("cannot record proxy {}'s epoch: {}", id, s.message());
+  if (!ProxyRegistry::ValidId(id) || !applied || *applied < 0) return Status::Ok();
+  // A proxy counts its lease from its last successful poll, and the leader
+  // stops waiting for it `expiry` after the report this instance wrote: a
+  // poll whose report cannot be written must fail (ProxyRegistry), and so
+  // must one answered from a cache that has lost etcd (its topology may be
+  // older than a failover another instance recorded).
+  if (!store_->CacheFresh()) return Status::Error("this ConfigServer has lost etcd");
+  bool witness = req.has_param("unreachable");
+  std::map<std::string, int64_t> unreachable;
+  if (witness) {
+    auto parsed = ProxyRegistry::ParseUnreachable(req.get_param_value("unreachable"), WallClockMs());
+    if (!parsed) return Status::Error("\"unreachable\" must be ADDR~MS,... (host:port and milliseconds)");
+    unreachable = std::move(*parsed);
   }
+  Status s = proxies_->Report(cluster, id, static_cast<uint64_t>(*applied), witness, unreachable);
+  if (!s.ok()) {
+    spdlog::warn("cannot record proxy {}'s report: {}", id, s.message());
+    return Status::Error("cannot record the proxy's report: " + s.message());
+  }
+  return Status::Ok();
 }
 
 void ApiServer::AddShard(const httplib::Request& req, httplib::Response& res) {

@@ -24,8 +24,10 @@ void ReplyResult(httplib::Response& res, const OperationResult& result) {
 }
 
 json HealthJson(const NodeHealth& h) {
-  return {{"reachable", h.reachable}, {"role", h.role},     {"replicating_from", h.replicating_from},
-          {"link_up", h.link_up},     {"offset", h.offset}, {"failing_since_ms", h.failing_since_ms}};
+  json doc = {{"reachable", h.reachable}, {"role", h.role},     {"replicating_from", h.replicating_from},
+              {"link_up", h.link_up},     {"offset", h.offset}, {"failing_since_ms", h.failing_since_ms}};
+  if (h.role == "slave" && h.contact_ms > 0) doc["master_contact_ms_ago"] = WallClockMs() - h.contact_ms;
+  return doc;
 }
 
 }  // namespace
@@ -165,6 +167,14 @@ void ApiServer::GetCluster(const httplib::Request& req, httplib::Response& res) 
     }
     doc["health"] = h;
   }
+  // Why a needed failover is not happening, per shard (stuck, or a
+  // control-plane partition: live proxies reach a master we cannot).
+  json alerts = json::object();
+  const std::string prefix = record->name + "/";
+  for (const auto& [key, reason] : prober_->AlertsSnapshot()) {
+    if (key.starts_with(prefix)) alerts[key.substr(prefix.size())] = reason;
+  }
+  doc["alerts"] = alerts;
   Reply(res, 200, doc);
 }
 
@@ -218,7 +228,7 @@ void ApiServer::GetTopology(const httplib::Request& req, httplib::Response& res)
   std::string name = req.matches[1];
   auto record = store_->Cached(name);
   if (!record) return Reply(res, 404, json{{"error", "no cluster named " + name}});
-  RecordProxyReport(req, name);
+  if (Status s = RecordProxyReport(req, name); !s.ok()) return Reply(res, 503, json{{"error", s.message()}});
   if (!req.has_param("after")) {
     if (!record->Complete()) {
       return Reply(
@@ -266,6 +276,11 @@ std::string ApiServer::RenderMetrics() const {
   metric("redkube_configserver_probes_total", "counter", "node probes", p.probes.load());
   metric("redkube_configserver_probe_failures_total", "counter", "failed node probes",
          p.probe_failures.load());
+  metric("redkube_configserver_fences_total", "counter", "shards fenced as the first step of a failover",
+         p.fences.load());
+  metric("redkube_configserver_partitions_total", "counter",
+         "failovers not made because live proxies still reach the master (control-plane partitions)",
+         p.partitions.load());
   metric("redkube_configserver_failovers_total", "counter",
          "masters changed by the leader (failovers, switchovers found done but unrecorded)",
          p.failovers.load());

@@ -83,7 +83,7 @@ class ApiServer {
   void ControlMigration(const httplib::Request& req, httplib::Response& res);
   void Rebalance(const httplib::Request& req, httplib::Response& res);
   void ListProxies(const httplib::Request& req, httplib::Response& res);
-  void RecordProxyReport(const httplib::Request& req, const std::string& cluster);
+  Status RecordProxyReport(const httplib::Request& req, const std::string& cluster);
 
   ClusterStore* store_;
   ClusterOperations* operations_;

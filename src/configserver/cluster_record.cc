@@ -129,8 +129,9 @@ json PublishedBody(const ClusterRecord& record) {
     for (const auto& n : s.nodes) {
       if (n != s.master && !s.IsDown(n)) replicas.push_back(n);
     }
-    shards.push_back(
-        {{"id", s.id}, {"master", s.master}, {"replicas", replicas}, {"slots", SlotsJson(s.slots)}});
+    json shard = {{"id", s.id}, {"master", s.master}, {"replicas", replicas}, {"slots", SlotsJson(s.slots)}};
+    if (s.fenced) shard["fenced"] = true;
+    shards.push_back(std::move(shard));
   }
   json migrations = json::array();
   for (const auto& m : record.migrations) {
@@ -222,6 +223,10 @@ std::string ClusterRecord::ToJson() const {
       shard["switching_to"] = s.switching_to;
       shard["switching_until_ms"] = s.switching_until_ms;
     }
+    if (s.fenced) {
+      shard["fenced"] = true;
+      shard["fence_epoch"] = s.fence_epoch;
+    }
     doc["shards"].push_back(std::move(shard));
   }
   doc["migrations"] = json::array();
@@ -259,6 +264,8 @@ Result<ClusterRecord> ClusterRecord::ParseRecord(std::string_view text) {
     if (Status st = ReadStringList(j, "down", &s.down); !st.ok()) return st;
     s.switching_to = j.value("switching_to", "");
     s.switching_until_ms = j.value("switching_until_ms", int64_t{0});
+    s.fenced = j.value("fenced", false);
+    s.fence_epoch = j.value("fence_epoch", uint64_t{0});
     record.shards.push_back(std::move(s));
   }
   if (doc.contains("migrations")) {

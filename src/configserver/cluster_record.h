@@ -27,6 +27,13 @@ struct ShardRecord {
   // latest (milliseconds since the epoch).
   std::string switching_to;
   int64_t switching_until_ms = 0;
+  // A failover under way (docs/configserver.md, "Fence before promote"):
+  // published as fenced, so proxies send the master nothing, since epoch
+  // `fence_epoch`; the leader promotes once every live proxy has applied
+  // it. Cleared by the write that records the new master, or when the
+  // master is back before that.
+  bool fenced = false;
+  uint64_t fence_epoch = 0;
 
   bool IsDown(const std::string& node) const;
   bool HasNode(const std::string& node) const;

@@ -1,5 +1,7 @@
 #include "configserver/failover_planner.h"
 
+#include <fmt/format.h>
+
 namespace redkube::configserver {
 namespace {
 
@@ -27,10 +29,16 @@ bool CaughtUp(const NodeHealth& replica, const NodeHealth* master, int64_t now_m
          master->previous_offset >= 0 && replica.offset >= master->previous_offset;
 }
 
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 }  // namespace
 
 ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHealth>& health, int64_t now_ms,
-                    int64_t down_after_ms) {
+                    int64_t down_after_ms, const std::vector<ProxyReport>& proxies) {
   ShardPlan plan;
   if (shard.master.empty()) return plan;
   // A planned switchover owns the shard until it ends or times out.
@@ -53,27 +61,80 @@ ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHe
     plan.promote = adopt ? source : master;
     master = plan.promote;
   } else if (FailedFor(recorded, now_ms, down_after_ms)) {
-    // The replica that has seen the most of the old master's stream loses
-    // the fewest writes. Nodes in the down set are never candidates: they
-    // may be stale old masters or replicas not yet in sync.
-    const NodeHealth* best = nullptr;
-    for (const auto& node : shard.nodes) {
-      const NodeHealth* h = Find(health, node);
-      if (node == master || shard.IsDown(node) || h == nullptr || !h->reachable || h->role != "slave" ||
-          h->replicating_from != master) {
-        continue;
-      }
-      if (best == nullptr || h->offset > best->offset) {
-        best = h;
-        plan.promote = node;
-      }
+    // Proxies are witnesses: a master that we cannot reach but a live
+    // proxy still does is alive, and probably still acknowledging writes.
+    // Promoting a replica then would give the shard two masters (split
+    // brain), and whatever the old one acknowledged after its replica last
+    // heard from it would be lost. Our side of the network is the suspect:
+    // a control-plane partition, alerted, not failed over. (Fencing first
+    // and failing over anyway would trade those clients' availability for
+    // nothing: the master serves them.)
+    std::vector<std::string> reaching;
+    int64_t last_alive_ms = recorded->probed_ms;  // our last probe that answered
+    for (const auto& p : proxies) {
+      if (p.Reaches(master)) reaching.push_back(p.id);
+      auto lost = p.unreachable.find(master);
+      if (lost != p.unreachable.end()) last_alive_ms = std::max(last_alive_ms, lost->second);
     }
-    if (plan.promote.empty()) {
-      plan.stuck = "master " + master + " is down and no in-sync replica is reachable";
+    if (!reaching.empty()) {
+      plan.partitioned = fmt::format(
+          "master {} fails our probes for {} ms but {} live proxies reach it ({}): a control-plane "
+          "partition, not failing over",
+          master, now_ms - recorded->failing_since_ms, reaching.size(), Join(reaching));
+      plan.unfence = shard.fenced;
     } else {
-      plan.mark_down.push_back(master);
-      master = plan.promote;
+      // The replica that has seen the most of the old master's stream loses
+      // the fewest writes. Nodes in the down set are never candidates: they
+      // may be stale old masters or replicas not yet in sync. Nor is one that
+      // stopped hearing from the master (kContactSlackMs) before the master
+      // was last seen alive: a link cut while the master kept acknowledging
+      // writes (its master_link_status still reads up until repl-timeout).
+      const NodeHealth* best = nullptr;
+      std::string best_node;
+      std::vector<std::string> stale;
+      for (const auto& node : shard.nodes) {
+        const NodeHealth* h = Find(health, node);
+        if (node == master || shard.IsDown(node) || h == nullptr || !h->reachable || h->role != "slave" ||
+            h->replicating_from != master) {
+          continue;
+        }
+        if (h->contact_ms < last_alive_ms - kContactSlackMs) {
+          stale.push_back(
+              fmt::format("{} last heard from it {} ms before", node, last_alive_ms - h->contact_ms));
+          continue;
+        }
+        if (best == nullptr || h->offset > best->offset) {
+          best = h;
+          best_node = node;
+        }
+      }
+      if (best == nullptr) {
+        plan.stuck = "master " + master + " is down and no in-sync replica is reachable";
+        if (!stale.empty()) plan.stuck += " (stale: " + Join(stale) + ")";
+        plan.unfence = shard.fenced;
+      } else if (!shard.fenced) {
+        // Fence before promote: every proxy must have stopped sending to the
+        // old master (a proxy that just regained it must not write there
+        // while the replica is promoted), so the first step only publishes
+        // the fence.
+        plan.fence = true;
+      } else {
+        std::vector<std::string> lagging;
+        for (const auto& p : proxies) {
+          if (p.epoch < shard.fence_epoch) lagging.push_back(fmt::format("{} (epoch {})", p.id, p.epoch));
+        }
+        if (!lagging.empty()) {
+          plan.waiting = fmt::format("fenced at epoch {}, waiting for {}", shard.fence_epoch, Join(lagging));
+        } else {
+          plan.promote = best_node;
+          plan.mark_down.push_back(master);
+          master = plan.promote;
+        }
+      }
     }
+  } else if (shard.fenced) {
+    // The master answers again before its failover finished.
+    plan.unfence = true;
   }
 
   for (const auto& node : shard.nodes) {

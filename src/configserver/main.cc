@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
                  "how long a planned switchover may pause writes")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
-  int proxy_expiry_ms = 25000, slots_per_step = 512, parallel_migrations = 4;
+  int proxy_expiry_ms = 7000, slots_per_step = 512, parallel_migrations = 4;
   int64_t big_key_bytes = 8 << 20;
   int replica_wait_ms = 30000;
   app.add_option("--replica-wait-ms", replica_wait_ms,
@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
   app.add_option("--proxy-expiry-ms", proxy_expiry_ms,
-                 "a proxy not heard from for this long is gone: migrations stop waiting for it")
+                 "a proxy not heard from for this long is gone: failovers and migrations stop waiting for "
+                 "it (at least the proxies' --configserver-lease-ms + 2 s: they stop writing by then)")
       ->capture_default_str()
       ->check(CLI::Range(1000, 3600000));
   app.add_option("--slots-per-step", slots_per_step, "slots a migration announces and moves at a time")
@@ -99,10 +100,10 @@ int main(int argc, char** argv) {
   ReplicationControl control(password, std::chrono::milliseconds(std::min(down_after_ms / 2, 1000)));
   ClusterOperations operations(&store, &control, std::chrono::milliseconds(switchover_timeout_ms));
   LeaderLease lease(&etcd, identity, lease_ttl_s);
+  ProxyRegistry proxies(&etcd, std::chrono::milliseconds(proxy_expiry_ms), std::chrono::milliseconds(1000));
   Prober prober(
-      &store, &lease, &control,
+      &store, &lease, &control, &proxies,
       ProberOptions{std::chrono::milliseconds(probe_interval_ms), std::chrono::milliseconds(down_after_ms)});
-  ProxyRegistry proxies(&etcd, std::chrono::milliseconds(proxy_expiry_ms));
   MigrationControl migration_control(&store);
   MigratorOptions migrator_options;
   migrator_options.mover.password = password;

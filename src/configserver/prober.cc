@@ -5,13 +5,46 @@
 #include <algorithm>
 #include <future>
 #include <set>
+#include <thread>
 
 namespace redkube::configserver {
+namespace {
+
+// When, at the latest, a replica last heard from its master (NodeHealth::
+// contact_ms). redis-server counts master_last_io_seconds_ago in whole
+// seconds, so a reading of N means "between N and N+1 s ago": N+1 is
+// assumed. An offset that moved since the previous probe proves contact
+// after that probe, finer than the counter under write load. While the
+// link is down the last estimate made while it was up is kept: a link
+// that repl-timeout closed went silent long before it went down. Only a
+// replica never seen with its link up (a new leader's first look) is
+// judged by master_link_down_since_seconds, which cannot tell a master
+// that died (the link went down at once) from a silent link that timed
+// out; a gap written down in docs/configserver.md.
+int64_t EstimateContact(const NodeHealth& now, const NodeHealth* before, int64_t now_ms) {
+  const bool same_master =
+      before != nullptr && before->role == "slave" && before->replicating_from == now.replicating_from;
+  int64_t contact = same_master ? before->contact_ms : 0;
+  if (now.link_up && now.master_last_io_s >= 0) {
+    contact = std::max(contact, now_ms - (now.master_last_io_s + 1) * 1000);
+  }
+  if (same_master && before->reachable && now.offset > before->offset) {
+    contact = std::max(contact, before->probed_ms);
+  }
+  if (!now.link_up && contact == 0 && now.link_down_since_s >= 0) {
+    contact = now_ms - (now.link_down_since_s + 1) * 1000;
+  }
+  return contact;
+}
+
+}  // namespace
+
 Prober::Prober(ClusterStore* store, const LeaderLease* lease, const ReplicationControl* control,
-               ProberOptions options)
+               const ProxyRegistry* proxies, ProberOptions options)
     : store_(store),
       lease_(lease),
       control_(control),
+      proxies_(proxies),
       options_(options),
       rounds_(
           "prober", options.interval, [this] { Round(); }, PeriodicThread::FirstRun::kAfterInterval) {}
@@ -27,14 +60,26 @@ std::map<std::string, NodeHealth> Prober::HealthSnapshot() const {
   return health_;
 }
 
+std::map<std::string, std::string> Prober::AlertsSnapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::string> alerts;
+  for (const auto& [key, reason] : stuck_) {
+    if (!reason.empty()) alerts[key] = reason;
+  }
+  return alerts;
+}
+
 void Prober::Round() {
   if (!lease_->IsLeader()) {
     // A new term starts from fresh observations.
     {
       std::lock_guard<std::mutex> lock(mu_);
       health_.clear();
+      stuck_.clear();
     }
     clients_.clear();
+    links_configured_.clear();
+    min_replicas_.clear();
     return;
   }
   auto clusters = store_->CachedAll();
@@ -42,18 +87,83 @@ void Prober::Round() {
   ProbeAll(clusters, now);
   auto health = HealthSnapshot();
   for (const auto& cluster : clusters) {
+    // Without the proxies' reports no failover is safe to plan (a proxy
+    // may still reach the master); etcd is unreachable then anyway.
+    auto proxies = proxies_->Live(cluster.name);
+    if (!proxies.ok()) continue;
     for (const auto& shard : cluster.shards) {
       if (!lease_->IsLeader()) break;
-      ShardPlan plan = PlanShard(shard, health, now, options_.down_after.count());
+      ShardPlan plan = PlanShard(shard, health, now, options_.down_after.count(), proxies.value());
       std::string key = cluster.name + "/" + shard.id;
-      if (!plan.stuck.empty() && stuck_[key] != plan.stuck) {
-        spdlog::error("cluster {} shard {}: {}", cluster.name, shard.id, plan.stuck);
+      std::string alert = !plan.stuck.empty()         ? plan.stuck
+                          : !plan.partitioned.empty() ? plan.partitioned
+                                                      : "";
+      bool changed;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        changed = stuck_[key] != alert;
+        stuck_[key] = alert;
       }
-      stuck_[key] = plan.stuck;
+      if (changed && !alert.empty()) {
+        spdlog::error("cluster {} shard {}: {}", cluster.name, shard.id, alert);
+        if (!plan.partitioned.empty()) stats_.partitions.fetch_add(1);
+      }
       if (!plan.Empty()) CarryOut(cluster, shard, plan);
     }
   }
+  KeepSettings(clusters);
   stats_.rounds.fetch_add(1);
+}
+
+void Prober::KeepSettings(const std::vector<ClusterRecord>& clusters) {
+  auto health = HealthSnapshot();
+  for (const auto& [node, h] : health) {
+    if (!h.reachable) {
+      links_configured_.erase(node);
+      min_replicas_.erase(node);
+    } else if (!links_configured_.count(node)) {
+      if (Status s = control_->ConfigureLinks(node); s.ok()) {
+        links_configured_.insert(node);
+      } else {
+        spdlog::warn("{}: cannot set its replication links up: {}", node, s.message());
+      }
+    }
+  }
+  for (const auto& cluster : clusters) {
+    for (const auto& shard : cluster.shards) {
+      auto master = health.find(shard.master);
+      if (shard.master.empty() || master == health.end() || !master->second.reachable ||
+          master->second.role != "master") {
+        continue;
+      }
+      // A replica in the read set that we see streaming from the master
+      // now. One we cannot reach, or whose link is down or silent, does not
+      // count: the master must not refuse writes for want of it.
+      int in_sync = 0;
+      for (const auto& node : shard.nodes) {
+        auto h = health.find(node);
+        if (node == shard.master || shard.IsDown(node) || h == health.end()) continue;
+        const NodeHealth& r = h->second;
+        if (r.reachable && r.role == "slave" && r.replicating_from == shard.master && r.link_up &&
+            r.master_last_io_s >= 0 && r.master_last_io_s <= ReplicationControl::kMinReplicasMaxLagS) {
+          ++in_sync;
+        }
+      }
+      const int want = in_sync > 0 ? 1 : 0;
+      auto set = min_replicas_.find(shard.master);
+      if (set != min_replicas_.end() && set->second == want) continue;
+      if (Status s = control_->SetMinReplicas(shard.master, want); !s.ok()) {
+        spdlog::warn("cluster {} shard {}: cannot set min-replicas-to-write {} on {}: {}", cluster.name,
+                     shard.id, want, shard.master, s.message());
+        continue;
+      }
+      if (set != min_replicas_.end() || want == 0) {
+        spdlog::info("cluster {} shard {}: master {} now needs {} replica(s) in sync to accept writes",
+                     cluster.name, shard.id, shard.master, want);
+      }
+      min_replicas_[shard.master] = want;
+    }
+  }
 }
 
 void Prober::ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms) {
@@ -83,8 +193,11 @@ void Prober::ProbeAll(const std::vector<ClusterRecord>& clusters, int64_t now_ms
       auto previous = health_.find(node);
       if (result.ok()) {
         h = result.value();
+        h.probed_ms = now_ms;
         bool seen = previous != health_.end() && previous->second.reachable;
         if (seen) h.previous_offset = previous->second.offset;
+        if (h.role == "slave")
+          h.contact_ms = EstimateContact(h, previous == health_.end() ? nullptr : &previous->second, now_ms);
         if (h.link_up) {
           h.link_up_since_ms = seen && previous->second.link_up ? previous->second.link_up_since_ms : now_ms;
         }
@@ -134,11 +247,84 @@ void Prober::UndoNewMaster(const ClusterRecord& cluster, const ShardRecord& shar
   }
 }
 
+std::optional<ClusterRecord> Prober::WriteFence(const ClusterRecord& cluster, const ShardRecord& shard,
+                                                bool fenced) {
+  auto result = store_->Update(
+      cluster.name,
+      [&](ClusterRecord* record) -> std::optional<StoreError> {
+        ShardRecord* s = record->FindShard(shard.id);
+        if (s == nullptr || s->master != shard.master) return StoreError{409, "shard changed meanwhile"};
+        if (s->fenced == fenced) return StoreError{409, fenced ? "already fenced" : "not fenced"};
+        s->fenced = fenced;
+        // This write changes the published topology, so the store moves
+        // the epoch by one: the epoch that carries the fence.
+        s->fence_epoch = fenced ? record->epoch + 1 : 0;
+        return std::nullopt;
+      },
+      lease_->Guard());
+  if (auto* error = std::get_if<StoreError>(&result)) {
+    spdlog::warn("cluster {} shard {}: fence not {}: {}", cluster.name, shard.id, fenced ? "set" : "lifted",
+                 error->message);
+    return std::nullopt;
+  }
+  return std::get<ClusterRecord>(result);
+}
+
+std::vector<ProxyReport> Prober::AwaitConfirmations(const std::string& cluster, uint64_t epoch) {
+  // Proxies apply a topology and report it within milliseconds (their
+  // long-poll returns at once and the next one carries the epoch), so a
+  // short wait here usually saves a probe round; a proxy that does not
+  // confirm is waited for over the following rounds, until it confirms or
+  // its registration expires.
+  constexpr auto kWait = std::chrono::milliseconds(500);
+  constexpr auto kEvery = std::chrono::milliseconds(10);
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  std::vector<ProxyReport> last;
+  while (true) {
+    auto live = proxies_->Live(cluster);
+    if (live.ok()) {
+      last = std::move(live.value());
+      bool all =
+          std::all_of(last.begin(), last.end(), [&](const ProxyReport& p) { return p.epoch >= epoch; });
+      if (all) return last;
+    }
+    if (std::chrono::steady_clock::now() >= deadline || !lease_->IsLeader()) return last;
+    std::this_thread::sleep_for(kEvery);
+  }
+}
+
 void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard, const ShardPlan& plan) {
   // The plan comes from the cache and this round's probes: act only if etcd
   // still holds the shard as planned (another instance may have begun a
   // switchover, or recorded a failover, since the cache was read).
   if (!StillAsPlanned(cluster, shard)) return;
+  if (plan.fence) {
+    // Fence before promote. Proxies stop sending to the master as soon as
+    // they apply this epoch; once every live one has confirmed it (or
+    // expired: a proxy that has not heard from us for its lease refuses
+    // writes on its own), nothing of theirs can reach the old master while
+    // the replica is promoted, so nothing it acknowledges after the
+    // replica's last contact is lost.
+    auto written = WriteFence(cluster, shard, true);
+    if (!written) return;
+    stats_.fences.fetch_add(1);
+    const ShardRecord* fenced = written->FindShard(shard.id);
+    spdlog::warn(
+        "cluster {} shard {}: master {} down for {} ms and no live proxy reaches it: fenced, epoch {}",
+        cluster.name, shard.id, shard.master, options_.down_after.count(), fenced->fence_epoch);
+    auto confirmed = AwaitConfirmations(cluster.name, fenced->fence_epoch);
+    ShardPlan next =
+        PlanShard(*fenced, HealthSnapshot(), WallClockMs(), options_.down_after.count(), confirmed);
+    if (!next.promote.empty() || next.unfence) CarryOut(*written, *fenced, next);
+    return;
+  }
+  if (plan.unfence && plan.promote.empty()) {
+    if (WriteFence(cluster, shard, false)) {
+      spdlog::warn(
+          "cluster {} shard {}: fence lifted: {}", cluster.name, shard.id,
+          plan.partitioned.empty() ? "its master " + shard.master + " answers again" : plan.partitioned);
+    }
+  }
   const bool new_master = !plan.promote.empty() && plan.promote != shard.master;
   const std::string master = plan.promote.empty() ? shard.master : plan.promote;
   // Record first, then promote: proxies switch at once, and a promotion
@@ -158,6 +344,8 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard, co
           if (new_master) {
             s->master = plan.promote;
             s->MarkUp(plan.promote);
+            s->fenced = false;  // the new master is open to proxies
+            s->fence_epoch = 0;
           }
           for (const auto& n : plan.mark_down) s->MarkDown(n);
           for (const auto& n : plan.mark_up) s->MarkUp(n);

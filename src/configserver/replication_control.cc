@@ -41,6 +41,10 @@ Result<NodeHealth> ReplicationControl::Probe(RedisClient* client) {
       master_port = value;
     } else if (key == "master_link_status") {
       h.link_up = value == "up";
+    } else if (key == "master_last_io_seconds_ago") {
+      h.master_last_io_s = ParseInt64(value).value_or(-1);
+    } else if (key == "master_link_down_since_seconds") {
+      h.link_down_since_s = ParseInt64(value).value_or(-1);
     } else if ((key == "master_repl_offset" && h.role == "master") || key == "slave_repl_offset") {
       h.offset = ParseInt64(value).value_or(0);
     }
@@ -67,7 +71,22 @@ Status ReplicationControl::Follow(const std::string& node, const std::string& ma
 }
 
 Status ReplicationControl::Promote(const std::string& node) const {
+  // A new master has no replica in sync yet: it must not start refusing
+  // writes for want of one (SetMinReplicas raises it once one is).
+  if (Status s = SetMinReplicas(node, 0); !s.ok()) return s;
   auto reply = Run(node, {"REPLICAOF", "NO", "ONE"});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Status ReplicationControl::SetMinReplicas(const std::string& node, int replicas) const {
+  auto reply = Run(node, {"CONFIG", "SET", "min-replicas-to-write", std::to_string(replicas),
+                          "min-replicas-max-lag", std::to_string(kMinReplicasMaxLagS)});
+  return reply.ok() ? Status::Ok() : reply.status();
+}
+
+Status ReplicationControl::ConfigureLinks(const std::string& node) const {
+  auto reply = Run(node, {"CONFIG", "SET", "repl-ping-replica-period", std::to_string(kPingReplicaPeriodS),
+                          "repl-timeout", std::to_string(kReplTimeoutS)});
   return reply.ok() ? Status::Ok() : reply.status();
 }
 

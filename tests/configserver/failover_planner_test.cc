@@ -24,7 +24,20 @@ NodeHealth Up(const std::string& role, const std::string& from = "", int64_t off
   h.previous_offset = offset;  // steady: no writes since the last probe
   h.link_up = link;
   h.link_up_since_ms = link ? 1 : 0;  // long ago
+  if (role == "slave") h.contact_ms = 9900;  // heard from its master just now
   return h;
+}
+
+// A shard whose failover has already published its fence (at epoch 5).
+ShardRecord Fenced() {
+  ShardRecord s = Shard();
+  s.fenced = true;
+  s.fence_epoch = 5;
+  return s;
+}
+
+ProxyReport Witness(const std::string& id, uint64_t epoch, std::map<std::string, int64_t> unreachable) {
+  return ProxyReport{id, epoch, 0, true, std::move(unreachable)};
 }
 
 NodeHealth Failing(int64_t since) {
@@ -49,14 +62,14 @@ TEST(FailoverPlanner, PromotesTheReplicaWithTheHighestOffsetAndRepointsTheOthers
   std::map<std::string, NodeHealth> health = {{"m:1", Failing(8000)},
                                               {"r:1", Up("slave", "m:1", 100, false)},
                                               {"r:2", Up("slave", "m:1", 250, false)}};
-  ShardPlan plan = PlanShard(Shard(), health, 10000, kDownAfter);
+  ShardPlan plan = PlanShard(Fenced(), health, 10000, kDownAfter);
   EXPECT_EQ(plan.promote, "r:2");
   EXPECT_EQ(plan.mark_down, std::vector<std::string>{"m:1"});
   EXPECT_EQ(plan.follow, std::vector<std::string>{"r:1"});
 }
 
 TEST(FailoverPlanner, NeverPromotesANodeOutOfTheReadSet) {
-  ShardRecord shard = Shard();
+  ShardRecord shard = Fenced();
   shard.down = {"r:2"};  // e.g. a stale old master, not yet in sync
   std::map<std::string, NodeHealth> health = {
       {"m:1", Failing(1)}, {"r:1", Up("slave", "m:1", 100)}, {"r:2", Up("slave", "m:1", 900)}};
@@ -161,6 +174,94 @@ TEST(FailoverPlanner, ARecordedMasterThatReplicatesIsMadeMasterAgain) {
   plan = PlanShard(shard, health, 10000, kDownAfter);
   EXPECT_EQ(plan.promote, "m:1");
   EXPECT_EQ(plan.follow, std::vector<std::string>{"r:1"});
+}
+
+TEST(FailoverPlanner, AFailedMasterIsFencedBeforeAnyReplicaIsPromoted) {
+  std::map<std::string, NodeHealth> health = {{"m:1", Failing(8000)},
+                                              {"r:1", Up("slave", "m:1", 100, false)},
+                                              {"r:2", Up("slave", "m:1", 250, false)}};
+  ShardPlan plan = PlanShard(Shard(), health, 10000, kDownAfter, {Witness("p1", 4, {{"m:1", 8000}})});
+  EXPECT_TRUE(plan.fence);
+  EXPECT_EQ(plan.promote, "");
+  EXPECT_TRUE(plan.mark_down.empty());
+  EXPECT_FALSE(plan.Empty());
+}
+
+TEST(FailoverPlanner, PromotionWaitsUntilEveryLiveProxyHasAppliedTheFence) {
+  std::map<std::string, NodeHealth> health = {{"m:1", Failing(8000)},
+                                              {"r:1", Up("slave", "m:1", 100, false)},
+                                              {"r:2", Up("slave", "m:1", 250, false)}};
+  ShardPlan plan = PlanShard(Fenced(), health, 10000, kDownAfter,
+                             {Witness("p1", 5, {{"m:1", 8000}}), Witness("p2", 4, {{"m:1", 8000}})});
+  EXPECT_EQ(plan.promote, "");
+  EXPECT_FALSE(plan.fence);
+  EXPECT_NE(plan.waiting.find("p2 (epoch 4)"), std::string::npos) << plan.waiting;
+  // A proxy that does not witness (an older one) is still waited for.
+  plan = PlanShard(Fenced(), health, 10000, kDownAfter, {ProxyReport{"old", 3, 0, false, {}}});
+  EXPECT_EQ(plan.promote, "");
+  plan = PlanShard(Fenced(), health, 10000, kDownAfter,
+                   {Witness("p1", 5, {{"m:1", 8000}}), Witness("p2", 6, {{"m:1", 8000}})});
+  EXPECT_EQ(plan.promote, "r:2");
+  EXPECT_EQ(plan.waiting, "");
+}
+
+TEST(FailoverPlanner, AMasterThatALiveProxyReachesIsNotFailedOver) {
+  std::map<std::string, NodeHealth> health = {
+      {"m:1", Failing(8000)}, {"r:1", Up("slave", "m:1", 100)}, {"r:2", Up("slave", "m:1", 250)}};
+  // p2 reaches m:1 (it is not in its unreachable set): a control-plane
+  // partition.
+  std::vector<ProxyReport> proxies = {Witness("p1", 4, {{"m:1", 8000}}), Witness("p2", 4, {})};
+  ShardPlan plan = PlanShard(Shard(), health, 10000, kDownAfter, proxies);
+  EXPECT_FALSE(plan.fence);
+  EXPECT_EQ(plan.promote, "");
+  EXPECT_NE(plan.partitioned.find("p2"), std::string::npos) << plan.partitioned;
+  EXPECT_TRUE(plan.Empty());
+  // A fence already published is lifted.
+  plan = PlanShard(Fenced(), health, 10000, kDownAfter, proxies);
+  EXPECT_TRUE(plan.unfence);
+  EXPECT_EQ(plan.promote, "");
+  // A proxy that does not witness vetoes nothing.
+  plan = PlanShard(Shard(), health, 10000, kDownAfter, {ProxyReport{"old", 4, 0, false, {}}});
+  EXPECT_TRUE(plan.fence);
+}
+
+TEST(FailoverPlanner, AReplicaThatStoppedHearingFromTheMasterBeforeItWasLastSeenIsNoCandidate) {
+  NodeHealth master = Failing(8300);
+  master.probed_ms = 8000;  // our last probe that answered
+  NodeHealth fresh = Up("slave", "m:1", 100);
+  fresh.contact_ms = 7900;
+  NodeHealth stale = Up("slave", "m:1", 900);  // more data, but its stream stopped long before
+  stale.contact_ms = 5000;
+  std::map<std::string, NodeHealth> health = {{"m:1", master}, {"r:1", fresh}, {"r:2", stale}};
+  ShardPlan plan = PlanShard(Fenced(), health, 10000, kDownAfter);
+  EXPECT_EQ(plan.promote, "r:1");
+  // A proxy reached the master until 9700: r:1's contact (7900) is now
+  // older than that by more than the slack, so neither may be promoted.
+  plan = PlanShard(Fenced(), health, 10000, kDownAfter, {Witness("p1", 5, {{"m:1", 9700}})});
+  EXPECT_EQ(plan.promote, "");
+  EXPECT_NE(plan.stuck.find("stale"), std::string::npos) << plan.stuck;
+  EXPECT_TRUE(plan.unfence);  // no failover to fence for
+}
+
+TEST(FailoverPlanner, AFencedShardWhoseMasterAnswersAgainIsUnfenced) {
+  std::map<std::string, NodeHealth> health = {
+      {"m:1", Up("master")}, {"r:1", Up("slave", "m:1")}, {"r:2", Up("slave", "m:1")}};
+  ShardPlan plan = PlanShard(Fenced(), health, 10000, kDownAfter);
+  EXPECT_TRUE(plan.unfence);
+  EXPECT_EQ(plan.promote, "");
+}
+
+TEST(ProxyRegistry, ParsesTheUnreachableReport) {
+  auto parsed = ProxyRegistry::ParseUnreachable("127.0.0.1:7001~1234,10.0.0.2:7002~0", 10000);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->at("127.0.0.1:7001"), 10000 - 1234);
+  EXPECT_EQ(parsed->at("10.0.0.2:7002"), 10000);
+  ASSERT_TRUE(ProxyRegistry::ParseUnreachable("", 10000).has_value());
+  EXPECT_TRUE(ProxyRegistry::ParseUnreachable("", 10000)->empty());
+  for (const char* bad : {"127.0.0.1:7001", "127.0.0.1:7001~", "127.0.0.1:7001~-5", "~5", "nohost~5",
+                          "127.0.0.1:7001~12x", "127.0.0.1:99999~1"}) {
+    EXPECT_FALSE(ProxyRegistry::ParseUnreachable(bad, 10000).has_value()) << bad;
+  }
 }
 
 }  // namespace
