@@ -38,7 +38,7 @@ BackendConnection::~BackendConnection() {
 }
 
 Buffer* BackendConnection::StartRequest(PendingReply* pending, uint32_t part) {
-  if (state_ == State::kDown && loop_->now_ms() >= retry_at_ms_) Connect();
+  if (state_ == State::kDown && !fenced_ && loop_->now_ms() >= retry_at_ms_) Connect();
   in_flight_.push_back({pending, part, loop_->now_us()});
   if (!dirty_) {
     dirty_ = true;
@@ -221,9 +221,27 @@ void BackendConnection::Tick() {
     case State::kDown:
       // Reconnect in the background so the first request after a recovery
       // does not pay for it.
-      if (now >= retry_at_ms_) Connect();
+      if (!fenced_ && now >= retry_at_ms_) Connect();
       break;
   }
+}
+
+void BackendConnection::Fence(const std::string& reason) {
+  if (fenced_) return;
+  fenced_ = true;
+  if (options_->log_state_changes) spdlog::warn("backend {} fenced: {}", name_, reason);
+  // Down on purpose: Fail() closes the socket and answers what is owed with
+  // the reason (a request already written may still run on the server: its
+  // client sees -TRYAGAIN, as for any connection lost with requests owed).
+  Fail(reason);
+}
+
+void BackendConnection::Unfence() {
+  if (!fenced_) return;
+  fenced_ = false;
+  if (options_->log_state_changes) spdlog::info("backend {} unfenced", name_);
+  retry_delay_ms_ = 0;  // a fresh start: no backoff carried over from the fence
+  if (state_ == State::kDown) Connect();
 }
 
 void BackendConnection::Abandon(const std::string& why) {
@@ -251,7 +269,8 @@ void BackendConnection::Fail(const std::string& reason) {
     close(fd_);
     fd_ = -1;
   }
-  if (options_->log_state_changes && (was_up || (state_ == State::kConnecting && retry_delay_ms_ == 0))) {
+  if (options_->log_state_changes && !fenced_ &&
+      (was_up || (state_ == State::kConnecting && retry_delay_ms_ == 0))) {
     spdlog::warn("backend {} is down: {}", name_, reason);
   }
   state_ = State::kDown;

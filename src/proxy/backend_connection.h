@@ -8,6 +8,12 @@
 // error naming it, new requests are failed at once while it is down, and the
 // connection is retried in the background with backoff. Other backends are
 // not affected. Owned and used by one worker thread only.
+//
+// A fenced connection (Fence(): its shard is failing over) is down on
+// purpose: what it owed is answered -TRYAGAIN naming the reason, every new
+// request fails the same way at once, and nothing reconnects until
+// Unfence(), which reconnects at once. So once Fence() returns, nothing of
+// this connection's is in flight to the server and nothing more is sent.
 #pragma once
 
 #include <cstdint>
@@ -100,6 +106,12 @@ class BackendConnection : public EventHandler {
   // on purpose (its client left).
   void Abandon(const std::string& why = "the client disconnected");
 
+  // See the header comment. `reason` ends the errors: "-TRYAGAIN backend
+  // ADDR unavailable: REASON". Fencing a fenced connection changes nothing.
+  void Fence(const std::string& reason);
+  void Unfence();
+  bool fenced() const { return fenced_; }
+
   size_t in_flight() const { return in_flight_.size(); }
   bool connected() const { return state_ == State::kConnected; }
   // Failed and not reconnected since.
@@ -147,6 +159,7 @@ class BackendConnection : public EventHandler {
   std::string last_error_ = "not connected yet";
   bool want_write_ = false;
   bool dirty_ = false;
+  bool fenced_ = false;
 
   Buffer out_;
   Buffer in_;

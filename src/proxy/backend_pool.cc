@@ -1,6 +1,7 @@
 #include "proxy/backend_pool.h"
 
 #include <algorithm>
+#include <set>
 
 #include "proxy/proxy_server.h"
 
@@ -24,14 +25,30 @@ void BackendPool::Apply(const SlotRouter& router, const ReadableReplicas& readab
   const bool replica_reads = server_->options().read_from != ReadFrom::kMaster;
   masters_.clear();
   replicas_.assign(router.shard_count(), {});
+  std::map<const BackendConnection*, const Shard*> fenced;
   for (int i = 0; i < router.shard_count(); ++i) {
     const Shard& shard = router.shard(i);
     masters_.push_back(For(shard.master));
+    if (shard.fenced) fenced.emplace(masters_.back(), &shard);
     if (!replica_reads) continue;
     for (const auto& replica : shard.replicas) {
       if (readable.Contains(shard.master, replica)) replicas_[i].push_back(For(replica));
     }
   }
+  // Every connection, not only masters': a server fenced as master may stay
+  // on as a replica of the next topology, to be read from again.
+  for (auto& [address, backend] : by_address_) {
+    auto it = fenced.find(backend.get());
+    if (it != fenced.end()) {
+      backend->Fence(FenceReason(*it->second));
+    } else {
+      backend->Unfence();
+    }
+  }
+}
+
+std::string FenceReason(const Shard& shard) {
+  return "shard " + shard.id + " is failing over (fenced); retry shortly";
 }
 
 BackendConnection* BackendPool::ForRead(int shard) {

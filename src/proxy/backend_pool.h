@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -21,12 +22,18 @@ namespace redkube::proxy {
 
 class ProxyServer;
 
+// What a request to a fenced shard's master is answered (after "-TRYAGAIN
+// backend ADDR unavailable: "): "shard ID is failing over ...".
+std::string FenceReason(const Shard& shard);
+
 class BackendPool {
  public:
   BackendPool(EventLoop* loop, ProxyServer* server, ReplySink* sink);
 
   // The connections of `router`'s shards; replicas only where `readable`
-  // vouches for them and options allow replica reads.
+  // vouches for them and options allow replica reads. The master of a
+  // fenced shard is fenced (BackendConnection::Fence: what it owed fails
+  // now, and nothing more is sent); every other connection is unfenced.
   void Apply(const SlotRouter& router, const ReadableReplicas& readable);
 
   // The shared connection to shard `shard`'s master.

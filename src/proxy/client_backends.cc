@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "proxy/backend_pool.h"
 #include "proxy/proxy_stats.h"
 #include "proxy/reply_queue.h"
 #include "proxy/subscription_router.h"
@@ -18,6 +19,33 @@ bool OffMaster(const BackendConnection* backend, const SlotRouter& router, int s
 }  // namespace
 
 BackendConnection* ClientBackends::ForShard(int shard) {
+  BackendConnection* backend = Own(shard);
+  // A subscribed connection is left alone: in RESP2 it takes no requests,
+  // and its subscriptions are no writes.
+  if (backend->push_owner() == this) return backend;
+  const Shard& owner = worker_->router->shard(shard);
+  if (owner.fenced) {
+    backend->Fence(FenceReason(owner));
+  } else {
+    backend->Unfence();
+  }
+  return backend;
+}
+
+void ClientBackends::RetireFenced() {
+  const SlotRouter& router = *worker_->router;
+  std::vector<std::pair<BackendConnection*, std::string>> fenced;
+  for (const auto& own : own_) {
+    BackendConnection* b = own.backend.get();
+    if (b->push_owner() == this) continue;  // subscriptions: see ForShard
+    const int shard = router.IndexOf(own.shard_id);
+    if (shard < 0 || !router.shard(shard).fenced || OffMaster(b, router, shard)) continue;
+    fenced.emplace_back(b, FenceReason(router.shard(shard)));
+  }
+  for (const auto& [b, why] : fenced) Retire(b, why);
+}
+
+BackendConnection* ClientBackends::Own(int shard) {
   const Shard& owner = worker_->router->shard(shard);
   for (auto& own : own_) {
     if (own.backend->address() == owner.master) return own.backend.get();
@@ -31,7 +59,8 @@ BackendConnection* ClientBackends::ForShard(int shard) {
 
 BackendConnection* ClientBackends::ForSubscriptions(int shard) {
   if (placed_by_ == nullptr) placed_by_ = worker_->router;
-  BackendConnection* backend = ForShard(shard);
+  BackendConnection* backend = Own(shard);
+  backend->Unfence();  // one ForShard fenced, now carrying subscriptions
   backend->set_push_owner(this);
   return backend;
 }

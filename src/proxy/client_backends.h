@@ -44,8 +44,15 @@ class ClientBackends {
   ClientBackends(const ClientBackends&) = delete;
   ClientBackends& operator=(const ClientBackends&) = delete;
 
-  // The client's connection to shard `shard`'s master (current topology).
+  // The client's connection to shard `shard`'s master (current topology);
+  // fenced while the shard is (BackendConnection::Fence), unless it carries
+  // the client's subscriptions.
   BackendConnection* ForShard(int shard);
+  // After a topology is applied, before the worker records its epoch: the
+  // connections (other than subscribed ones) to the master of a shard the
+  // topology fences are closed, what they owe answered -TRYAGAIN (a BLPOP
+  // blocked there ends), so that nothing of the client's is in flight there.
+  void RetireFenced();
   // The same, carrying the client's subscriptions: its pushes reach the client.
   BackendConnection* ForSubscriptions(int shard);
   // The connection to `master` ("host:port"), if the client has one.
@@ -88,6 +95,8 @@ class ClientBackends {
   void FollowChannels(const SlotRouter& before, const SlotRouter& now);
   void RestoreLostSubscriptions();
   OwnConnection* FindByShard(const std::string& shard_id);
+  // The client's connection to shard `shard`'s master, made if needed.
+  BackendConnection* Own(int shard);
   // Closes one (at the end of this loop iteration); what it owes is
   // answered with an error naming `why`.
   void Retire(BackendConnection* backend, const std::string& why = "the client disconnected");

@@ -66,6 +66,9 @@ DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std
     ctx.replies.Add("-ERR wrong number of arguments for '" + std::string(spec->name) + "' command\r\n");
     return done;
   }
+  if (route->Has(kRouteWrites) && !ctx.worker.server->writes_allowed() && RefuseWrite(ctx, *route)) {
+    return done;
+  }
   ctx.worker.recorder->Begin(route->command_index, argv);
   Run(ctx, *route, argv, raw);
   if (client.held) {
@@ -79,6 +82,25 @@ DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std
   ctx.worker.recorder->End();
   client.hold_deadline_ms = 0;
   return done;
+}
+
+// The ConfigServer lease ran out (ProxyServer::writes_allowed): a failover
+// may be under way that this proxy cannot hear of, so a write could land on
+// a master being replaced and be lost. Reads go on. Returns false for an
+// EXEC that fails anyway (outside MULTI, or of a transaction already
+// aborted: -EXECABORT, as Redis answers).
+bool CommandDispatcher::RefuseWrite(RequestContext& ctx, const CommandRoute& route) {
+  ClientTransaction& txn = ctx.client.transaction;
+  if (route.transaction == TransactionCommand::kExec) {
+    if (!txn.in_multi || txn.aborted) return false;
+    TransactionCommands::End(ctx);  // EXEC ends the transaction, refused or not
+  } else if (txn.in_multi) {
+    txn.aborted = true;  // as Redis does for an error while queuing: EXEC answers -EXECABORT
+  }
+  ctx.replies.Add("-CLUSTERDOWN the proxy has heard from no ConfigServer for " +
+                  std::to_string(ctx.worker.server->MsSinceConfigServerAnswer()) +
+                  " ms: writes are refused until one answers (reads go on)\r\n");
+  return true;
 }
 
 void CommandDispatcher::Run(RequestContext& ctx, const CommandRoute& route,

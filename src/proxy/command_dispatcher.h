@@ -29,6 +29,9 @@ class CommandDispatcher : public RequestHandler {
                        std::string_view raw) override;
 
  private:
+  // Answers a write refused while the ConfigServer lease has run out
+  // (false: not refused, an EXEC that fails anyway).
+  bool RefuseWrite(RequestContext& ctx, const CommandRoute& route);
   void Run(RequestContext& ctx, const CommandRoute& route, std::span<const std::string_view> argv,
            std::string_view raw);
   void RouteBySlot(RequestContext& ctx, const CommandRoute& route, std::span<const std::string_view> argv,

@@ -96,6 +96,7 @@ void EventLoop::Run() {
     }
     if (before_sleep_) before_sleep_();
   }
+  stopping_ = false;  // it may be run again (tests run it step by step)
 }
 
 }  // namespace redkube::proxy

@@ -29,7 +29,7 @@ class EventLoop {
   void Remove(int fd);
 
   // Runs until Stop(); calls before_sleep after each batch of events and tick
-  // about every tick_ms.
+  // about every tick_ms. It may be run again once it returned.
   void Run();
   void Stop() { stopping_ = true; }
   void SetBeforeSleep(std::function<void()> fn) { before_sleep_ = std::move(fn); }

@@ -44,14 +44,16 @@ std::string ProxyInfoSections(const WorkerContext& worker) {
   return fmt::format(
       "# Proxy\r\nredkube_version:0.1.0\r\nprocess_id:{}\r\ntcp_port:{}\r\nthreads:{}\r\n"
       "uptime_in_seconds:{}\r\nproxy_id:{}\r\ncluster:{}\r\ntopology_epoch:{}\r\napplied_epoch:{}\r\n"
-      "shards:{}\r\n\r\n"
+      "shards:{}\r\nwrites_allowed:{}\r\nconfigserver_last_answer_ms:{}\r\nfenced_shards:{}\r\n"
+      "unreachable_masters:{}\r\n\r\n"
       "# Clients\r\nconnected_clients:{}\r\n\r\n"
       "# Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\n"
       "total_commands_processed:{}\r\nprotocol_errors:{}\r\n\r\n",
       getpid(), options.port, options.threads, uptime_s, options.id, topology.cluster(), topology.epoch(),
-      worker.server->AppliedEpoch(), topology.shards().size(), s.connected_clients.load(),
-      s.total_connections.load(), s.rejected_connections.load(), s.total_commands.load(),
-      s.protocol_errors.load());
+      worker.server->AppliedEpoch(), topology.shards().size(), worker.server->writes_allowed() ? 1 : 0,
+      worker.server->MsSinceConfigServerAnswer(), worker.server->FencedShards(),
+      worker.server->unreachable_masters(), s.connected_clients.load(), s.total_connections.load(),
+      s.rejected_connections.load(), s.total_commands.load(), s.protocol_errors.load());
 }
 
 }  // namespace

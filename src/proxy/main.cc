@@ -15,6 +15,7 @@
 #include "core/signals.h"
 #include "core/topology.h"
 #include "proxy/admin_server.h"
+#include "proxy/master_witness.h"
 #include "proxy/proxy_server.h"
 #include "proxy/replica_monitor.h"
 #include "proxy/topology_watcher.h"
@@ -172,6 +173,10 @@ void AddFlags(CLI::App* app, Flags* f) {
                   "a request for a key being moved in chunks waits this long, then answers -TRYAGAIN")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app->add_option("--configserver-lease-ms", options.configserver_lease_ms,
+                  "with --configserver: refuse writes (-CLUSTERDOWN) once no poll sent within this long "
+                  "has succeeded (0: never)")
+      ->capture_default_str();
   app->add_option("--shutdown-grace-ms", options.shutdown_grace_ms,
                   "on SIGTERM, how long in-flight requests may take")
       ->capture_default_str();
@@ -234,6 +239,15 @@ int Serve(const Flags& f, const std::shared_ptr<const Topology>& topology,
   spdlog::info("listening on {}:{} with {} threads, cluster {} epoch {}, {} shards", options.bind,
                options.port, server.options().threads, topology->cluster(), topology->epoch(),
                topology->shards().size());
+  // Always on: the proxy's view of its masters is what its reports carry,
+  // and the ConfigServer fails a master over only with every proxy's word.
+  redkube::proxy::MasterWitness witness(&server, options.backend.password);
+  if (watcher != nullptr) {
+    watcher->set_witness(&witness);
+    witness.set_on_change([watcher] { watcher->Interrupt(); });
+    server.EnableConfigServerLease(watcher->last_answer_sent_ms());
+  }
+  witness.Start();
   if (watcher != nullptr) watcher->Start(&server, topology->epoch());
   std::unique_ptr<redkube::proxy::ReplicaMonitor> replica_monitor;
   if (options.read_from != redkube::proxy::ReadFrom::kMaster) {
@@ -243,6 +257,7 @@ int Serve(const Flags& f, const std::shared_ptr<const Topology>& topology,
   }
   WaitForStop(signals, watcher != nullptr ? "" : f.topology_path, &server);
   if (watcher != nullptr) watcher->Stop();
+  witness.Stop();
   if (replica_monitor) replica_monitor->Stop();
   if (admin) admin->Stop();
   server.Shutdown();

@@ -45,6 +45,10 @@ struct ProxyOptions {
   // A request touching a key the mover holds (moving it in chunks) waits
   // this long for a topology that lifts the hold, then answers -TRYAGAIN.
   int hold_timeout_ms = 10000;
+  // Following a ConfigServer: writes are refused (-CLUSTERDOWN) once no poll
+  // sent within this long has succeeded (docs/proxy.md, "Fences and the
+  // ConfigServer lease"). 0: never refused.
+  int configserver_lease_ms = 5000;
   BackendOptions backend;
 };
 

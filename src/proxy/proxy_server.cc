@@ -134,6 +134,50 @@ std::shared_ptr<const ReadableReplicas> ProxyServer::readable_replicas() const {
   return readable_replicas_;
 }
 
+void ProxyServer::EnableConfigServerLease(int64_t answered_sent_ms) {
+  answered_sent_ms_.store(answered_sent_ms);
+  lease_enabled_.store(true);
+  CheckConfigServerLease();
+}
+
+void ProxyServer::RecordConfigServerAnswer(int64_t sent_ms) {
+  int64_t seen = answered_sent_ms_.load();
+  while (sent_ms > seen && !answered_sent_ms_.compare_exchange_weak(seen, sent_ms)) {
+  }
+  CheckConfigServerLease();
+}
+
+int64_t ProxyServer::MsSinceConfigServerAnswer() const {
+  if (!lease_enabled_.load()) return -1;
+  return EventLoop::MonotonicMs() - answered_sent_ms_.load();
+}
+
+void ProxyServer::CheckConfigServerLease() {
+  if (!lease_enabled_.load() || options_.configserver_lease_ms <= 0) return;
+  std::lock_guard lock(lease_mu_);
+  const int64_t since = MsSinceConfigServerAnswer();
+  const bool allowed = since <= options_.configserver_lease_ms;
+  if (allowed == writes_allowed_.load()) return;
+  writes_allowed_.store(allowed);
+  if (allowed) {
+    spdlog::info("a ConfigServer answered: writes are allowed again");
+  } else {
+    spdlog::error(
+        "no ConfigServer answered a poll sent in the last {} ms (--configserver-lease-ms {}): "
+        "refusing writes until one does; reads go on",
+        since, options_.configserver_lease_ms);
+  }
+}
+
+int ProxyServer::FencedShards() const {
+  auto current = topology();
+  int fenced = 0;
+  if (current) {
+    for (const auto& shard : current->shards()) fenced += shard.fenced ? 1 : 0;
+  }
+  return fenced;
+}
+
 void ProxyServer::Shutdown() {
   for (auto& w : workers_) w->RequestShutdown();
   for (auto& w : workers_) w->Join();
@@ -156,6 +200,9 @@ bool ProxyServer::Ready() const {
   if (!current || current->shards().empty()) return false;
   std::lock_guard lock(backend_stats_mu_);
   for (const auto& shard : current->shards()) {
+    // A fenced master has no connection on purpose, for the few seconds of
+    // a failover: the proxy still serves every other shard (and its reads).
+    if (shard.fenced) continue;
     auto it = backend_stats_.find(shard.master.ToString());
     if (it == backend_stats_.end() || it->second->connections.load(std::memory_order_relaxed) <= 0)
       return false;
@@ -249,6 +296,16 @@ std::string ProxyServer::RenderMetrics() const {
   gauge("redkube_proxy_readable_replicas", "replicas in sync that reads may go to (--read-from)",
         readable_replicas()->pairs.size());
   gauge("redkube_proxy_ready", "1 when every shard's master has a connection up", Ready() ? 1 : 0);
+  gauge("redkube_proxy_writes_allowed",
+        "0 while writes are refused: no ConfigServer answered within the lease (--configserver-lease-ms)",
+        writes_allowed() ? 1 : 0);
+  gauge("redkube_proxy_configserver_last_answer_ms",
+        "milliseconds since the send time of the last ConfigServer poll that succeeded (-1: no ConfigServer)",
+        MsSinceConfigServerAnswer());
+  gauge("redkube_proxy_fenced_shards", "shards of the topology fenced (a failover under way)",
+        FencedShards());
+  gauge("redkube_proxy_unreachable_masters", "masters of the topology the proxy's last check did not reach",
+        unreachable_masters());
 
   const auto specs = CommandIndex::Instance().specs();
   const auto totals = SumCommands(workers_);

@@ -83,6 +83,30 @@ class ProxyServer {
   std::shared_ptr<const ReadableReplicas> readable_replicas() const;
   uint64_t replicas_generation() const { return replicas_generation_.load(std::memory_order_acquire); }
 
+  // The ConfigServer lease (docs/proxy.md, "Fences and the ConfigServer
+  // lease"). Off until EnableConfigServerLease (a proxy on a --topology file
+  // has none): writes are allowed. Once on, writes are allowed while the
+  // last poll that succeeded was sent at most options().configserver_lease_ms
+  // ago (0: always). `answered_sent_ms` (EventLoop::MonotonicMs) is the send
+  // time of the poll that fetched the first topology.
+  void EnableConfigServerLease(int64_t answered_sent_ms);
+  // From the watcher: a poll sent at `sent_ms` succeeded (200 or 204).
+  // Reopens the gate at once.
+  void RecordConfigServerAnswer(int64_t sent_ms);
+  // Periodic (MasterWitness, every 100 ms): closes the gate once the lease
+  // ran out, even while a poll hangs. Logs each change of the gate.
+  void CheckConfigServerLease();
+  // The writes gate, read on the request path: one relaxed load.
+  bool writes_allowed() const { return writes_allowed_.load(std::memory_order_relaxed); }
+  // Milliseconds since the send time of the last poll that succeeded; -1
+  // without a lease (not following a ConfigServer).
+  int64_t MsSinceConfigServerAnswer() const;
+  // Masters the witness cannot reach now (MasterWitness publishes it).
+  void SetUnreachableMasters(int count) { unreachable_masters_.store(count, std::memory_order_relaxed); }
+  int unreachable_masters() const { return unreachable_masters_.load(std::memory_order_relaxed); }
+  // Shards of the current topology published fenced.
+  int FencedShards() const;
+
  private:
   // Whether `topology` may replace the current one (same cluster, newer
   // epoch); logs why not. Under topology_mu_.
@@ -99,6 +123,11 @@ class ProxyServer {
   std::atomic<uint64_t> generation_{1};
   std::shared_ptr<const ReadableReplicas> readable_replicas_ = std::make_shared<ReadableReplicas>();
   std::atomic<uint64_t> replicas_generation_{1};
+  std::atomic<bool> writes_allowed_{true};
+  std::atomic<bool> lease_enabled_{false};
+  std::atomic<int64_t> answered_sent_ms_{0};
+  std::mutex lease_mu_;  // CheckConfigServerLease's decisions and logs, one at a time
+  std::atomic<int> unreachable_masters_{0};
   std::unique_ptr<AppliedEpochs> applied_;  // one entry per worker thread
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex backend_stats_mu_;

@@ -131,7 +131,6 @@ uint16_t FlagsByName(std::string_view name) {
   static const auto* table = new std::unordered_map<std::string_view, uint16_t>{
       {"watch", kRouteOwnConnection},
       {"wait", kRouteOwnConnection},
-      {"exec", kRouteOwnConnectionInMulti},
       // What a transaction queues on its shard besides keyed commands.
       {"ping", kRouteQueuedInMulti | kRouteAllowedWhileSubscribed},
       {"echo", kRouteQueuedInMulti},
@@ -142,6 +141,12 @@ uint16_t FlagsByName(std::string_view name) {
       {"hello", kRouteAllowedBeforeAuth},
       {"quit", kRouteAllowedBeforeAuth | kRouteAllowedWhileSubscribed},
       {"reset", kRouteAllowedBeforeAuth | kRouteAllowedWhileSubscribed},
+      // Writes without the write flag: scripts may write (their _RO forms
+      // may not), and EXEC runs the writes it queued.
+      {"eval", kRouteWrites},
+      {"evalsha", kRouteWrites},
+      {"fcall", kRouteWrites},
+      {"exec", kRouteOwnConnectionInMulti | kRouteWrites},
   };
   auto it = table->find(name);
   return it == table->end() ? 0 : it->second;
@@ -159,6 +164,7 @@ CommandRoute RouteFor(const CommandSpec& s) {
     r = Refuse(kServerAdmin);
   }
   r.flags |= FlagsByName(s.name);
+  if (s.Has(kFlagWrite)) r.flags |= kRouteWrites;
   if (s.Has(kFlagBlocking)) {
     if (s.name == "xread" || s.name == "xreadgroup") {
       // XREADGROUP GROUP <group> <consumer> [COUNT n] [BLOCK ms] ...: the

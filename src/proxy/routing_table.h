@@ -57,6 +57,9 @@ enum RouteFlag : uint16_t {
   kRouteQueuedInMulti = 1u << 6,
   // A read that a replica may serve (--read-from).
   kRouteReplicaReadable = 1u << 7,
+  // A write (the spec's write flag; EVAL, EVALSHA, FCALL, which may write;
+  // EXEC): refused while the proxy's ConfigServer lease has run out.
+  kRouteWrites = 1u << 8,
 };
 
 struct CommandRoute {

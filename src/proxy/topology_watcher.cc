@@ -6,25 +6,32 @@
 
 #include <cctype>
 
+#include "proxy/event_loop.h"
+#include "proxy/master_witness.h"
 #include "proxy/proxy_server.h"
 
 namespace redkube::proxy {
 namespace {
 
-// Well under the ConfigServer's proxy expiry (25 s): a proxy whose polls
-// all wait the full time still reports twice in that window.
-constexpr int kWaitMs = 10000;
+// Well under the ConfigServer's proxy expiry (7 s after its last report):
+// a proxy whose polls all wait the full time reports every second, so a
+// fence it confirms or a master it stops reaching is news within one.
+constexpr int kWaitMs = 1000;
+// How much longer than its wait a poll may take before it is given up on
+// (and the next URL tried): a ConfigServer that hangs must not eat the
+// proxy's lease (5 s) before another is asked.
+constexpr int kReadSlackMs = 1500;
 constexpr auto kRetryEvery = std::chrono::milliseconds(300);
 // How long a new topology may take to reach every worker before the next
 // poll goes out anyway (reporting the epoch they did apply).
 constexpr auto kApplyWait = std::chrono::milliseconds(1000);
 
-// A query parameter value: unreserved characters as they are, the rest
-// percent-encoded.
+// A query parameter value: unreserved characters (and ':' ',' of the
+// `unreachable=` list) as they are, the rest percent-encoded.
 std::string QueryValue(std::string_view text) {
   std::string out;
   for (unsigned char c : text) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':') {
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':' || c == ',') {
       out += static_cast<char>(c);
     } else {
       out += fmt::format("%{:02X}", c);
@@ -51,7 +58,7 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string&
                                                               int wait_ms) {
   httplib::Client client(url);
   client.set_connection_timeout(std::chrono::seconds(2));
-  client.set_read_timeout(std::chrono::milliseconds(wait_ms + 5000));
+  client.set_read_timeout(std::chrono::milliseconds(wait_ms + kReadSlackMs));
   httplib::Headers headers;
   if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
   std::string path = "/v1/clusters/" + cluster_ + "/topology";
@@ -63,9 +70,16 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string&
       path += "&proxy=" + QueryValue(proxy_id_) + "&applied=" + std::to_string(server_->AppliedEpoch());
     }
   }
+  const int64_t sent_ms = EventLoop::MonotonicMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status::Error("stopping");
+    // The report is read under mu_, where Interrupt() takes it: a change
+    // after this point abandons this poll; one before is in it.
+    interrupted_ = false;
+    if (server_ != nullptr && witness_ != nullptr && wait_ms > 0) {
+      path += "&unreachable=" + QueryValue(witness_->UnreachableReport());
+    }
     active_ = &client;
   }
   auto res = client.Get(path, headers);
@@ -74,10 +88,14 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string&
     active_ = nullptr;
   }
   if (!res) return Status::Error(url + ": " + httplib::to_string(res.error()));
-  if (res->status == 204) return std::shared_ptr<const Topology>();
+  if (res->status == 204) {
+    RecordAnswer(sent_ms);
+    return std::shared_ptr<const Topology>();
+  }
   if (res->status != 200) {
     return Status::Error(url + ": HTTP " + std::to_string(res->status) + ": " + res->body);
   }
+  RecordAnswer(sent_ms);
   auto topology = Topology::FromJson(res->body);
   if (!topology.ok()) return Status::Error(url + ": invalid topology: " + topology.error());
   return topology;
@@ -95,6 +113,27 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::FetchOnce() {
     last = topology.ok() ? Status::Error(url + ": no topology") : topology.status();
   }
   return last;
+}
+
+void TopologyWatcher::RecordAnswer(int64_t sent_ms) {
+  int64_t seen = last_answer_sent_ms_.load();
+  while (sent_ms > seen && !last_answer_sent_ms_.compare_exchange_weak(seen, sent_ms)) {
+  }
+  if (server_ != nullptr) server_->RecordConfigServerAnswer(sent_ms);
+}
+
+void TopologyWatcher::Interrupt() {
+  std::lock_guard<std::mutex> lock(mu_);
+  interrupted_ = true;
+  if (active_ != nullptr) active_->stop();
+  poller_.Wake();
+}
+
+bool TopologyWatcher::TakeInterrupted() {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool was = interrupted_;
+  interrupted_ = false;
+  return was;
 }
 
 void TopologyWatcher::Start(ProxyServer* server, uint64_t epoch) {
@@ -123,6 +162,9 @@ void TopologyWatcher::PollOnce() {
   auto topology = Poll(url, epoch_, kWaitMs);
   // A poll that Stop() aborted is neither applied nor a failure to report.
   if (Stopping()) return;
+  // Nor one abandoned for a new report: the next goes at once (Interrupt
+  // woke the poller).
+  if (!topology.ok() && TakeInterrupted()) return;
   if (topology.ok()) {
     connected_.store(true);
     if (warned_) spdlog::info("following the ConfigServer at {} again", url);

@@ -9,9 +9,15 @@
 // every live proxy to apply an epoch that announces a migration step
 // before it moves keys (docs/migration.md). After handing a new topology
 // to the server the watcher waits (up to 1 s) for every worker to apply
-// it, so the next poll carries the confirmation within milliseconds. The
-// ConfigServer takes a proxy that has not polled for 25 s as gone: a poll
-// waits at most 10 s.
+// it, so the next poll carries the confirmation within milliseconds.
+//
+// With a MasterWitness (set_witness), every long-poll also carries
+// `&unreachable=ADDR~MS,ADDR~MS` (present, maybe empty: the masters the
+// proxy cannot reach, and for how long), and a change of that set abandons
+// the poll in flight for one that reports it at once. A poll waits at most
+// 1 s (the ConfigServer drops a proxy from its waits 7 s after its last
+// report). The send time of every poll that succeeds (200 or 204) renews the
+// server's ConfigServer lease (ProxyServer::RecordConfigServerAnswer).
 #pragma once
 
 #include <atomic>
@@ -31,6 +37,7 @@ class Client;
 
 namespace redkube::proxy {
 
+class MasterWitness;
 class ProxyServer;
 
 class TopologyWatcher {
@@ -47,6 +54,14 @@ class TopologyWatcher {
   void Start(ProxyServer* server, uint64_t epoch);
   // Ends a long-poll in flight at once, then the thread.
   void Stop();
+  // Where the `unreachable=` report comes from; before Start(). Not owned.
+  void set_witness(const MasterWitness* witness) { witness_ = witness; }
+  // Thread-safe: abandons the long-poll in flight (if any) and has the next
+  // one go at once; a poll abandoned so is no failure.
+  void Interrupt();
+  // EventLoop::MonotonicMs() when the last poll that succeeded was sent
+  // (FetchOnce's included); 0 if none did.
+  int64_t last_answer_sent_ms() const { return last_answer_sent_ms_.load(); }
 
   uint64_t updates() const { return updates_.load(); }
   bool connected() const { return connected_.load(); }
@@ -55,6 +70,10 @@ class TopologyWatcher {
   // One long-poll, and what it brought applied; on the watcher's thread.
   void PollOnce();
   bool Stopping();
+  // Whether Interrupt() was called since the poll in flight began; clears it.
+  bool TakeInterrupted();
+  // A poll sent at `sent_ms` succeeded.
+  void RecordAnswer(int64_t sent_ms);
   // 200 with a topology, 204 (nothing newer yet: nullptr), or an error.
   Result<std::shared_ptr<const Topology>> Poll(const std::string& url, uint64_t after, int wait_ms);
 
@@ -69,11 +88,14 @@ class TopologyWatcher {
   ProxyServer* server_ = nullptr;
   uint64_t epoch_ = 0;
   bool warned_ = false;
+  const MasterWitness* witness_ = nullptr;
+  std::atomic<int64_t> last_answer_sent_ms_{0};
   // The PeriodicThread cannot interrupt a run, and a long-poll lasts up to
   // 10 s: Stop() must abort the request in flight itself, so the watcher
   // keeps its own stop flag and the request under a mutex of its own.
   std::mutex mu_;
   bool stopping_ = false;              // under mu_: no new long-poll starts
+  bool interrupted_ = false;           // under mu_: Interrupt() since the poll in flight began
   httplib::Client* active_ = nullptr;  // the long-poll in flight, under mu_
   // Last, so that it stops before the members a poll uses go.
   PeriodicThread poller_;

@@ -169,6 +169,19 @@ void Worker::ApplyTopologyIfChanged() {
   context_.topology_generation = generation;
   replicas_generation_ = replicas_generation;
   backends_.Apply(*context_.router, *server_->readable_replicas());
+  // Fenced masters: the shared connections were fenced above; the clients'
+  // own ones go now, before the epoch is recorded, which tells the
+  // ConfigServer that nothing of this thread's is in flight there.
+  if (topology_changed) {
+    bool any_fenced = false;
+    for (const Shard& shard : context_.router->topology().shards()) any_fenced |= shard.fenced;
+    if (any_fenced) {
+      ticking_.assign(context_.with_own_backends.begin(), context_.with_own_backends.end());
+      for (ClientBackends* own : ticking_) {
+        if (context_.with_own_backends.count(own)) own->RetireFenced();
+      }
+    }
+  }
   // Recorded once the router is in place: from now on every request of
   // this thread is routed by this epoch (the ConfigServer's mover counts on
   // it, see AppliedEpochs).

@@ -85,5 +85,40 @@ TEST(RoutingTableTest, SubscribedModeAndAuthAllowances) {
   EXPECT_EQ(RouteOf({"WATCH", "k"}).transaction, TransactionCommand::kWatch);
 }
 
+TEST(RoutingTableTest, WritesAreMarkedForTheLeaseGate) {
+  for (std::vector<std::string_view> argv : std::vector<std::vector<std::string_view>>{
+           {"SET", "k", "v"},
+           {"DEL", "k"},
+           {"MSET", "a", "1", "b", "2"},
+           {"INCR", "k"},
+           {"FLUSHALL"},
+           {"EVAL", "return 1", "0"},
+           {"EVALSHA", "abc", "0"},
+           {"FCALL", "f", "0"},
+           {"EXEC"},
+           {"LPUSH", "l", "x"},
+           {"BLPOP", "l", "0"},
+           {"BLMOVE", "a", "b", "LEFT", "LEFT", "0"},
+       }) {
+    EXPECT_TRUE(RouteOf(argv).Has(kRouteWrites)) << argv[0];
+  }
+  for (std::vector<std::string_view> argv : std::vector<std::vector<std::string_view>>{
+           {"GET", "k"},
+           {"MGET", "a", "b"},
+           {"EVAL_RO", "return 1", "0"},
+           {"EVALSHA_RO", "abc", "0"},
+           {"FCALL_RO", "f", "0"},
+           {"PING"},
+           {"MULTI"},
+           {"WATCH", "k"},
+           {"SUBSCRIBE", "c"},
+           {"PUBLISH", "c", "m"},
+           {"SCAN", "0"},
+       }) {
+    EXPECT_FALSE(RouteOf(argv).Has(kRouteWrites)) << argv[0];
+  }
+  EXPECT_TRUE(RouteOf({"EXEC"}).Has(kRouteOwnConnectionInMulti)) << "EXEC keeps its other flag";
+}
+
 }  // namespace
 }  // namespace redkube::proxy
