@@ -1,6 +1,10 @@
 #include "configserver/cluster_store.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <string_view>
 
 namespace redkube::configserver {
 namespace {
@@ -12,13 +16,21 @@ std::string KeyOf(const std::string& name) { return std::string(ClusterStore::kP
 
 }  // namespace
 
-ClusterStore::ClusterStore(const EtcdClient* etcd) : etcd_(etcd) {}
+ClusterStore::ClusterStore(const EtcdClient* etcd) : etcd_(etcd), watch_(etcd) {}
 
 ClusterStore::~ClusterStore() { Stop(); }
 
-void ClusterStore::Start(std::chrono::milliseconds refresh_every) {
+void ClusterStore::Start(std::chrono::milliseconds refresh_every, std::chrono::milliseconds fresh_for) {
   if (refresher_) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fresh_for_ = fresh_for;
+  }
   Refresh();
+  watcher_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "store-watch");
+    WatchLoop();
+  });
   refresher_ = std::make_unique<PeriodicThread>(
       "store-refresh", refresh_every, [this] { Refresh(); }, PeriodicThread::FirstRun::kAfterInterval);
   refresher_->Start();
@@ -30,60 +42,169 @@ void ClusterStore::Stop() {
     stopping_ = true;
   }
   changed_.notify_all();
+  stop_cv_.notify_all();
+  watch_.Close();  // ends the stream in flight now
+  if (watcher_.joinable()) watcher_.join();
   if (refresher_) refresher_->Stop();
 }
 
-Status ClusterStore::Refresh() {
-  uint64_t started_at_write;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    started_at_write = local_writes_;
+void ClusterStore::Contacted(Clock::time_point when) {
+  if (!last_contact_ || *last_contact_ < when) last_contact_ = when;
+}
+
+bool ClusterStore::ApplyPut(const std::string& name, const ClusterRecord& record, int64_t mod_revision) {
+  if (auto d = deleted_at_.find(name); d != deleted_at_.end()) {
+    if (d->second >= mod_revision) return false;  // deleted after that write
+    deleted_at_.erase(d);
   }
-  auto kvs = etcd_->GetPrefix(kPrefix);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!kvs.ok()) {
-    if (cache_fresh_) spdlog::warn("etcd unreachable, serving cached topology: {}", kvs.error());
-    cache_fresh_ = false;
-    return kvs.status();
-  }
-  std::map<std::string, ClusterRecord> fresh;
-  for (const auto& kv : kvs.value()) {
+  auto it = cache_.find(name);
+  if (it != cache_.end() && it->second.mod_revision >= mod_revision) return false;
+  cache_[name] = Stored{record, mod_revision};
+  changed_.notify_all();
+  return true;
+}
+
+bool ClusterStore::ApplyDelete(const std::string& name, int64_t revision) {
+  auto it = cache_.find(name);
+  if (it != cache_.end() && it->second.mod_revision > revision) return false;  // written again since
+  int64_t& deleted = deleted_at_[name];
+  deleted = std::max(deleted, revision);
+  if (it == cache_.end()) return false;
+  cache_.erase(it);
+  changed_.notify_all();
+  return true;
+}
+
+int64_t ClusterStore::ApplySnapshot(const PrefixRange& range) {
+  std::map<std::string, int64_t> present;
+  int64_t newest = 0;
+  for (const auto& kv : range.kvs) {
     auto record = ClusterRecord::FromJson(kv.value);
     if (!record.ok()) {
       spdlog::error("{}: {}", kv.key, record.error());
-      continue;
+      continue;  // as if absent
     }
-    fresh[record->name] = std::move(record.value());
+    std::string name = record->name;
+    present[name] = kv.mod_revision;
+    if (ApplyPut(name, record.value(), kv.mod_revision)) newest = std::max(newest, kv.mod_revision);
   }
-  // A record this instance wrote (or deleted) while etcd was being read is
-  // newer than what the read saw: keep it, or a GET right after a PUT could
-  // answer with the record from before it.
-  for (auto it = written_at_.begin(); it != written_at_.end();) {
-    const auto& [name, written_at] = *it;
-    if (written_at <= started_at_write) {  // this read saw that write
-      it = written_at_.erase(it);
-      continue;
+  // Absent from the snapshot: deleted at a revision up to the snapshot's,
+  // unless the cache holds a write newer than the snapshot.
+  std::vector<std::pair<std::string, int64_t>> gone;
+  for (const auto& [name, stored] : cache_) {
+    if (!present.count(name) && stored.mod_revision <= range.revision) {
+      gone.emplace_back(name, stored.mod_revision);
     }
-    fresh.erase(name);
-    if (auto cached = cache_.find(name); cached != cache_.end()) fresh.emplace(name, cached->second);
-    ++it;
   }
-  bool moved = fresh.size() != cache_.size();
-  for (const auto& [name, record] : fresh) {
-    auto it = cache_.find(name);
-    if (it == cache_.end() || it->second.ToJson() != record.ToJson()) moved = true;
+  for (const auto& [name, mod_revision] : gone) {
+    // The delete's own revision is unknown; it is above the record's.
+    if (ApplyDelete(name, range.revision)) newest = std::max(newest, mod_revision + 1);
   }
-  cache_ = std::move(fresh);
-  cache_fresh_ = true;
-  if (moved) changed_.notify_all();
+  return newest;
+}
+
+Result<int64_t> ClusterStore::ReadAll(int64_t* newest) {
+  // The cache is as fresh as the moment the read was sent, not answered.
+  Clock::time_point sent = Clock::now();
+  auto range = etcd_->ListPrefix(kPrefix);
+  if (!range.ok()) return range.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  Contacted(sent);
+  int64_t brought = ApplySnapshot(range.value());
+  if (newest != nullptr) *newest = brought;
+  return range->revision;
+}
+
+Status ClusterStore::Refresh() {
+  int64_t newest = 0;
+  auto revision = ReadAll(&newest);
+  bool stuck = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!revision.ok()) {
+      if (!refresh_failing_) spdlog::warn("etcd unreachable, serving cached topology: {}", revision.error());
+      refresh_failing_ = true;
+      return revision.status();
+    }
+    if (refresh_failing_) spdlog::info("etcd reachable again");
+    refresh_failing_ = false;
+    // A change found here first is normal now and then (the watch event
+    // was a millisecond behind); still undelivered a refresh later, it
+    // never will be.
+    stuck = ahead_of_watch_ > watch_revision_;
+    ahead_of_watch_ = !stuck && newest > watch_revision_ ? newest : 0;
+  }
+  if (stuck) {
+    spdlog::warn("etcd watch missed changes for a refresh interval; restarting it");
+    watch_.Interrupt();
+  }
   return Status::Ok();
 }
 
-void ClusterStore::CacheRecord(const ClusterRecord& record, bool written) {
-  std::lock_guard<std::mutex> lock(mu_);
-  cache_[record.name] = record;
-  if (written) written_at_[record.name] = ++local_writes_;
-  changed_.notify_all();
+void ClusterStore::WatchLoop() {
+  // Between attempts after a failure, so that an etcd that is down is not
+  // asked in a tight loop.
+  constexpr auto kPause = std::chrono::milliseconds(200);
+  const size_t prefix_length = std::string_view(kPrefix).size();
+  bool failing = false;
+  bool compacted_before = false;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    Status outcome = Status::Ok();
+    auto revision = ReadAll();
+    if (revision.ok()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        watch_revision_ = std::max(watch_revision_, revision.value());
+        ++watches_started_;
+      }
+      const int64_t from = revision.value() + 1;
+      outcome = watch_.Run(
+          kPrefix, from,
+          [&](const EtcdEvent& event) {
+            if (event.kv.key.size() <= prefix_length) return true;
+            std::string name = event.kv.key.substr(prefix_length);
+            std::lock_guard<std::mutex> lock(mu_);
+            ++watch_events_;
+            watch_revision_ = std::max(watch_revision_, event.kv.mod_revision);
+            if (event.type == EtcdEvent::Type::kDelete) {
+              ApplyDelete(name, event.kv.mod_revision);
+              return true;
+            }
+            auto record = ClusterRecord::FromJson(event.kv.value);
+            if (!record.ok()) {
+              spdlog::error("{}: {}", event.kv.key, record.error());
+              ApplyDelete(name, event.kv.mod_revision);  // as a full read would: absent
+              return true;
+            }
+            ApplyPut(record->name, record.value(), event.kv.mod_revision);
+            return true;
+          },
+          [&] {
+            if (failing) spdlog::info("watching etcd again from revision {}", from);
+            failing = false;
+            std::lock_guard<std::mutex> lock(mu_);
+            Contacted(Clock::now());
+          });
+    } else {
+      outcome = revision.status();
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stopping_) return;
+      // Compacted: read everything again at once (but not twice running).
+      bool compacted = outcome.code() == EtcdWatch::kCompacted;
+      if (!compacted || compacted_before) {
+        if (!failing) spdlog::warn("etcd watch ended, resuming after a full read: {}", outcome.message());
+        failing = true;
+        stop_cv_.wait_for(lock, kPause, [this] { return stopping_; });
+      }
+      compacted_before = compacted;
+    }
+  }
 }
 
 std::variant<ClusterStore::Stored, StoreError> ClusterStore::Read(const std::string& name) const {
@@ -98,9 +219,12 @@ std::variant<ClusterStore::Stored, StoreError> ClusterStore::Read(const std::str
 std::variant<ClusterRecord, StoreError> ClusterStore::Load(const std::string& name) {
   auto stored = Read(name);
   if (auto* e = std::get_if<StoreError>(&stored)) return *e;
-  ClusterRecord& record = std::get<Stored>(stored).record;
-  CacheRecord(record, /*written=*/false);
-  return std::move(record);
+  Stored& read = std::get<Stored>(stored);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ApplyPut(name, read.record, read.mod_revision);
+  }
+  return std::move(read.record);
 }
 
 std::variant<ClusterRecord, StoreError> ClusterStore::Update(const std::string& name, const Mutation& mutate,
@@ -115,10 +239,12 @@ std::variant<ClusterRecord, StoreError> ClusterStore::Update(const std::string& 
     if (PublishedTopologyDiffers(record, updated)) updated.epoch = record.epoch + 1;
     std::vector<EtcdCompare> compares = {{EtcdCompare::Kind::kModRevision, KeyOf(name), revision, {}}};
     if (guard) compares.push_back(*guard);
-    auto written = etcd_->WriteIf(compares, KeyOf(name), updated.ToJson());
+    int64_t written_at = 0;
+    auto written = etcd_->WriteIf(compares, KeyOf(name), updated.ToJson(), 0, &written_at);
     if (!written.ok()) return StoreError{503, written.error()};
     if (written.value()) {
-      CacheRecord(updated);
+      std::lock_guard<std::mutex> lock(mu_);
+      ApplyPut(name, updated, written_at);
       return updated;
     }
     if (guard) {
@@ -134,10 +260,12 @@ std::variant<ClusterRecord, StoreError> ClusterStore::Update(const std::string& 
 }
 
 std::optional<StoreError> ClusterStore::Create(const ClusterRecord& record) {
-  auto written = etcd_->PutIfRevision(KeyOf(record.name), record.ToJson(), 0);
+  int64_t written_at = 0;
+  auto written = etcd_->PutIfRevision(KeyOf(record.name), record.ToJson(), 0, 0, &written_at);
   if (!written.ok()) return StoreError{503, written.error()};
   if (!written.value()) return StoreError{409, "cluster " + record.name + " already exists"};
-  CacheRecord(record);
+  std::lock_guard<std::mutex> lock(mu_);
+  ApplyPut(record.name, record, written_at);
   return std::nullopt;
 }
 
@@ -146,13 +274,12 @@ std::optional<StoreError> ClusterStore::Delete(const std::string& name) {
   if (!current.ok()) return StoreError{503, current.error()};
   if (!current.value()) return StoreError{404, "no cluster named " + name};
   EtcdCompare same{EtcdCompare::Kind::kModRevision, KeyOf(name), current.value()->mod_revision, {}};
-  auto deleted = etcd_->WriteIf({same}, KeyOf(name), std::nullopt);
+  int64_t deleted_at = 0;
+  auto deleted = etcd_->WriteIf({same}, KeyOf(name), std::nullopt, 0, &deleted_at);
   if (!deleted.ok()) return StoreError{503, deleted.error()};
   if (!deleted.value()) return StoreError{409, "cluster " + name + " changed meanwhile; retry"};
   std::lock_guard<std::mutex> lock(mu_);
-  cache_.erase(name);
-  written_at_[name] = ++local_writes_;
-  changed_.notify_all();
+  ApplyDelete(name, deleted_at);
   return std::nullopt;
 }
 
@@ -160,19 +287,35 @@ std::optional<ClusterRecord> ClusterStore::Cached(const std::string& name) const
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(name);
   if (it == cache_.end()) return std::nullopt;
-  return it->second;
+  return it->second.record;
 }
 
 std::vector<ClusterRecord> ClusterStore::CachedAll() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ClusterRecord> out;
-  for (const auto& [name, record] : cache_) out.push_back(record);
+  for (const auto& [name, stored] : cache_) out.push_back(stored.record);
   return out;
 }
 
 bool ClusterStore::CacheFresh() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return cache_fresh_;
+  return last_contact_ && Clock::now() - *last_contact_ < fresh_for_;
+}
+
+std::optional<std::chrono::milliseconds> ClusterStore::SinceContact() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!last_contact_) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *last_contact_);
+}
+
+uint64_t ClusterStore::watch_events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watch_events_;
+}
+
+uint64_t ClusterStore::watches_started() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watches_started_;
 }
 
 std::optional<ClusterRecord> ClusterStore::WaitForEpoch(const std::string& name, uint64_t after,
@@ -180,11 +323,11 @@ std::optional<ClusterRecord> ClusterStore::WaitForEpoch(const std::string& name,
   std::unique_lock<std::mutex> lock(mu_);
   auto newer = [&] {
     auto it = cache_.find(name);
-    return it != cache_.end() && it->second.Complete() && it->second.epoch > after;
+    return it != cache_.end() && it->second.record.Complete() && it->second.record.epoch > after;
   };
   changed_.wait_for(lock, timeout, [&] { return stopping_ || newer(); });
   if (!newer()) return std::nullopt;
-  return cache_.at(name);
+  return cache_.at(name).record;
 }
 
 }  // namespace redkube::configserver

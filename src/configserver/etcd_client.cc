@@ -142,27 +142,35 @@ Result<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) const {
 }
 
 Result<std::vector<KeyValue>> EtcdClient::GetPrefix(const std::string& prefix) const {
+  auto range = ListPrefix(prefix);
+  if (!range.ok()) return range.status();
+  return std::move(range->kvs);
+}
+
+Result<PrefixRange> EtcdClient::ListPrefix(const std::string& prefix) const {
   auto body = Post("/v3/kv/range",
                    json{{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(PrefixEnd(prefix))}});
   if (!body.ok()) return body.status();
-  return Interpret(endpoint_, body.value(), [](const json& j) -> Result<std::vector<KeyValue>> {
-    std::vector<KeyValue> out;
+  return Interpret(endpoint_, body.value(), [](const json& j) -> Result<PrefixRange> {
+    PrefixRange out;
     if (j.contains("kvs")) {
       if (!j.at("kvs").is_array()) throw std::invalid_argument("kvs is not an array");
-      for (const auto& kv : j.at("kvs")) out.push_back(ToKeyValue(kv));
+      for (const auto& kv : j.at("kvs")) out.kvs.push_back(ToKeyValue(kv));
     }
+    out.revision = j.contains("header") ? Int(j.at("header"), "revision") : 0;
     return out;
   });
 }
 
 Result<bool> EtcdClient::PutIfRevision(const std::string& key, const std::string& value,
-                                       int64_t expected_revision, int64_t lease) const {
+                                       int64_t expected_revision, int64_t lease, int64_t* revision) const {
   EtcdCompare compare{EtcdCompare::Kind::kModRevision, key, expected_revision, {}};
-  return WriteIf({compare}, key, value, lease);
+  return WriteIf({compare}, key, value, lease, revision);
 }
 
 Result<bool> EtcdClient::WriteIf(const std::vector<EtcdCompare>& compares, const std::string& key,
-                                 const std::optional<std::string>& value, int64_t lease) const {
+                                 const std::optional<std::string>& value, int64_t lease,
+                                 int64_t* revision) const {
   json conditions = json::array();
   for (const auto& c : compares) {
     json j = {{"key", Base64Encode(c.key)}, {"result", "EQUAL"}};
@@ -190,8 +198,10 @@ Result<bool> EtcdClient::WriteIf(const std::vector<EtcdCompare>& compares, const
   json txn = {{"compare", conditions}, {"success", json::array({op})}};
   auto body = Post("/v3/kv/txn", txn);
   if (!body.ok()) return body.status();
-  return Interpret(endpoint_, body.value(),
-                   [](const json& j) -> Result<bool> { return j.value("succeeded", false); });
+  return Interpret(endpoint_, body.value(), [revision](const json& j) -> Result<bool> {
+    if (revision != nullptr) *revision = j.contains("header") ? Int(j.at("header"), "revision") : 0;
+    return j.value("succeeded", false);
+  });
 }
 
 Status EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) const {
@@ -228,6 +238,196 @@ Result<int64_t> EtcdClient::KeepAlive(int64_t lease) const {
 Status EtcdClient::Revoke(int64_t lease) const {
   auto body = Post("/v3/lease/revoke", json{{"ID", std::to_string(lease)}});
   return body.ok() ? Status::Ok() : body.status();
+}
+
+}  // namespace redkube::configserver
+
+namespace redkube::configserver {
+
+Result<bool> JsonObjectSplitter::Feed(std::string_view data,
+                                      const std::function<bool(std::string_view object)>& on_object) {
+  for (char c : data) {
+    if (depth_ < 0) return Status::Error("etcd stream: spent by an earlier error");
+    if (depth_ == 0) {
+      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+      if (c != '{') {
+        depth_ = -1;  // spent: every later Feed fails too
+        return Status::Error("etcd stream: unexpected byte outside an object");
+      }
+      depth_ = 1;
+      pending_.assign(1, c);
+      continue;
+    }
+    pending_ += c;
+    if (in_string_) {
+      if (escaped_) {
+        escaped_ = false;
+      } else if (c == '\\') {
+        escaped_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+      }
+    } else if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+    } else if (c == '}' || c == ']') {
+      --depth_;
+    }
+    if (depth_ == 0) {
+      std::string object = std::move(pending_);
+      pending_.clear();
+      if (!on_object(object)) return false;
+    } else if (pending_.size() > max_object_bytes_) {
+      depth_ = -1;
+      pending_.clear();
+      return Status::Error("etcd stream: an object over " + std::to_string(max_object_bytes_) + " bytes");
+    }
+  }
+  return true;
+}
+
+Result<WatchMessage> ParseWatchMessage(std::string_view object) {
+  json j = json::parse(object, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::Error("etcd watch: malformed message");
+  if (!j.contains("result") || !j.at("result").is_object()) {
+    // The gateway's own errors: {"error": "...", "code": N, "message": "..."}.
+    return Status::Error("etcd watch: " + j.dump());
+  }
+  return Interpret("watch", j.at("result"), [](const json& r) -> Result<WatchMessage> {
+    WatchMessage m;
+    m.created = r.value("created", false);
+    m.canceled = r.value("canceled", false);
+    m.compact_revision = Int(r, "compact_revision");
+    m.cancel_reason = r.value("cancel_reason", "");
+    m.revision = r.contains("header") ? Int(r.at("header"), "revision") : 0;
+    if (r.contains("events")) {
+      if (!r.at("events").is_array()) throw std::invalid_argument("events is not an array");
+      for (const auto& e : r.at("events")) {
+        EtcdEvent event;
+        // PUT is the enum's zero, which the gateway leaves out.
+        std::string type = e.value("type", "PUT");
+        if (type == "DELETE") {
+          event.type = EtcdEvent::Type::kDelete;
+        } else if (type != "PUT") {
+          throw std::invalid_argument("event type " + type);
+        }
+        if (!e.contains("kv") || !e.at("kv").is_object()) throw std::invalid_argument("event without kv");
+        event.kv = ToKeyValue(e.at("kv"));
+        m.events.push_back(std::move(event));
+      }
+    }
+    return m;
+  });
+}
+
+Status EtcdWatch::Run(const std::string& prefix, int64_t start_revision,
+                      const std::function<bool(const EtcdEvent&)>& on_event,
+                      const std::function<void()>& on_contact) {
+  const std::string where = "etcd " + etcd_->endpoint() + "/v3/watch";
+  httplib::Client client(etcd_->endpoint());
+  client.set_connection_timeout(etcd_->timeout());
+  client.set_write_timeout(etcd_->timeout());
+  // A quiet watch sends nothing; the read timeout only bounds a connection
+  // that went silent without closing (the store's periodic refresh notices
+  // a watch that misses changes long before, and interrupts it).
+  client.set_read_timeout(std::chrono::minutes(10));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return Status::Error(where + ": closed");
+    interrupted_ = false;
+    active_ = &client;
+  }
+  struct Unregister {
+    EtcdWatch* self;
+    ~Unregister() {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->active_ = nullptr;
+    }
+  } unregister{this};
+
+  json create = {{"create_request",
+                  {{"key", Base64Encode(prefix)},
+                   {"range_end", Base64Encode(PrefixEnd(prefix))},
+                   {"start_revision", std::to_string(start_revision)}}}};
+  int http_status = 0;
+  std::string error_body;
+  constexpr size_t kMaxErrorBody = 4096;
+  JsonObjectSplitter splitter;
+  Status outcome = Status::Ok();
+  bool done = false;  // the receiver ended the stream on purpose (outcome says why)
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v3/watch";
+  req.body = create.dump();
+  req.headers = {{"Content-Type", "application/json"}};
+  req.response_handler = [&](const httplib::Response& response) {
+    http_status = response.status;
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t length, uint64_t, uint64_t) {
+    if (http_status != 200) {
+      if (error_body.size() < kMaxErrorBody) error_body.append(data, std::min(length, kMaxErrorBody));
+      return true;
+    }
+    auto fed = splitter.Feed(std::string_view(data, length), [&](std::string_view object) {
+      auto message = ParseWatchMessage(object);
+      if (!message.ok()) {
+        outcome = Status::Error(where + ": " + message.error());
+        return false;
+      }
+      on_contact();
+      if (message->canceled) {
+        if (message->compact_revision > 0) {
+          outcome = Status::Error(where + ": revision " + std::to_string(start_revision) +
+                                      " is compacted (compaction at " +
+                                      std::to_string(message->compact_revision) + ")",
+                                  kCompacted);
+        } else {
+          outcome = Status::Error(where + ": canceled by etcd: " + message->cancel_reason);
+        }
+        return false;
+      }
+      for (const auto& event : message->events) {
+        if (!on_event(event)) return false;  // outcome stays Ok
+      }
+      return true;
+    });
+    if (!fed.ok()) {
+      outcome = Status::Error(where + ": " + fed.error());
+      done = true;
+      return false;
+    }
+    if (!fed.value()) done = true;
+    return fed.value();
+  };
+  httplib::Result res = client.send(req);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (interrupted_ || closed_) return Status::Error(where + ": interrupted");
+  }
+  if (done) return outcome;
+  if (!res) return Status::Error(where + ": " + httplib::to_string(res.error()));
+  if (http_status != 200) {
+    return Status::Error(where + ": HTTP " + std::to_string(http_status) + ": " + error_body);
+  }
+  return Status::Error(where + ": the stream ended");
+}
+
+void EtcdWatch::Interrupt() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (active_ == nullptr) return;
+  interrupted_ = true;
+  active_->stop();
+}
+
+void EtcdWatch::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  if (active_ != nullptr) {
+    interrupted_ = true;
+    active_->stop();
+  }
 }
 
 }  // namespace redkube::configserver

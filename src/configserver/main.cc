@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
   Migrator migrator(&store, &lease, &proxies, migrator_options, parallel_migrations);
   ApiServer api(&store, &operations, &migration_control, &proxies, &lease, &prober, token);
 
-  store.Start(std::chrono::milliseconds(100));
+  // Follows etcd with a watch; a full read every second checks etcd is alive (CacheFresh).
+  store.Start(std::chrono::milliseconds(1000), std::chrono::milliseconds(1500));
   redkube::Status s = api.Start(address->host, address->port);
   if (!s.ok()) {
     spdlog::error("{}", s.message());
