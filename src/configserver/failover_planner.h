@@ -64,9 +64,13 @@ struct ShardPlan {
 // last sign of life (our last probe that answered, or the last time a live
 // proxy reached it) by more than this is no failover candidate: its stream
 // stopped while the master may have gone on acknowledging writes. The
-// margin covers redis-server's whole-second counters and our 300 ms probes
-// (a replica of a master with no writes hears a PING once a second).
-constexpr int64_t kContactSlackMs = 1500;
+// margin covers redis-server's whole-second counters (a reading of N
+// seconds is anything from N-1 to N+1: both ends are truncated), our 300 ms
+// probes and the proxies' 250 ms PINGs, for a master with no writes (its
+// replica hears a PING once a second). It is also the window a double
+// fault may lose: a replica cut from its master, then the master cut from
+// every proxy within this long (docs/configserver.md).
+constexpr int64_t kContactSlackMs = 2000;
 
 // `proxies`: the live proxies' reports (ProxyRegistry::Live). A proxy that
 // witnesses and reaches the master vetoes its failover; every live proxy

@@ -10,17 +10,18 @@
 namespace redkube::configserver {
 namespace {
 
-// When, at the latest, a replica last heard from its master (NodeHealth::
-// contact_ms). redis-server counts master_last_io_seconds_ago in whole
-// seconds, so a reading of N means "between N and N+1 s ago": N+1 is
-// assumed. An offset that moved since the previous probe proves contact
-// after that probe, finer than the counter under write load. While the
-// link is down the last estimate made while it was up is kept: a link
-// that repl-timeout closed went silent long before it went down. Only a
-// replica never seen with its link up (a new leader's first look) is
-// judged by master_link_down_since_seconds, which cannot tell a master
-// that died (the link went down at once) from a silent link that timed
-// out; a gap written down in docs/configserver.md.
+// When a replica last heard from its master (NodeHealth::contact_ms).
+// redis-server counts master_last_io_seconds_ago in whole seconds of a
+// clock that is itself whole seconds, so a reading of N means anything from
+// N-1 to N+1 s ago: N+1 is assumed. An offset that moved since the
+// previous probe proves contact after that probe, finer than the counter
+// (a master PINGs its replicas every second, so it moves at least that
+// often). While the link is down the last estimate made while it was up is
+// kept: a link that repl-timeout closed went silent long before it went
+// down. Only a replica never seen with its link up (a new leader's first
+// look) is judged by master_link_down_since_seconds (read as N s ago),
+// which cannot tell a master that died (the link went down at once) from a
+// silent link that timed out; a gap written down in docs/configserver.md.
 int64_t EstimateContact(const NodeHealth& now, const NodeHealth* before, int64_t now_ms) {
   const bool same_master =
       before != nullptr && before->role == "slave" && before->replicating_from == now.replicating_from;
@@ -32,7 +33,7 @@ int64_t EstimateContact(const NodeHealth& now, const NodeHealth* before, int64_t
     contact = std::max(contact, before->probed_ms);
   }
   if (!now.link_up && contact == 0 && now.link_down_since_s >= 0) {
-    contact = now_ms - (now.link_down_since_s + 1) * 1000;
+    contact = now_ms - now.link_down_since_s * 1000;
   }
   return contact;
 }

@@ -235,9 +235,9 @@ TEST(FailoverPlanner, AReplicaThatStoppedHearingFromTheMasterBeforeItWasLastSeen
   std::map<std::string, NodeHealth> health = {{"m:1", master}, {"r:1", fresh}, {"r:2", stale}};
   ShardPlan plan = PlanShard(Fenced(), health, 10000, kDownAfter);
   EXPECT_EQ(plan.promote, "r:1");
-  // A proxy reached the master until 9700: r:1's contact (7900) is now
+  // A proxy reached the master until 9950: r:1's contact (7900) is now
   // older than that by more than the slack, so neither may be promoted.
-  plan = PlanShard(Fenced(), health, 10000, kDownAfter, {Witness("p1", 5, {{"m:1", 9700}})});
+  plan = PlanShard(Fenced(), health, 10000, kDownAfter, {Witness("p1", 5, {{"m:1", 9950}})});
   EXPECT_EQ(plan.promote, "");
   EXPECT_NE(plan.stuck.find("stale"), std::string::npos) << plan.stuck;
   EXPECT_TRUE(plan.unfence);  // no failover to fence for
