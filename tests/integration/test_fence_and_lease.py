@@ -178,9 +178,12 @@ def test_writes_are_refused_once_no_configserver_answers_for_the_lease(workdir):
 
 
 class StandInConfigServer:
-    """Stands in for the ConfigServer's topology endpoint (its side of the
-    `unreachable=` report is built in parallel): serves `doc`, holds each
-    long-poll for its wait_ms and answers 204, recording every query."""
+    """Stands in for the ConfigServer's topology endpoint, to see the exact
+    queries a proxy sends (the real ConfigServer keeps only their effect;
+    that end of the report is tested in test_partition_failover.py, whose
+    alert names the proxies that reach a master and whose failovers wait for
+    every proxy's report): serves `doc`, holds each long-poll for its
+    wait_ms and answers 204, recording every query."""
 
     def __init__(self, doc):
         self.doc = doc
