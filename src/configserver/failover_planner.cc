@@ -132,8 +132,10 @@ ShardPlan PlanShard(const ShardRecord& shard, const std::map<std::string, NodeHe
         }
       }
     }
-  } else if (shard.fenced) {
-    // The master answers again before its failover finished.
+  } else if (shard.fenced && recorded != nullptr && recorded->reachable) {
+    // The master answers again before its failover finished. (Only then: a
+    // new leader that inherits the fence has not yet seen the master fail
+    // for down-after, which is no reason to lift it.)
     plan.unfence = true;
   }
 

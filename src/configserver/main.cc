@@ -114,7 +114,10 @@ int main(int argc, char** argv) {
   ApiServer api(&store, &operations, &migration_control, &proxies, &lease, &prober, token);
 
   // Follows etcd with a watch; a full read every second checks etcd is alive (CacheFresh).
-  store.Start(std::chrono::milliseconds(1000), std::chrono::milliseconds(1500));
+  // A full read every 500 ms is etcd's liveness check; the cache counts as
+  // fresh for 2 s after the last contact, so an etcd slow to answer (a few
+  // hundred ms) does not make every instance refuse the proxies' polls.
+  store.Start(std::chrono::milliseconds(500), std::chrono::milliseconds(2000));
   redkube::Status s = api.Start(address->host, address->port);
   if (!s.ok()) {
     spdlog::error("{}", s.message());

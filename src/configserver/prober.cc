@@ -119,9 +119,11 @@ void Prober::Round() {
 void Prober::KeepSettings(const std::vector<ClusterRecord>& clusters) {
   auto health = HealthSnapshot();
   for (const auto& [node, h] : health) {
+    // A node that is not master (now) will be set again once it is: a
+    // switchover or a failover may have changed it without us.
+    if (!h.reachable || h.role != "master") min_replicas_.erase(node);
     if (!h.reachable) {
       links_configured_.erase(node);
-      min_replicas_.erase(node);
     } else if (!links_configured_.count(node)) {
       if (Status s = control_->ConfigureLinks(node); s.ok()) {
         links_configured_.insert(node);
@@ -271,13 +273,14 @@ std::optional<ClusterRecord> Prober::WriteFence(const ClusterRecord& cluster, co
   return std::get<ClusterRecord>(result);
 }
 
-std::vector<ProxyReport> Prober::AwaitConfirmations(const std::string& cluster, uint64_t epoch) {
+std::optional<std::vector<ProxyReport>> Prober::AwaitConfirmations(const std::string& cluster,
+                                                                   uint64_t epoch) {
   // Proxies apply a topology and report it within milliseconds (their
   // long-poll returns at once and the next one carries the epoch), so a
   // short wait here usually saves a probe round; a proxy that does not
   // confirm is waited for over the following rounds, until it confirms or
   // its registration expires.
-  constexpr auto kWait = std::chrono::milliseconds(500);
+  constexpr auto kWait = std::chrono::milliseconds(250);
   constexpr auto kEvery = std::chrono::milliseconds(10);
   auto deadline = std::chrono::steady_clock::now() + kWait;
   std::vector<ProxyReport> last;
@@ -314,8 +317,9 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard, co
         "cluster {} shard {}: master {} down for {} ms and no live proxy reaches it: fenced, epoch {}",
         cluster.name, shard.id, shard.master, options_.down_after.count(), fenced->fence_epoch);
     auto confirmed = AwaitConfirmations(cluster.name, fenced->fence_epoch);
+    if (!confirmed) return;  // the next round reads the reports again
     ShardPlan next =
-        PlanShard(*fenced, HealthSnapshot(), WallClockMs(), options_.down_after.count(), confirmed);
+        PlanShard(*fenced, HealthSnapshot(), WallClockMs(), options_.down_after.count(), *confirmed);
     if (!next.promote.empty() || next.unfence) CarryOut(*written, *fenced, next);
     return;
   }
@@ -385,6 +389,10 @@ void Prober::CarryOut(const ClusterRecord& cluster, const ShardRecord& shard, co
       spdlog::warn("cluster {} shard {}: master {} replicates: making it master again", cluster.name,
                    shard.id, master);
     }
+    // Promote sets min-replicas-to-write 0 on the server: what this term
+    // remembers of it is void (KeepSettings raises it again once a replica
+    // is in sync).
+    min_replicas_.erase(master);
     if (Status s = control_->Promote(master); !s.ok()) {
       spdlog::error("cluster {} shard {}: promoting {} failed: {}", cluster.name, shard.id, master,
                     s.message());

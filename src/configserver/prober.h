@@ -71,7 +71,8 @@ class Prober {
                                           bool fenced);
   // Waits (a few hundred ms at most) for every live proxy to apply
   // `epoch`; returns the reports seen last.
-  std::vector<ProxyReport> AwaitConfirmations(const std::string& cluster, uint64_t epoch);
+  // nullopt when the reports could not be read.
+  std::optional<std::vector<ProxyReport>> AwaitConfirmations(const std::string& cluster, uint64_t epoch);
   // The replication settings of every node, and min-replicas-to-write of
   // each shard's master, made what they should be (see the class comment).
   void KeepSettings(const std::vector<ClusterRecord>& clusters);

@@ -18,11 +18,17 @@ bool OffMaster(const BackendConnection* backend, const SlotRouter& router, int s
 
 }  // namespace
 
+bool ClientBackends::HoldsSubscriptions(const BackendConnection* backend) const {
+  // While the client is subscribed (RESP2) it sends nothing else, and a
+  // connection that holds subscriptions carries no writes. One whose
+  // subscriptions are all gone (UNSUBSCRIBE) may carry MULTI/EXEC, BLMOVE...
+  // next: it is fenced like any other.
+  return backend->push_owner() == this && (backend->subscriptions() > 0 || client_->subscriptions.active());
+}
+
 BackendConnection* ClientBackends::ForShard(int shard) {
   BackendConnection* backend = Own(shard);
-  // A subscribed connection is left alone: in RESP2 it takes no requests,
-  // and its subscriptions are no writes.
-  if (backend->push_owner() == this) return backend;
+  if (HoldsSubscriptions(backend)) return backend;
   const Shard& owner = worker_->router->shard(shard);
   if (owner.fenced) {
     backend->Fence(FenceReason(owner));
@@ -37,7 +43,7 @@ void ClientBackends::RetireFenced() {
   std::vector<std::pair<BackendConnection*, std::string>> fenced;
   for (const auto& own : own_) {
     BackendConnection* b = own.backend.get();
-    if (b->push_owner() == this) continue;  // subscriptions: see ForShard
+    if (HoldsSubscriptions(b)) continue;
     const int shard = router.IndexOf(own.shard_id);
     if (shard < 0 || !router.shard(shard).fenced || OffMaster(b, router, shard)) continue;
     fenced.emplace_back(b, FenceReason(router.shard(shard)));

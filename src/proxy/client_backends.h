@@ -97,6 +97,8 @@ class ClientBackends {
   OwnConnection* FindByShard(const std::string& shard_id);
   // The client's connection to shard `shard`'s master, made if needed.
   BackendConnection* Own(int shard);
+  // A subscribed connection, left out of fences (see ForShard).
+  bool HoldsSubscriptions(const BackendConnection* backend) const;
   // Closes one (at the end of this loop iteration); what it owes is
   // answered with an error naming `why`.
   void Retire(BackendConnection* backend, const std::string& why = "the client disconnected");

@@ -55,31 +55,33 @@ TopologyWatcher::TopologyWatcher(std::vector<std::string> urls, std::string clus
 TopologyWatcher::~TopologyWatcher() { Stop(); }
 
 Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string& url, uint64_t after,
-                                                              int wait_ms) {
+                                                              int wait_ms, int64_t* sent_ms_out) {
   httplib::Client client(url);
   client.set_connection_timeout(std::chrono::seconds(2));
   client.set_read_timeout(std::chrono::milliseconds(wait_ms + kReadSlackMs));
   httplib::Headers headers;
   if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
   std::string path = "/v1/clusters/" + cluster_ + "/topology";
-  if (after > 0 || wait_ms > 0) {
-    path += "?after=" + std::to_string(after) + "&wait_ms=" + std::to_string(wait_ms);
-    // The epoch report (see the header); unknown parameters are ignored by
-    // a ConfigServer that does not record them.
-    if (server_ != nullptr) {
-      path += "&proxy=" + QueryValue(proxy_id_) + "&applied=" + std::to_string(server_->AppliedEpoch());
-    }
-  }
+  // Every request, the first fetch included, carries the report (see the
+  // header): the first one too, because the lease starts with it, and a
+  // proxy that writes must be one the leader knows (waits for, and whose
+  // witness it hears). Unknown parameters are ignored by a ConfigServer
+  // that does not record them.
+  path += "?after=" + std::to_string(after) + "&wait_ms=" + std::to_string(wait_ms);
+  path += "&proxy=" + QueryValue(proxy_id_) +
+          "&applied=" + std::to_string(server_ != nullptr ? server_->AppliedEpoch() : 0);
   const int64_t sent_ms = EventLoop::MonotonicMs();
+  *sent_ms_out = sent_ms;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status::Error("stopping");
     // The report is read under mu_, where Interrupt() takes it: a change
     // after this point abandons this poll; one before is in it.
     interrupted_ = false;
-    if (server_ != nullptr && witness_ != nullptr && wait_ms > 0) {
-      path += "&unreachable=" + QueryValue(witness_->UnreachableReport());
-    }
+    // Before the witness has checked anything (the first fetch) the
+    // report is empty: "I reach every master", which vetoes failovers
+    // rather than allowing them.
+    path += "&unreachable=" + (witness_ != nullptr ? QueryValue(witness_->UnreachableReport()) : "");
     active_ = &client;
   }
   auto res = client.Get(path, headers);
@@ -95,7 +97,6 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string&
   if (res->status != 200) {
     return Status::Error(url + ": HTTP " + std::to_string(res->status) + ": " + res->body);
   }
-  RecordAnswer(sent_ms);
   auto topology = Topology::FromJson(res->body);
   if (!topology.ok()) return Status::Error(url + ": invalid topology: " + topology.error());
   return topology;
@@ -105,9 +106,12 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::FetchOnce() {
   Status last = Status::Error("no ConfigServer URL");
   for (size_t i = 0; i < urls_.size(); ++i) {
     const std::string& url = urls_[(current_ + i) % urls_.size()];
-    auto topology = Poll(url, 0, 0);
+    int64_t sent_ms = 0;
+    auto topology = Poll(url, 0, 0, &sent_ms);
     if (topology.ok() && topology.value()) {
       current_ = (current_ + i) % urls_.size();
+      // Applied before the proxy serves anyone.
+      RecordAnswer(sent_ms);
       return topology;
     }
     last = topology.ok() ? Status::Error(url + ": no topology") : topology.status();
@@ -123,7 +127,15 @@ void TopologyWatcher::RecordAnswer(int64_t sent_ms) {
 }
 
 void TopologyWatcher::Interrupt() {
+  // At most one abandoned poll a second: a master that flaps (PINGs about
+  // as slow as their timeout) must not abandon every poll, or none would
+  // complete and the lease would run out. A change within the second goes
+  // with the next poll, at most a wait (1 s) later.
+  constexpr int64_t kMinInterruptGapMs = 1000;
   std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = EventLoop::MonotonicMs();
+  if (now - last_interrupt_ms_ < kMinInterruptGapMs) return;
+  last_interrupt_ms_ = now;
   interrupted_ = true;
   if (active_ != nullptr) active_->stop();
   poller_.Wake();
@@ -159,7 +171,8 @@ bool TopologyWatcher::Stopping() {
 
 void TopologyWatcher::PollOnce() {
   const std::string& url = urls_[current_];
-  auto topology = Poll(url, epoch_, kWaitMs);
+  int64_t sent_ms = 0;
+  auto topology = Poll(url, epoch_, kWaitMs, &sent_ms);
   // A poll that Stop() aborted is neither applied nor a failure to report.
   if (Stopping()) return;
   // Nor one abandoned for a new report: the next goes at once (Interrupt
@@ -180,6 +193,10 @@ void TopologyWatcher::PollOnce() {
                        topology.value()->epoch(), kApplyWait.count(), server_->AppliedEpoch());
         }
       }
+      // Only now (see Poll): a proxy whose lease ran out while a failover
+      // went on must not write by the old topology between the answer and
+      // its workers applying the new one.
+      RecordAnswer(sent_ms);
     }
     poller_.Wake();
     return;

@@ -75,7 +75,12 @@ class TopologyWatcher {
   // A poll sent at `sent_ms` succeeded.
   void RecordAnswer(int64_t sent_ms);
   // 200 with a topology, 204 (nothing newer yet: nullptr), or an error.
-  Result<std::shared_ptr<const Topology>> Poll(const std::string& url, uint64_t after, int wait_ms);
+  // `*sent_ms`: when it was sent (the lease counts from there). A 204
+  // renews the lease at once; a 200 only once its topology is applied
+  // (RecordAnswer), so writes never open under a topology older than the
+  // one the ConfigServer just answered.
+  Result<std::shared_ptr<const Topology>> Poll(const std::string& url, uint64_t after, int wait_ms,
+                                               int64_t* sent_ms);
 
   std::vector<std::string> urls_;
   std::string cluster_;
@@ -96,6 +101,7 @@ class TopologyWatcher {
   std::mutex mu_;
   bool stopping_ = false;              // under mu_: no new long-poll starts
   bool interrupted_ = false;           // under mu_: Interrupt() since the poll in flight began
+  int64_t last_interrupt_ms_ = 0;      // under mu_: when a poll was last abandoned
   httplib::Client* active_ = nullptr;  // the long-poll in flight, under mu_
   // Last, so that it stops before the members a poll uses go.
   PeriodicThread poller_;

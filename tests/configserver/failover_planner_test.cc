@@ -23,7 +23,7 @@ NodeHealth Up(const std::string& role, const std::string& from = "", int64_t off
   h.offset = offset;
   h.previous_offset = offset;  // steady: no writes since the last probe
   h.link_up = link;
-  h.link_up_since_ms = link ? 1 : 0;  // long ago
+  h.link_up_since_ms = link ? 1 : 0;         // long ago
   if (role == "slave") h.contact_ms = 9900;  // heard from its master just now
   return h;
 }
@@ -249,6 +249,12 @@ TEST(FailoverPlanner, AFencedShardWhoseMasterAnswersAgainIsUnfenced) {
   ShardPlan plan = PlanShard(Fenced(), health, 10000, kDownAfter);
   EXPECT_TRUE(plan.unfence);
   EXPECT_EQ(plan.promote, "");
+  // A new leader that inherits the fence, its master failing for less than
+  // down-after so far (its own count just began): the fence stays.
+  health["m:1"] = Failing(9500);
+  plan = PlanShard(Fenced(), health, 10000, kDownAfter);
+  EXPECT_FALSE(plan.unfence);
+  EXPECT_TRUE(plan.Empty());
 }
 
 TEST(ProxyRegistry, ParsesTheUnreachableReport) {
