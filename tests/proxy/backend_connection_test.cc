@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,7 +36,13 @@ class FenceTest : public ::testing::Test, public ReplySink {
   void Send(int tag, std::vector<std::string_view> argv) {
     AppendRequest(backend_->StartRequest(Tag(tag), 0), argv, {});
   }
-  static PendingReply* Tag(int tag) { return reinterpret_cast<PendingReply*>(static_cast<intptr_t>(tag)); }
+  // Distinct addresses that stand for requests (never dereferenced: the
+  // sink below only maps them back to their tag).
+  PendingReply* Tag(int tag) { return reinterpret_cast<PendingReply*>(&tag_bytes_[tag]); }
+  int TagOf(const PendingReply* pending) const {
+    return static_cast<int>(reinterpret_cast<const char*>(pending) - tag_bytes_.data());
+  }
+  std::array<char, 256> tag_bytes_{};
 
   // Runs the loop until `done` holds (or 5 s); returns whether it did.
   bool RunUntil(const std::function<bool()>& done) {
@@ -62,7 +69,7 @@ class FenceTest : public ::testing::Test, public ReplySink {
   }
 
   void OnBackendReply(PendingReply* pending, uint32_t, std::string_view reply) override {
-    replies_[static_cast<int>(reinterpret_cast<intptr_t>(pending))] = std::string(reply);
+    replies_[TagOf(pending)] = std::string(reply);
   }
   void MarkBackendDirty(BackendConnection* backend) override { dirty_.push_back(backend); }
 
