@@ -150,7 +150,8 @@ def test_an_instance_whose_etcd_hangs_stops_calling_its_cache_fresh(plane):
         stale_after = time.monotonic() - t0
         print("\netcd stopped: /healthz 503 after %.0f ms" % (stale_after * 1000))
         assert body["etcd"] == "unreachable"
-        assert stale_after < 2.0
+        # Fresh for 2 s after the last contact that began (main.cc), read every 500 ms.
+        assert stale_after < 2.6
         assert cs.metric("redkube_configserver_etcd_reachable") == 0
     finally:
         os.kill(pid, signal.SIGCONT)
