@@ -88,9 +88,18 @@ void Prober::Round() {
   ProbeAll(clusters, now);
   auto health = HealthSnapshot();
   for (const auto& cluster : clusters) {
-    // Without the proxies' reports no failover is safe to plan (a proxy
-    // may still reach the master); etcd is unreachable then anyway.
-    auto proxies = proxies_->Live(cluster.name);
+    // The proxies' reports matter only to a shard whose master fails our
+    // probes or that is fenced (PlanShard reads them nowhere else): a
+    // healthy cluster costs no etcd read per round. Without them no
+    // failover is safe to plan (a proxy may still reach the master); etcd
+    // is unreachable then anyway.
+    const bool needs_reports =
+        std::any_of(cluster.shards.begin(), cluster.shards.end(), [&](const ShardRecord& s) {
+          auto h = health.find(s.master);
+          return s.fenced || (h != health.end() && !h->second.reachable);
+        });
+    Result<std::vector<ProxyReport>> proxies = std::vector<ProxyReport>{};
+    if (needs_reports) proxies = proxies_->Live(cluster.name);
     if (!proxies.ok()) continue;
     for (const auto& shard : cluster.shards) {
       if (!lease_->IsLeader()) break;
