@@ -19,6 +19,7 @@ class EventLoop::WakeupHandler : public EventHandler {
     uint64_t value;
     while (read(fd_, &value, sizeof(value)) > 0) {
     }
+    loop_->RunPosted();
     if (loop_->on_wakeup_) loop_->on_wakeup_();
   }
 
@@ -75,6 +76,23 @@ void EventLoop::Wakeup() {
   uint64_t one = 1;
   ssize_t ignored = write(wakeup_fd_, &one, sizeof(one));
   (void)ignored;
+}
+
+void EventLoop::Post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    posted_.push_back(std::move(task));
+  }
+  Wakeup();
+}
+
+void EventLoop::RunPosted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    tasks.swap(posted_);
+  }
+  for (auto& task : tasks) task();
 }
 
 void EventLoop::Run() {

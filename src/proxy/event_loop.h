@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <vector>
 
 namespace redkube::proxy {
 
@@ -40,6 +42,11 @@ class EventLoop {
   // Wakes the loop from another thread; on_wakeup then runs in the loop.
   void Wakeup();
   void SetOnWakeup(std::function<void()> fn) { on_wakeup_ = std::move(fn); }
+  // Runs `task` on the loop's thread soon (from any thread, the loop's own
+  // included): the way work crosses threads (CLIENT LIST over every worker,
+  // a reply computed elsewhere). Tasks run in the order posted, before
+  // on_wakeup; a task posted after the loop stopped for good never runs.
+  void Post(std::function<void()> task);
 
   // Monotonic milliseconds, refreshed once per batch of events.
   int64_t now_ms() const { return now_us_ / 1000; }
@@ -61,6 +68,10 @@ class EventLoop {
   std::function<void()> tick_;
   std::function<void()> on_wakeup_;
   EventHandler* wakeup_handler_;
+  std::mutex posted_mu_;
+  std::vector<std::function<void()>> posted_;
+
+  void RunPosted();
 };
 
 }  // namespace redkube::proxy

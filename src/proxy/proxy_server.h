@@ -56,6 +56,8 @@ class ProxyServer {
   bool WaitApplied(uint64_t epoch, std::chrono::milliseconds timeout) {
     return applied_->WaitFor(epoch, timeout);
   }
+  // Every worker thread, to post tasks to (Worker::Post). Fixed after Start().
+  const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
   // Workers record there the epoch they route by (on their own thread).
   AppliedEpochs* applied_epochs() { return applied_.get(); }
   uint64_t topology_generation() const { return generation_.load(std::memory_order_acquire); }

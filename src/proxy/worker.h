@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -39,6 +40,12 @@ class Worker : public ReplySink {
   void RequestShutdown();
   // From another thread: a new topology is available.
   void NotifyTopology() { loop_.Wakeup(); }
+  // From any thread: runs `task` on this worker's thread with its context
+  // (CLIENT LIST over every worker, a reply computed elsewhere).
+  void Post(std::function<void(WorkerContext&)> task) {
+    loop_.Post([this, task = std::move(task)] { task(context_); });
+  }
+  int index() const { return index_; }
 
   // Per-command counters, read (relaxed) by INFO and /metrics.
   const CommandStats& command_stats() const { return recorder_.stats(); }
