@@ -30,6 +30,8 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <unordered_map>
 

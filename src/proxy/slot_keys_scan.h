@@ -46,8 +46,10 @@ class SlotKeysScan : public RequestStep {
 
   bool Continue(PendingReply* pending, std::string_view* reply) override;
 
- private:
+  // What a scan keeps between rounds (in its PendingReply's step_target).
   struct State;
+
+ private:
   // Sends the SCAN of `state` for `pending` to the master of shard `shard`.
   void SendRound(PendingReply* pending, int shard, const State& state);
   // The reply from the keys found (step_request), kept in step_request.
