@@ -70,7 +70,8 @@ TEST(ClusterPresentationTest, WithoutAListOnlyMyself) {
 TEST(ClusterPresentationTest, SlotsIsOneRangeOfEverySlotWithThePrimaryFirst) {
   ProxyList list({Listed("a", "127.0.0.1", 7000), Listed("b", "127.0.0.1", 7001)});
   ClusterPresentation view("b", {"127.0.0.1", 7001}, list, 5);
-  auto ranges = Elements(view.SlotsReply());
+  const std::string reply = view.SlotsReply();  // the elements point into it
+  auto ranges = Elements(reply);
   ASSERT_EQ(ranges.size(), 1u);
   auto range = Elements(ranges[0]);
   ASSERT_EQ(range.size(), 4u);  // start, end, primary, one replica
@@ -87,7 +88,8 @@ TEST(ClusterPresentationTest, SlotsIsOneRangeOfEverySlotWithThePrimaryFirst) {
 TEST(ClusterPresentationTest, ShardsListsOneShardWithRedisFieldsPerNode) {
   ProxyList list({Listed("a", "127.0.0.1", 7000), Listed("b", "127.0.0.1", 7001)});
   ClusterPresentation view("a", {"127.0.0.1", 7000}, list, 5);
-  auto shards = Elements(view.ShardsReply());
+  const std::string reply = view.ShardsReply();
+  auto shards = Elements(reply);
   ASSERT_EQ(shards.size(), 1u);
   auto shard = Elements(shards[0]);
   ASSERT_EQ(shard.size(), 4u);
@@ -121,7 +123,8 @@ TEST(ClusterPresentationTest, NodeLinesHaveRedisLayout) {
 TEST(ClusterPresentationTest, ReplicasOfThePrimaryOrRedisErrors) {
   ProxyList list({Listed("a", "127.0.0.1", 7000), Listed("b", "127.0.0.1", 7001)});
   ClusterPresentation view("a", {"127.0.0.1", 7000}, list, 9);
-  auto replicas = Elements(view.ReplicasReply(ClusterNodeId("a")));
+  const std::string reply = view.ReplicasReply(ClusterNodeId("a"));
+  auto replicas = Elements(reply);
   ASSERT_EQ(replicas.size(), 1u);
   EXPECT_EQ(replicas[0], "$" + std::to_string(view.NodeLine(view.nodes()[1]).size()) + "\r\n" +
                              view.NodeLine(view.nodes()[1]) + "\r\n");
