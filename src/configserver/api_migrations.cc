@@ -64,7 +64,7 @@ json ProxiesJson(const std::vector<ProxyReport>& proxies) {
   json out = json::array();
   int64_t now = WallClockMs();
   for (const auto& p : proxies) {
-    json entry = {{"id", p.id},         {"address", p.address},           {"epoch", p.epoch},
+    json entry = {{"id", p.id},           {"address", p.address},           {"epoch", p.epoch},
                   {"seen_ms", p.seen_ms}, {"seen_ms_ago", now - p.seen_ms}, {"witness", p.witness}};
     if (p.witness) {
       entry["unreachable"] = json::object();

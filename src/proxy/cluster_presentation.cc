@@ -82,9 +82,9 @@ std::string ClusterPresentation::NodeLine(const ClusterNode& node) const {
   // hence bus port 0.
   std::string flags = node.myself ? "myself," : "";
   flags += node.primary ? "master" : "slave";
-  std::string line = fmt::format("{} {}:{}@0 {} {} 0 {} {} connected", node.node_id, node.address.host,
-                                 node.address.port, flags, node.primary ? "-" : myself().node_id, node.pong_ms,
-                                 epoch_);
+  std::string line =
+      fmt::format("{} {}:{}@0 {} {} 0 {} {} connected", node.node_id, node.address.host, node.address.port,
+                  flags, node.primary ? "-" : myself().node_id, node.pong_ms, epoch_);
   if (node.primary) line += fmt::format(" 0-{}", kLastSlot);
   return line;
 }

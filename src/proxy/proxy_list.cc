@@ -31,7 +31,8 @@ Result<std::shared_ptr<const ProxyList>> ProxyList::FromJson(std::string_view te
     p.id = id.get<std::string>();
     p.node_id = ClusterNodeId(p.id);
     p.address = parsed.value();
-    if (entry.contains("epoch") && entry["epoch"].is_number_unsigned()) p.epoch = entry["epoch"].get<uint64_t>();
+    if (entry.contains("epoch") && entry["epoch"].is_number_unsigned())
+      p.epoch = entry["epoch"].get<uint64_t>();
     if (entry.contains("seen_ms") && entry["seen_ms"].is_number_integer()) {
       p.seen_ms = entry["seen_ms"].get<int64_t>();
     }

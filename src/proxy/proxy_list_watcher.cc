@@ -26,7 +26,8 @@ Status ProxyListWatcher::Fetch(const std::string& url) {
   if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
   auto res = client.Get("/v1/clusters/" + cluster_ + "/proxies", headers);
   if (!res) return Status::Error(url + ": " + httplib::to_string(res.error()));
-  if (res->status != 200) return Status::Error(url + ": HTTP " + std::to_string(res->status) + ": " + res->body);
+  if (res->status != 200)
+    return Status::Error(url + ": HTTP " + std::to_string(res->status) + ": " + res->body);
   auto list = ProxyList::FromJson(res->body);
   if (!list.ok()) return Status::Error(url + ": " + list.error());
   server_->SetProxyList(list.value());

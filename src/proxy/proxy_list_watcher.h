@@ -25,7 +25,8 @@ class ProxyListWatcher {
  public:
   static constexpr std::chrono::milliseconds kInterval{2000};
 
-  ProxyListWatcher(std::vector<std::string> urls, std::string cluster, std::string token, ProxyServer* server);
+  ProxyListWatcher(std::vector<std::string> urls, std::string cluster, std::string token,
+                   ProxyServer* server);
   ~ProxyListWatcher();
 
   // The first fetch at once, then every kInterval until Stop().

@@ -37,7 +37,9 @@ void WriteState(PendingReply* p, const State& s, std::string_view shard_id) {
   p->step_target.append(shard_id);
 }
 
-std::string_view ShardIdOf(const PendingReply* p) { return std::string_view(p->step_target).substr(sizeof(State)); }
+std::string_view ShardIdOf(const PendingReply* p) {
+  return std::string_view(p->step_target).substr(sizeof(State));
+}
 
 // SCAN's cursor: an unsigned 64-bit number.
 bool ParseCursor(std::string_view text, uint64_t* cursor) {

@@ -62,9 +62,8 @@ TEST(ClusterPresentationTest, AnEntryAtMyAddressUnderAnotherIdIsMeToo) {
 TEST(ClusterPresentationTest, WithoutAListOnlyMyself) {
   ClusterPresentation view("solo", {"127.0.0.1", 6380}, ProxyList(), 3);
   ASSERT_EQ(view.nodes().size(), 1u);
-  EXPECT_EQ(view.SlotsReply(),
-            "*1\r\n*3\r\n:0\r\n:16383\r\n*4\r\n$9\r\n127.0.0.1\r\n:6380\r\n$40\r\n" + ClusterNodeId("solo") +
-                "\r\n*0\r\n");
+  EXPECT_EQ(view.SlotsReply(), "*1\r\n*3\r\n:0\r\n:16383\r\n*4\r\n$9\r\n127.0.0.1\r\n:6380\r\n$40\r\n" +
+                                   ClusterNodeId("solo") + "\r\n*0\r\n");
 }
 
 TEST(ClusterPresentationTest, SlotsIsOneRangeOfEverySlotWithThePrimaryFirst) {
