@@ -75,6 +75,16 @@ class ReplyQueue {
   // Whether a blocking request (BLPOP, WAIT...) is still unanswered.
   bool Blocked() const;
 
+  // CLIENT REPLY OFF/SKIP: where the queue and the output stand before a
+  // request, and the request's replies made silent after it ran (those
+  // already written dropped, those owed answered with nothing).
+  struct Mark {
+    PendingReply* tail;
+    size_t output_size;
+  };
+  Mark MarkEnd() const { return {tail_, output_->size()}; }
+  void SilenceSince(Mark mark);
+
  private:
   PendingReply* Append();
   // Writes every slot that is done and next in line to the output.

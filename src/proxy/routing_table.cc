@@ -109,7 +109,6 @@ const std::unordered_map<std::string_view, CommandRoute>& PolicyByName() {
       {"unsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kChannel)},
       {"punsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kPattern)},
       {"sunsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kShardChannel)},
-      {"monitor", Refuse("monitor a server directly")},
       {"sync", Refuse(kReplication)},
       {"psync", Refuse(kReplication)},
       {"replconf", Refuse(kReplication)},
