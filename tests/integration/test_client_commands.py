@@ -5,6 +5,8 @@ The proxy runs --threads 2 (conftest.Proxy); SO_REUSEPORT spreads the
 connections over both workers by their source ports, so with 16 clients
 the chance that all land on one worker is 2^-15: the CLIENT LIST and KILL
 tests exercise the gathering across threads."""
+import os
+import select
 import socket
 import subprocess
 import time
@@ -50,15 +52,11 @@ def close_all(conns):
         c.close()
 
 
-def read_with_timeout(conn, timeout_s):
-    """One reply, or None if none came within `timeout_s`."""
-    conn.sock.settimeout(timeout_s)
-    try:
-        return conn.read()
-    except socket.timeout:
-        return None
-    finally:
-        conn.sock.settimeout(10.0)
+def silent_for(conn, seconds):
+    """Whether nothing arrives on `conn` for `seconds` (its reader holds no
+    unread bytes: every earlier reply was read in full)."""
+    readable, _, _ = select.select([conn.sock], [], [], seconds)
+    return not readable
 
 
 def closed_soon(conn, deadline_s=5.0):
@@ -343,7 +341,7 @@ def test_client_pause_write_holds_writes_until_unpause_and_lets_reads_pass(own_p
         for k in keys:
             assert reader.command("GET", k) is None
         assert reader.command("PING") == b"PONG"
-        assert read_with_timeout(writers[0], 0.3) is None
+        assert silent_for(writers[0], 0.3)
         assert admin.command("CLIENT", "UNPAUSE") == b"OK"
         for w in writers:
             assert w.read() == b"OK"
@@ -388,10 +386,79 @@ def test_client_pause_all_holds_reads_and_unpause_too(own_proxy):
         quitter = own_proxy.connect()
         assert quitter.command("QUIT") == b"OK"
         quitter.close()
-        assert read_with_timeout(reader, 0.3) is None
+        assert silent_for(reader, 0.3)
         assert reader.read() == b"PONG"
         assert admin.read() == b"OK"
         assert time.monotonic() - started >= 0.65
     finally:
         admin.close()
         reader.close()
+
+
+# ------------------------------------------------------------ MONITOR
+
+def is_monitor_line(reply):
+    return isinstance(reply, bytes) and reply[:1].isdigit() and b" [0 " in reply
+
+
+def next_reply(conn):
+    """The next reply that is not a monitor line."""
+    while True:
+        reply = conn.read()
+        if not is_monitor_line(reply):
+            return reply
+
+
+def test_redis_cli_monitor_sees_commands_on_every_shard(own_proxy):
+    monitor = subprocess.Popen(["redis-cli", "-p", str(own_proxy.port), "monitor"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    writer = own_proxy.connect()
+    try:
+        fd = monitor.stdout.fileno()
+        output = b""
+        deadline = time.monotonic() + 10
+        while b"\n" not in output and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                output += os.read(fd, 65536)
+        assert output.split(b"\n")[0].strip() == b"OK"
+        first, last = keys_on_shard(0, 1, "mon")[0], keys_on_shard(2, 1, "mon")[0]
+        assert writer.command("SET", first, "a") == b"OK"
+        assert writer.command("SET", last, "b") == b"OK"
+        wanted = {b'"set" "%s" "a"' % first.encode(), b'"set" "%s" "b"' % last.encode()}
+        seen = set()
+        while seen != wanted and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                chunk = os.read(fd, 65536)
+                assert chunk, "redis-cli monitor ended"
+                output += chunk
+            for line in output.split(b"\n"):
+                for w in wanted:
+                    if line.rstrip().lower().endswith(w):
+                        # The server's view: the client is the proxy's connection.
+                        assert b"[0 127.0.0.1:" in line
+                        seen.add(w)
+        assert seen == wanted
+    finally:
+        monitor.kill()
+        monitor.wait(timeout=10)
+        writer.close()
+
+
+def test_a_monitoring_client_may_only_ping_quit_and_reset(own_proxy, reference):
+    for port in (own_proxy.port, reference.port):
+        conn = RespConnection(port)
+        try:
+            assert conn.command("MONITOR") == b"OK"
+            conn.sock.sendall(RespConnection.encode("GET", "x"))
+            assert next_reply(conn) == RespError("ERR Replica can't interact with the keyspace")
+            conn.sock.sendall(RespConnection.encode("SET", "x", "1"))
+            assert next_reply(conn) == RespError("ERR Replica can't interact with the keyspace")
+            conn.sock.sendall(RespConnection.encode("RESET"))
+            assert next_reply(conn) == b"RESET"
+            assert conn.command("GET", "monitor-ended") is None
+        finally:
+            conn.close()
+    # The proxy is whole after monitors came and went.
+    conn = own_proxy.connect()
+    assert conn.command("PING") == b"PONG"
+    conn.close()
