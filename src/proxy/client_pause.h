@@ -35,10 +35,15 @@ class ClientPause {
   void Unpause() { until_ms_.store(0, std::memory_order_relaxed); }
 
   // The deadline a request must wait until, or 0 if it may run now.
-  // `writes`: the request is flagged kRouteWrites.
-  int64_t WaitUntil(bool writes, int64_t now_ms) const {
+  // `writes`: the request is flagged kRouteWrites. The first request after
+  // the deadline turns the pause off, so that Active() is false again.
+  int64_t WaitUntil(bool writes, int64_t now_ms) {
     int64_t until = until_ms_.load(std::memory_order_relaxed);
-    if (until == 0 || now_ms >= until) return 0;
+    if (until == 0) return 0;
+    if (now_ms >= until) {
+      until_ms_.compare_exchange_strong(until, 0, std::memory_order_relaxed);  // unless paused again meanwhile
+      return 0;
+    }
     if (!writes && mode_.load(std::memory_order_relaxed) != static_cast<uint8_t>(Mode::kAll)) return 0;
     return until;
   }

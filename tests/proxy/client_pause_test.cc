@@ -11,8 +11,9 @@ TEST(ClientPauseTest, OffUntilPausedAndAfterItsDeadline) {
   pause.Pause(ClientPause::Mode::kWrite, 1000);
   EXPECT_TRUE(pause.Active());
   EXPECT_EQ(pause.WaitUntil(true, 500), 1000);
-  EXPECT_EQ(pause.WaitUntil(true, 1000), 0);  // the deadline passed
   EXPECT_EQ(pause.RemainingMs(400), 600);
+  EXPECT_EQ(pause.WaitUntil(true, 1000), 0);  // the deadline passed
+  EXPECT_FALSE(pause.Active());               // and the request path is back to one load
 }
 
 TEST(ClientPauseTest, WriteHoldsWritesOnlyAndAllHoldsEverything) {
