@@ -39,7 +39,7 @@ void AnswerAcrossWorkers(RequestContext& ctx, CollectOnWorker collect, FinishOnA
         if (--gathering->remaining > 0) return;
         AcrossWorkersReply answer = gathering->finish(home, gathering->parts);
         PendingReply* slot = gathering->slot;
-        if (answer.close_after && slot->queue != nullptr) slot->close_after = true;
+        if (answer.close_after && slot->queue != nullptr) slot->queue->CloseAfter(slot);
         DeliverReply(slot, 0, answer.reply, home.pending_pool);
       });
     });

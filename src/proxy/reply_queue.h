@@ -57,6 +57,12 @@ class ReplyQueue {
   // The client closes once the last reply owed now is written (EOF read
   // while replies are owed). False if none is owed.
   bool CloseAfterLast();
+  // The client closes once `p` (a slot of this queue) is written, and reads
+  // no more requests from now on (CLIENT KILL of the asker itself).
+  void CloseAfter(PendingReply* p) {
+    p->close_after = true;
+    owner_->OnClosing();
+  }
 
   // A backend's reply for part `part` of `p` (a slot of this queue).
   void Complete(PendingReply* p, uint32_t part, std::string_view reply);
