@@ -9,6 +9,7 @@
 #include "core/reply_scanner.h"
 #include "core/strings.h"
 #include "proxy/client_backends.h"
+#include "proxy/client_commands.h"
 #include "proxy/cluster_commands.h"
 #include "proxy/event_loop.h"
 #include "proxy/proxy_server.h"
@@ -157,25 +158,6 @@ void ClientId(RequestContext& c, Argv) {
   c.replies.Add(out);
 }
 
-// Every field redis-server 7.0 gives (client libraries parse them), with the
-// values of the client's connection to the proxy; buffer sizes are not
-// tracked per field and read 0.
-void ClientInfo(RequestContext& c, Argv) {
-  int64_t now_ms = c.worker.loop->now_ms();
-  int64_t age_s = (now_ms - c.client.created_ms) / 1000;
-  int64_t idle_s = (now_ms - c.client.last_read_ms) / 1000;
-  const ClientSubscriptions& subs = c.client.subscriptions;
-  const ClientTransaction& txn = c.client.transaction;
-  std::string flags = subs.active() ? "P" : (txn.in_multi ? "x" : "N");
-  c.replies.Add(Bulk(fmt::format(
-      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} "
-      "multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
-      "events=r cmd=client|info user=default redir=-1 resp=2\n",
-      c.client.id, c.client.peer, c.client.local, c.client.fd, c.client.name, age_s, idle_s, flags,
-      subs.channels.size(), subs.patterns.size(), subs.shard_channels.size(),
-      txn.in_multi ? static_cast<int64_t>(txn.count) : -1, txn.queued.size())));
-}
-
 void Time(RequestContext& c, Argv) {
   timeval tv;
   gettimeofday(&tv, nullptr);
@@ -190,6 +172,7 @@ void Reset(RequestContext& c, Argv) {
   TransactionCommands::End(c);
   c.own.DropAll();  // unsubscribes from everything as well
   c.client.name.clear();
+  c.client.reply_mode = 0;  // CLIENT REPLY ON, and MONITOR ends (its connections are gone)
   c.client.authenticated = c.worker.options->password.empty();
   c.replies.Add("+RESET\r\n");
 }
@@ -247,7 +230,6 @@ LocalCommand FindLocalCommand(std::string_view full_name) {
       {"client|setname", ClientSetName},
       {"client|getname", ClientGetName},
       {"client|id", ClientId},
-      {"client|info", ClientInfo},
       {"time", Time},
       {"reset", Reset},
       {"slowlog|get", SlowlogGet},
@@ -255,7 +237,8 @@ LocalCommand FindLocalCommand(std::string_view full_name) {
       {"slowlog|reset", SlowlogReset},
   };
   auto it = table->find(full_name);
-  return it == table->end() ? nullptr : it->second;
+  if (it == table->end()) return FindClientCommand(full_name);  // CLIENT LIST, KILL, ...
+  return it->second;
 }
 
 std::string UnknownCommandError(std::span<const std::string_view> argv) {
