@@ -110,6 +110,7 @@ const std::unordered_map<std::string_view, CommandRoute>& PolicyByName() {
       {"punsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kPattern)},
       {"sunsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kShardChannel)},
       {"monitor", Refuse("monitor a server directly")},
+      {"debug", Refuse("redis-server refuses it too unless enable-debug-command is set; run it on a server")},
       {"sync", Refuse(kReplication)},
       {"psync", Refuse(kReplication)},
       {"replconf", Refuse(kReplication)},
