@@ -35,19 +35,19 @@ TEST(AdminReplies, LatencyHistoryIsOrderedByTime) {
 
 TEST(AdminReplies, TextsAreLabelledByShard) {
   std::string out = Merge(MergeLabelledText, {"$2\r\nhi\r\n", "+ok\r\n"}, {"s0", "s1"});
-  EXPECT_EQ(out, "$37\r\n--- shard s0 ---\nhi\n--- shard s1 ---\nok\n\r\n");
+  EXPECT_EQ(out, "$40\r\n--- shard s0 ---\nhi\n--- shard s1 ---\nok\n\r\n");
 }
 
 TEST(AdminReplies, MemoryStatsSumsAndRecomputes) {
   const std::string a =
-      "*10\r\n$15\r\npeak.allocated\r\n:400\r\n$15\r\ntotal.allocated\r\n:200\r\n$17\r\nstartup.allocated\r\n:100\r\n"
+      "*10\r\n$14\r\npeak.allocated\r\n:400\r\n$15\r\ntotal.allocated\r\n:200\r\n$17\r\nstartup.allocated\r\n:100\r\n"
       "$4\r\ndb.0\r\n*2\r\n$23\r\noverhead.hashtable.main\r\n:8\r\n$15\r\npeak.percentage\r\n$2\r\n50\r\n";
   const std::string b =
-      "*10\r\n$15\r\npeak.allocated\r\n:400\r\n$15\r\ntotal.allocated\r\n:600\r\n$17\r\nstartup.allocated\r\n:100\r\n"
+      "*10\r\n$14\r\npeak.allocated\r\n:400\r\n$15\r\ntotal.allocated\r\n:600\r\n$17\r\nstartup.allocated\r\n:100\r\n"
       "$4\r\ndb.0\r\n*2\r\n$23\r\noverhead.hashtable.main\r\n:2\r\n$15\r\npeak.percentage\r\n$3\r\n150\r\n";
   std::string out = Merge(MergeMemoryStats, {a, b});
   EXPECT_EQ(out,
-            "*10\r\n$15\r\npeak.allocated\r\n:800\r\n$15\r\ntotal.allocated\r\n:800\r\n$17\r\nstartup.allocated\r\n:200\r\n"
+            "*10\r\n$14\r\npeak.allocated\r\n:800\r\n$15\r\ntotal.allocated\r\n:800\r\n$17\r\nstartup.allocated\r\n:200\r\n"
             "$4\r\ndb.0\r\n*2\r\n$23\r\noverhead.hashtable.main\r\n:10\r\n$15\r\npeak.percentage\r\n$3\r\n100\r\n");
 }
 

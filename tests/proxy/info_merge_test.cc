@@ -109,7 +109,7 @@ TEST(InfoMerge, HumanFieldsAndRatiosAreRecomputedFromTheSums) {
   auto f = Merged();
   EXPECT_EQ(f["used_memory_human"], "1.00M");  // 1049576 bytes
   EXPECT_EQ(f["mem_fragmentation_ratio"], "0.00");  // 4000 / 1049576
-  EXPECT_EQ(f["used_memory_peak_perc"], "52.42%");  // 1049576 / 2002000
+  EXPECT_EQ(f["used_memory_peak_perc"], "52.43%");  // 1049576 / 2002000
   EXPECT_EQ(BytesToHuman(1023), "1023B");
   EXPECT_EQ(BytesToHuman(941048), "918.99K");
   EXPECT_EQ(BytesToHuman(25324732416ull), "23.59G");
