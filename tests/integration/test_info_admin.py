@@ -139,12 +139,15 @@ def test_summed_figures_match_the_servers(pc, shards):
     assert int(f["keyspace_misses"]) == shard_sum(shards, "keyspace_misses")
     assert int(f["expired_keys"]) == shard_sum(shards, "expired_keys")
     # Figures that move as the servers answer: between the sums read just
-    # before and just after, within a small margin.
-    for field, margin in (("used_memory", 64 * 1024), ("total_commands_processed", 16),
+    # before and just after, within a margin (used_memory: reading a
+    # server directly adds that connection's buffers, some 40 KB each).
+    for field, margin in (("used_memory", 0.05), ("total_commands_processed", 16),
                           ("total_net_input_bytes", 4096)):
         before = shard_sum(shards, field)
         through = int(fields(pc, "everything")[field])
         after = shard_sum(shards, field)
+        if isinstance(margin, float):
+            margin = margin * before
         assert before - margin <= through <= after + margin, (field, before, through, after)
     f = fields(pc, "memory")
     used = int(f["used_memory"])
@@ -274,6 +277,7 @@ def test_memory_through_the_proxy(pc, rc, shards):
     for shard in range(3):
         for key in keys_on_shard(shard, 10, prefix="mem%d-" % shard):
             pc.command("SET", key, "x" * 100)
+            rc.command("SET", key, "x" * 100)
     stats = pc.command("MEMORY", "STATS")
     theirs = rc.command("MEMORY", "STATS")
     assert stats[0::2] == theirs[0::2]  # the same names in the same order
@@ -285,7 +289,8 @@ def test_memory_through_the_proxy(pc, rc, shards):
         part = c.command("MEMORY", "STATS")
         sums += dict(zip(part[0::2], part[1::2]))[b"total.allocated"]
         c.close()
-    assert abs(s[b"total.allocated"] - sums) < 64 * 1024
+    # (reading a server directly adds that connection's buffers to its figure)
+    assert abs(s[b"total.allocated"] - sums) < 0.05 * sums
     assert 0 < float(s[b"peak.percentage"]) <= 100.0
     db0 = dict(zip(s[b"db.0"][0::2], s[b"db.0"][1::2]))
     assert db0[b"overhead.hashtable.main"] > 0
@@ -318,7 +323,8 @@ def test_acl_for_the_proxys_one_user(pc, rc):
     assert pc.command("ACL", "WHOAMI") == rc.command("ACL", "WHOAMI") == b"default"
     assert pc.command("ACL", "USERS") == rc.command("ACL", "USERS") == [b"default"]
     assert pc.command("ACL", "CAT") == rc.command("ACL", "CAT")
-    assert pc.command("ACL", "CAT", "string") == rc.command("ACL", "CAT", "string")
+    # (in the order of a server's command table dict: compared as sets)
+    assert sorted(pc.command("ACL", "CAT", "string")) == sorted(rc.command("ACL", "CAT", "string"))
     assert len(pc.command("ACL", "GENPASS")) == 64
     for args in (("SETUSER", "alice", "on"), ("DELUSER", "alice"), ("LIST",), ("GETUSER", "default"),
                  ("LOG",), ("SAVE",), ("LOAD",), ("DRYRUN", "default", "get", "k")):
