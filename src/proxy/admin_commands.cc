@@ -50,7 +50,9 @@ void LatencyHistory(RequestContext& ctx, AdminArgv argv) {
   ToEveryMaster(ctx, argv, ReplyMerger::Kind::kCustom, MergeLatencyHistory);
 }
 
-void LatencyReset(RequestContext& ctx, AdminArgv argv) { ToEveryMaster(ctx, argv, ReplyMerger::Kind::kSumIntegers); }
+void LatencyReset(RequestContext& ctx, AdminArgv argv) {
+  ToEveryMaster(ctx, argv, ReplyMerger::Kind::kSumIntegers);
+}
 
 void LatencyPerShardText(RequestContext& ctx, AdminArgv argv) {
   ToEveryMaster(ctx, argv, ReplyMerger::Kind::kCustom, MergeLabelledText);
@@ -75,10 +77,10 @@ void AclWhoami(RequestContext& ctx, AdminArgv) { ctx.replies.Add("$7\r\ndefault\
 void AclUsers(RequestContext& ctx, AdminArgv) { ctx.replies.Add("*1\r\n$7\r\ndefault\r\n"); }
 
 void AclRefused(RequestContext& ctx, AdminArgv argv) {
-  ctx.replies.Add(fmt::format(
-      "-ERR ACL {} is not supported through the redkube proxy: the proxy has one user, default, "
-      "whose password is the proxy's --password-file\r\n",
-      Upper(argv[1])));
+  ctx.replies.Add(
+      fmt::format("-ERR ACL {} is not supported through the redkube proxy: the proxy has one user, default, "
+                  "whose password is the proxy's --password-file\r\n",
+                  Upper(argv[1])));
 }
 
 // redis-server's reply shape: {command: {calls: n, histogram_usec: {bucket:
@@ -104,7 +106,8 @@ void LatencyHistogramCommand(RequestContext& ctx, AdminArgv argv) {
     if (!wanted[i]) continue;
     LatencyHistogram::Counts counts{};
     uint64_t sum_us = 0;
-    for (const auto& w : ctx.worker.server->workers()) w->command_stats()[static_cast<uint16_t>(i)].latency.AddTo(&counts, &sum_us);
+    for (const auto& w : ctx.worker.server->workers())
+      w->command_stats()[static_cast<uint16_t>(i)].latency.AddTo(&counts, &sum_us);
     uint64_t calls = 0;
     int buckets = 0;
     for (uint64_t c : counts) {
@@ -124,7 +127,7 @@ void LatencyHistogramCommand(RequestContext& ctx, AdminArgv argv) {
       cumulative += counts[b];
       if (counts[b] == 0) continue;
       AppendInteger(&body, b < LatencyHistogram::kBoundsUs.size() ? LatencyHistogram::kBoundsUs[b]
-                                                                   : std::numeric_limits<int64_t>::max());
+                                                                  : std::numeric_limits<int64_t>::max());
       AppendInteger(&body, static_cast<int64_t>(cumulative));
     }
   }

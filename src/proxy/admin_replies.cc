@@ -50,7 +50,8 @@ void AddNested(std::string_view reply, StatValue* v) {
     std::string_view name;
     int64_t n = 0;
     if (!ParseStringReply(items[i], &name) || !ParseIntegerReply(items[i + 1], &n)) continue;
-    auto it = std::find_if(v->nested.begin(), v->nested.end(), [&](const auto& e) { return e.first == name; });
+    auto it =
+        std::find_if(v->nested.begin(), v->nested.end(), [&](const auto& e) { return e.first == name; });
     if (it == v->nested.end()) {
       v->nested.emplace_back(std::string(name), n);
     } else {
@@ -80,9 +81,9 @@ void MergeLatencyLatest(std::span<const std::string> parts, const ReplyMerger&, 
           !ParseIntegerReply(cells[1], &time) || !ParseIntegerReply(cells[2], &latest) ||
           !ParseIntegerReply(cells[3], &max)) {
         {
-      out->assign(kUnexpected);
-      return;
-    }
+          out->assign(kUnexpected);
+          return;
+        }
       }
       auto it = std::find_if(events.begin(), events.end(), [&](const Event& e) { return e.name == name; });
       if (it == events.end()) {
@@ -117,9 +118,9 @@ void MergeLatencyHistory(std::span<const std::string> parts, const ReplyMerger&,
       if (!SplitArray(row, &cells) || cells.size() != 2 || !ParseIntegerReply(cells[0], &time) ||
           !ParseIntegerReply(cells[1], &ms)) {
         {
-      out->assign(kUnexpected);
-      return;
-    }
+          out->assign(kUnexpected);
+          return;
+        }
       }
       int64_t& at = samples[time];
       at = std::max(at, ms);
@@ -142,7 +143,8 @@ void MergeLabelledText(std::span<const std::string> parts, const ReplyMerger& m,
       out->assign(kUnexpected);
       return;
     }
-    text += fmt::format("--- shard {} ---\n", i < m.part_labels.size() ? m.part_labels[i] : std::to_string(i));
+    text +=
+        fmt::format("--- shard {} ---\n", i < m.part_labels.size() ? m.part_labels[i] : std::to_string(i));
     text.append(part);
     if (!part.ends_with('\n')) text += '\n';
   }
@@ -160,9 +162,9 @@ void MergeMemoryStats(std::span<const std::string> parts, const ReplyMerger&, st
     for (size_t i = 0; i < items.size(); i += 2) {
       std::string_view name, text;
       if (!ParseStringReply(items[i], &name)) {
-      out->assign(kUnexpected);
-      return;
-    }
+        out->assign(kUnexpected);
+        return;
+      }
       auto it = std::find_if(stats.begin(), stats.end(), [&](const auto& s) { return s.first == name; });
       const bool first = it == stats.end();
       if (first) {
@@ -208,9 +210,11 @@ void MergeMemoryStats(std::span<const std::string> parts, const ReplyMerger&, st
     } else if (name == "allocator-rss.ratio") {
       v.decimal = ratio(integer("allocator.resident"), integer("allocator.active"));
     } else if (name == "rss-overhead.ratio") {
-      v.decimal = ratio(integer("allocator.resident") + integer("rss-overhead.bytes"), integer("allocator.resident"));
+      v.decimal =
+          ratio(integer("allocator.resident") + integer("rss-overhead.bytes"), integer("allocator.resident"));
     } else if (name == "fragmentation") {
-      v.decimal = ratio(integer("total.allocated") + integer("fragmentation.bytes"), integer("total.allocated"));
+      v.decimal =
+          ratio(integer("total.allocated") + integer("fragmentation.bytes"), integer("total.allocated"));
     }
   }
   AppendArrayHeader(out, static_cast<int64_t>(2 * stats.size()));

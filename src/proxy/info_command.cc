@@ -50,17 +50,21 @@ std::string ProxyInfoSections(const WorkerContext& worker) {
       "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n"
       "# Stats\r\ntotal_connections_received:{}\r\nrejected_connections:{}\r\n"
       "# Replication\r\nrole:master\r\n"
-      "# CPU\r\nused_cpu_sys:{}\r\nused_cpu_user:{}\r\nused_cpu_sys_children:{}\r\nused_cpu_user_children:{}\r\n"
+      "# "
+      "CPU\r\nused_cpu_sys:{}\r\nused_cpu_user:{}\r\nused_cpu_sys_children:{}\r\nused_cpu_user_children:{}"
+      "\r\n"
       "used_cpu_sys_main_thread:{}\r\nused_cpu_user_main_thread:{}\r\n"
       "# Cluster\r\ncluster_enabled:1\r\n",
       getpid(), options.port, options.threads, uptime_s, options.id, topology.cluster(), topology.epoch(),
       worker.server->AppliedEpoch(), topology.shards().size(), worker.server->writes_allowed() ? 1 : 0,
       worker.server->MsSinceConfigServerAnswer(), worker.server->FencedShards(),
-      worker.server->unreachable_masters(), s.total_commands.load(), s.protocol_errors.load(), s.bytes_in.load(),
-      s.bytes_out.load(), getpid(), options.port, static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_usec,
-      uptime_s, uptime_s / 86400, executable, s.connected_clients.load(), options.max_clients,
-      s.total_connections.load(), s.rejected_connections.load(), Seconds(self.ru_stime), Seconds(self.ru_utime),
-      Seconds(children.ru_stime), Seconds(children.ru_utime), Seconds(thread.ru_stime), Seconds(thread.ru_utime));
+      worker.server->unreachable_masters(), s.total_commands.load(), s.protocol_errors.load(),
+      s.bytes_in.load(), s.bytes_out.load(), getpid(), options.port,
+      static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_usec, uptime_s, uptime_s / 86400, executable,
+      s.connected_clients.load(), options.max_clients, s.total_connections.load(),
+      s.rejected_connections.load(), Seconds(self.ru_stime), Seconds(self.ru_utime),
+      Seconds(children.ru_stime), Seconds(children.ru_utime), Seconds(thread.ru_stime),
+      Seconds(thread.ru_utime));
 }
 
 }  // namespace

@@ -26,18 +26,27 @@ struct SectionName {
   std::string_view title;
 };
 constexpr SectionName kSections[] = {
-    {"proxy", "Proxy"},           {"server", "Server"},         {"clients", "Clients"},
-    {"memory", "Memory"},         {"persistence", "Persistence"}, {"stats", "Stats"},
-    {"replication", "Replication"}, {"cpu", "CPU"},             {"modules", "Modules"},
-    {"commandstats", "Commandstats"}, {"errorstats", "Errorstats"}, {"latencystats", "Latencystats"},
-    {"cluster", "Cluster"},       {"keyspace", "Keyspace"},
+    {"proxy", "Proxy"},
+    {"server", "Server"},
+    {"clients", "Clients"},
+    {"memory", "Memory"},
+    {"persistence", "Persistence"},
+    {"stats", "Stats"},
+    {"replication", "Replication"},
+    {"cpu", "CPU"},
+    {"modules", "Modules"},
+    {"commandstats", "Commandstats"},
+    {"errorstats", "Errorstats"},
+    {"latencystats", "Latencystats"},
+    {"cluster", "Cluster"},
+    {"keyspace", "Keyspace"},
 };
 
 // INFO with no argument, or "default": redis-server's default sections
 // ("module_list" is its name for "# Modules") and the proxy's.
-constexpr std::string_view kDefaultSections[] = {"proxy",       "server",  "clients", "memory",
-                                                 "persistence", "stats",   "replication", "cpu",
-                                                 "module_list", "errorstats", "cluster", "keyspace"};
+constexpr std::string_view kDefaultSections[] = {"proxy",       "server",     "clients",     "memory",
+                                                 "persistence", "stats",      "replication", "cpu",
+                                                 "module_list", "errorstats", "cluster",     "keyspace"};
 
 // Field rules, "section:field". Fields not listed take the first shard's
 // value (kFirst); see also the per-section rules in InfoRuleFor.
@@ -170,8 +179,8 @@ const std::unordered_map<std::string_view, InfoRule>& RuleTable() {
       {"stats:current_eviction_exceeded_time", R::kMax},
       {"stats:keyspace_hits", R::kSum},
       {"stats:keyspace_misses", R::kSum},
-      {"stats:pubsub_channels", R::kSum},    // a channel lives on the shard of its slot
-      {"stats:pubsub_patterns", R::kMax},    // a pattern is subscribed on every shard
+      {"stats:pubsub_channels", R::kSum},  // a channel lives on the shard of its slot
+      {"stats:pubsub_patterns", R::kMax},  // a pattern is subscribed on every shard
       {"stats:pubsubshard_channels", R::kSum},
       {"stats:latest_fork_usec", R::kMax},
       {"stats:total_forks", R::kSum},
@@ -355,7 +364,8 @@ std::string SumSubfields(std::span<const std::string_view> values) {
     if (i > 0) text += ',';
     text.append(out[i].first).append("=");
     if (out[i].first == "avg_ttl" && numeric[i]) {
-      text += std::to_string(ttl_weight > 0 ? static_cast<int64_t>(std::llround(ttl_weighted / ttl_weight)) : 0);
+      text +=
+          std::to_string(ttl_weight > 0 ? static_cast<int64_t>(std::llround(ttl_weighted / ttl_weight)) : 0);
     } else if (numeric[i]) {
       text += std::to_string(sums[i]);
     } else {
@@ -388,7 +398,8 @@ std::string Ratio(double numerator, double denominator, bool percent) {
 
 // Ratios as redis-server computes them, from the combined figures.
 std::string RecomputedRatio(const Fields& f, std::string_view field, std::string_view first) {
-  if (field == "mem_fragmentation_ratio") return Ratio(NumberOf(f, "used_memory_rss"), NumberOf(f, "used_memory"), false);
+  if (field == "mem_fragmentation_ratio")
+    return Ratio(NumberOf(f, "used_memory_rss"), NumberOf(f, "used_memory"), false);
   if (field == "allocator_frag_ratio")
     return Ratio(NumberOf(f, "allocator_active"), NumberOf(f, "allocator_allocated"), false);
   if (field == "allocator_rss_ratio")
@@ -412,7 +423,8 @@ void AppendSection(std::string* out, std::string_view title, const Fields& field
 
 // One section combined over the shards (`key`: lower-case name), with the
 // proxy's own fields of that section (`own`, may be null).
-Fields MergeSection(std::string_view key, const Section* own, const std::vector<std::vector<Section>>& shards) {
+Fields MergeSection(std::string_view key, const Section* own,
+                    const std::vector<std::vector<Section>>& shards) {
   std::vector<std::string_view> names;
   std::unordered_map<std::string_view, std::vector<std::string_view>> values;
   for (const auto& shard : shards) {
@@ -477,7 +489,8 @@ Fields MergeSection(std::string_view key, const Section* own, const std::vector<
     } else {
       std::string_view bytes_field = std::string_view(name).substr(0, name.size() - 6);  // "_human"
       if (Has(merged, bytes_field)) {
-        merged[index].second = BytesToHuman(static_cast<uint64_t>(std::max(0.0, NumberOf(merged, bytes_field))));
+        merged[index].second =
+            BytesToHuman(static_cast<uint64_t>(std::max(0.0, NumberOf(merged, bytes_field))));
       }
     }
   }

@@ -10,7 +10,8 @@ namespace redkube::proxy {
 namespace {
 
 // field -> value of every "name:value" line of `text`, and the section titles.
-std::map<std::string, std::string> Fields(const std::string& text, std::vector<std::string>* titles = nullptr) {
+std::map<std::string, std::string> Fields(const std::string& text,
+                                          std::vector<std::string>* titles = nullptr) {
   std::map<std::string, std::string> out;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -37,7 +38,9 @@ InfoSelection Args(std::vector<std::string_view> args) { return InfoSelection(ar
 const char kShard0[] =
     "# Server\r\nredis_version:7.0.15\r\nprocess_id:11\r\ntcp_port:7001\r\nrun_id:abc\r\n\r\n"
     "# Clients\r\nconnected_clients:4\r\nblocked_clients:1\r\nclient_recent_max_input_buffer:20\r\n\r\n"
-    "# Memory\r\nused_memory:1000\r\nused_memory_human:1000B\r\nused_memory_rss:3000\r\nused_memory_peak:2000\r\n"
+    "# "
+    "Memory\r\nused_memory:1000\r\nused_memory_human:1000B\r\nused_memory_rss:3000\r\nused_memory_peak:"
+    "2000\r\n"
     "used_memory_peak_perc:50.00%\r\nmem_fragmentation_ratio:3.00\r\nmaxmemory_policy:noeviction\r\n\r\n"
     "# Persistence\r\nloading:0\r\nrdb_last_save_time:200\r\nrdb_last_bgsave_status:ok\r\n\r\n"
     "# Stats\r\ntotal_commands_processed:10\r\nkeyspace_hits:3\r\ninstantaneous_input_kbps:0.25\r\n"
@@ -48,7 +51,9 @@ const char kShard0[] =
 const char kShard1[] =
     "# Server\r\nredis_version:7.0.16\r\nprocess_id:12\r\ntcp_port:7002\r\nrun_id:def\r\n\r\n"
     "# Clients\r\nconnected_clients:5\r\nblocked_clients:2\r\nclient_recent_max_input_buffer:8\r\n\r\n"
-    "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nused_memory_rss:1000\r\nused_memory_peak:2000000\r\n"
+    "# "
+    "Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nused_memory_rss:1000\r\nused_memory_peak:"
+    "2000000\r\n"
     "used_memory_peak_perc:52.43%\r\nmem_fragmentation_ratio:0.00\r\nmaxmemory_policy:allkeys-lru\r\n\r\n"
     "# Persistence\r\nloading:1\r\nrdb_last_save_time:100\r\nrdb_last_bgsave_status:err\r\n\r\n"
     "# Stats\r\ntotal_commands_processed:32\r\nkeyspace_hits:4\r\ninstantaneous_input_kbps:1.5\r\n"
@@ -68,15 +73,15 @@ std::map<std::string, std::string> Merged(std::vector<std::string_view> args = {
 
 TEST(InfoSelection, DefaultHasRedisDefaultsAndTheProxySection) {
   EXPECT_EQ(Titles(InfoSelection()),
-            (std::vector<std::string>{"Proxy", "Server", "Clients", "Memory", "Persistence", "Stats", "Replication",
-                                      "CPU", "Modules", "Errorstats", "Cluster", "Keyspace"}));
+            (std::vector<std::string>{"Proxy", "Server", "Clients", "Memory", "Persistence", "Stats",
+                                      "Replication", "CPU", "Modules", "Errorstats", "Cluster", "Keyspace"}));
   EXPECT_EQ(Titles(Args({"default"})), Titles(InfoSelection()));
 }
 
 TEST(InfoSelection, AllAndEverythingAddCommandstatsAndLatencystats) {
-  const std::vector<std::string> all = {"Proxy",       "Server", "Clients",      "Memory",     "Persistence",
-                                        "Stats",       "Replication", "CPU",     "Modules",    "Commandstats",
-                                        "Errorstats",  "Latencystats", "Cluster", "Keyspace"};
+  const std::vector<std::string> all = {"Proxy",      "Server",       "Clients", "Memory",  "Persistence",
+                                        "Stats",      "Replication",  "CPU",     "Modules", "Commandstats",
+                                        "Errorstats", "Latencystats", "Cluster", "Keyspace"};
   EXPECT_EQ(Titles(Args({"all"})), all);
   EXPECT_EQ(Titles(Args({"EVERYTHING"})), all);
 }
@@ -107,7 +112,7 @@ TEST(InfoMerge, SumsAdditiveFields) {
 
 TEST(InfoMerge, HumanFieldsAndRatiosAreRecomputedFromTheSums) {
   auto f = Merged();
-  EXPECT_EQ(f["used_memory_human"], "1.00M");  // 1049576 bytes
+  EXPECT_EQ(f["used_memory_human"], "1.00M");       // 1049576 bytes
   EXPECT_EQ(f["mem_fragmentation_ratio"], "0.00");  // 4000 / 1049576
   EXPECT_EQ(f["used_memory_peak_perc"], "52.43%");  // 1049576 / 2002000
   EXPECT_EQ(BytesToHuman(1023), "1023B");
