@@ -212,7 +212,13 @@ void ReplyMerger::MergeInfo(ReplyMerger& m, std::string* out) {
   std::vector<std::string_view> texts;
   for (const auto& p : m.parts_) {
     std::string_view text;
-    if (ParseStringReply(p, &text)) texts.push_back(text);
+    if (ParseStringReply(p, &text)) {
+      texts.push_back(text);
+    } else if (std::string_view v(p); v.starts_with('=') && v.find("\r\ntxt:") != std::string_view::npos) {
+      // A RESP3 server connection's verbatim string: "=<len>\r\ntxt:<text>\r\n".
+      size_t start = v.find("\r\ntxt:") + 6;
+      texts.push_back(v.substr(start, v.size() - start - 2));
+    }
   }
   AppendBulk(out, ::redkube::proxy::MergeInfo(m.info_selection, m.info_prefix, texts));
 }

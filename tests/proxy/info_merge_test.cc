@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "proxy/reply_merger.h"
+
 namespace redkube::proxy {
 namespace {
 
@@ -177,6 +179,19 @@ TEST(InfoMerge, MalformedTextsDoNotCrash) {
                                           "# Memory\r\nused_memory:5\r\n"};
   auto f = Fields(MergeInfo(Args({"memory"}), "", shards));
   EXPECT_EQ(f["used_memory"], "abc");  // not a number: the first shard's
+}
+
+TEST(InfoMerge, TheMergerTakesBulkAndVerbatimReplies) {
+  ReplyMerger m;
+  m.Reset(ReplyMerger::Kind::kInfo, 2);
+  std::vector<std::string_view> args = {"keyspace"};
+  m.info_selection = InfoSelection(args);
+  const std::string text = "# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n";
+  m.SetPart(0, "$" + std::to_string(text.size()) + "\r\n" + text + "\r\n");
+  m.SetPart(1, "=" + std::to_string(text.size() + 4) + "\r\ntxt:" + text + "\r\n");
+  std::string out;
+  m.Finish(&out);
+  EXPECT_EQ(out, "$44\r\n# Keyspace\r\ndb0:keys=4,expires=0,avg_ttl=0\r\n\r\n");
 }
 
 }  // namespace
