@@ -8,6 +8,7 @@
 
 #include "core/reply_scanner.h"
 #include "core/strings.h"
+#include "proxy/admin_commands.h"
 #include "proxy/client_backends.h"
 #include "proxy/client_commands.h"
 #include "proxy/cluster_commands.h"
@@ -235,6 +236,31 @@ LocalCommand FindLocalCommand(std::string_view full_name) {
       {"slowlog|get", SlowlogGet},
       {"slowlog|len", SlowlogLen},
       {"slowlog|reset", SlowlogReset},
+      // LATENCY, MEMORY, ACL: admin_commands.h says what each does.
+      {"latency|latest", LatencyLatest},
+      {"latency|history", LatencyHistory},
+      {"latency|reset", LatencyReset},
+      {"latency|doctor", LatencyPerShardText},
+      {"latency|graph", LatencyPerShardText},
+      {"latency|histogram", LatencyHistogramCommand},
+      {"latency|help", AnyMaster},
+      {"memory|stats", MemoryStats},
+      {"memory|doctor", MemoryPerShardText},
+      {"memory|malloc-stats", MemoryPerShardText},
+      {"memory|purge", MemoryPurge},
+      {"acl|whoami", AclWhoami},
+      {"acl|users", AclUsers},
+      {"acl|cat", AnyMaster},
+      {"acl|genpass", AnyMaster},
+      {"acl|help", AnyMaster},
+      {"acl|setuser", AclRefused},
+      {"acl|deluser", AclRefused},
+      {"acl|getuser", AclRefused},
+      {"acl|list", AclRefused},
+      {"acl|load", AclRefused},
+      {"acl|save", AclRefused},
+      {"acl|log", AclRefused},
+      {"acl|dryrun", AclRefused},
   };
   auto it = table->find(full_name);
   if (it == table->end()) return FindClientCommand(full_name);  // CLIENT LIST, KILL, ...

@@ -108,6 +108,7 @@ const std::unordered_map<std::string_view, CommandRoute>& PolicyByName() {
       {"unsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kChannel)},
       {"punsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kPattern)},
       {"sunsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kShardChannel)},
+      {"debug", Refuse("redis-server refuses it too unless enable-debug-command is set; run it on a server")},
       {"sync", Refuse(kReplication)},
       {"psync", Refuse(kReplication)},
       {"replconf", Refuse(kReplication)},
