@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/reply_scanner.h"
+#include "proxy/config_commands.h"
 #include "proxy/scan_cursor.h"
 
 namespace redkube::proxy {
@@ -66,7 +67,7 @@ const ReplyMerger::MergeFunction ReplyMerger::kMerge[kKinds] = {
     &ReplyMerger::MergeMget,     &ReplyMerger::MergeAllOk, &ReplyMerger::MergeSum,
     &ReplyMerger::MergeConcat,   &ReplyMerger::MergeFirst, &ReplyMerger::MergeAnd,
     &ReplyMerger::MergeRandom,   &ReplyMerger::MergeScan,  &ReplyMerger::MergeInfo,
-    &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,
+    &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,   &ReplyMerger::MergeConfigGet,
 };
 static_assert(static_cast<int>(ReplyMerger::Kind::kMgetByPosition) == 0 &&
               static_cast<int>(ReplyMerger::Kind::kScanCursor) == 7 &&
@@ -100,6 +101,8 @@ void ReplyMerger::MergeMget(ReplyMerger& m, std::string* out) {
     out->append(m.split_[part][index]);
   }
 }
+
+void ReplyMerger::MergeConfigGet(ReplyMerger& m, std::string* out) { MergeConfigGetReplies(m.parts_, out); }
 
 void ReplyMerger::MergeAllOk(ReplyMerger&, std::string* out) { out->assign("+OK\r\n"); }
 

@@ -26,8 +26,9 @@ class ReplyMerger {
     kInfo,            // INFO: proxy sections, shard 0's Server section, summed keyspace
     kSumPairs,        // PUBSUB NUMSUB: [name, n, ...] per part; n summed by position
     kMinInteger,      // WAIT: the smallest integer reply (what every shard reached)
+    kConfigGet,       // CONFIG GET: the first part; a differing one logged (config_commands.h)
   };
-  static constexpr int kKinds = static_cast<int>(Kind::kMinInteger) + 1;
+  static constexpr int kKinds = static_cast<int>(Kind::kConfigGet) + 1;
 
   // Prepares for a request of `parts` backend replies.
   void Reset(Kind kind, uint32_t parts);
@@ -67,6 +68,7 @@ class ReplyMerger {
   static void MergeInfo(ReplyMerger& m, std::string* out);
   static void MergeSumPairs(ReplyMerger& m, std::string* out);
   static void MergeMin(ReplyMerger& m, std::string* out);
+  static void MergeConfigGet(ReplyMerger& m, std::string* out);
 
   Kind kind_ = Kind::kAllOk;
   std::vector<std::string> parts_;
