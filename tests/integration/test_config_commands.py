@@ -4,9 +4,12 @@ answers, SET applied to every server all-or-none and kept by the ConfigServer
 for the servers started later (a restarted replica, a failover, a new shard),
 the platform's parameters refused, RESETSTAT and REWRITE."""
 import pytest
+import redis
 
 from conftest import RespConnection, RespError, wait_until
-from test_configserver import PASSWORD, ControlPlane, authed
+from test_configserver import ControlPlane, authed
+from test_redkube_scale import scalable, scale
+from test_redkube_up import clusters  # noqa: F401 - the fixture
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +199,28 @@ def test_a_proxy_on_a_topology_file_refuses_config_set(proxy):
         assert as_dict(conn.command("CONFIG", "GET", "timeout")) == {b"timeout": b"0"}
     finally:
         conn.close()
+
+
+def test_a_new_shard_of_redkube_scale_gets_the_kept_settings(clusters):
+    c = scalable(clusters, shards=2, replicas=1, proxies=1)
+    c.up()
+    client = c.client(timeout=40.0)
+    assert client.config_set("notify-keyspace-events", "Ex") is True
+    assert client.config_get("notify-keyspace-events") == {"notify-keyspace-events": "xE"}
+    scale(c, 3)
+
+    def members(shard_id):
+        shard = [s for s in c.status()["shards"] if s["id"] == shard_id][0]
+        return [m["address"] for m in shard["members"]]
+
+    def new_shard_set():
+        for address in members("shard-2"):
+            host, port = address.rsplit(":", 1)
+            server = redis.Redis(host=host, port=int(port), password=c.password, socket_timeout=2)
+            try:
+                if server.config_get("notify-keyspace-events") != {"notify-keyspace-events": "xE"}:
+                    return False
+            finally:
+                server.close()
+        return len(members("shard-2")) == 2
+    c.wait_until(new_shard_set, 20, "shard-2's master and replica given the kept settings")
