@@ -91,6 +91,31 @@ def test_config_set_reaches_every_master_and_replica_and_is_kept(plane, pc):
     assert replies == [b"OK", [b"maxmemory-policy", b"volatile-lru"], b"PONG"]
 
 
+def test_a_client_gone_before_the_answer_harms_nothing(plane, pc):
+    gone = authed(plane.proxies[0].port)
+    gone.send_raw(RespConnection.encode("CONFIG", "SET", "lazyfree-lazy-eviction", "yes"))
+    gone.close()
+    wait_until(lambda: set(values_everywhere(plane, "lazyfree-lazy-eviction").values()) == {b"yes"}, 10,
+               "the abandoned CONFIG SET applied")
+    assert pc.command("PING") == b"PONG"
+    assert pc.command("CONFIG", "SET", "lazyfree-lazy-eviction", "no") == b"OK"
+
+
+def test_masters_that_differ_answer_the_first_shards_and_are_logged(plane, pc):
+    shards = plane.topology()["shards"]
+    second = authed(plane.server(shards[1]["master"]).port)
+    try:
+        assert second.command("CONFIG", "SET", "slowlog-max-len", "999") == b"OK"
+        first = get_on(plane.server(shards[0]["master"]), "slowlog-max-len")
+        assert first != b"999"
+        assert as_dict(pc.command("CONFIG", "GET", "slowlog-max-len")) == {b"slowlog-max-len": first}
+        wait_until(lambda: "not configured alike" in plane.proxies[0].log_text() and
+                   "slowlog-max-len" in plane.proxies[0].log_text(), 5, "the difference logged")
+    finally:
+        assert second.command("CONFIG", "SET", "slowlog-max-len", first.decode()) == b"OK"
+        second.close()
+
+
 def test_platform_parameters_are_refused_and_change_nothing(plane, pc):
     before = values_everywhere(plane, "dir")
     for args in (("dir", "/tmp"), ("requirepass", "x"), ("replicaof", "127.0.0.1 1"),
