@@ -2,8 +2,10 @@
 // redis-server): strings, hashes, a pipeline, a transaction, a Lua script,
 // pub/sub, a blocking pop and SCAN. Exits 1 naming the first check that
 // failed. Multi-key operations use hash tags so their keys share a slot.
+// With -cluster, the same through go-redis's ClusterClient started from
+// ADDR alone (cluster.go).
 //
-//	go run . -addr 127.0.0.1:6380 [-password P]
+//	go run . -addr 127.0.0.1:6380 [-password P] [-cluster [-readonly]]
 package main
 
 import (
@@ -36,9 +38,15 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:6379", "host:port")
 	password := flag.String("password", "", "AUTH password")
 	prefix := flag.String("prefix", "go", "key prefix")
+	cluster := flag.Bool("cluster", false, "use a ClusterClient started from -addr")
+	readOnly := flag.Bool("readonly", false, "with -cluster: read from replicas (READONLY)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if *cluster {
+		clusterWorkload(ctx, *addr, *password, *prefix, *readOnly)
+		return
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: *addr, Password: *password, Protocol: 2})
 	defer rdb.Close()
 	p := *prefix
