@@ -110,6 +110,8 @@ void ApiServer::Routes() {
          handle(&ApiServer::ControlMigration));
   s.Post(cluster + "/rebalance", handle(&ApiServer::Rebalance));
   s.Get(cluster + "/proxies", handle(&ApiServer::ListProxies));
+  s.Post(cluster + "/config", handle(&ApiServer::SetServerConfig));
+  s.Get(cluster + "/config", handle(&ApiServer::GetServerConfig));
 }
 
 bool ApiServer::Authorized(const httplib::Request& req, httplib::Response& res) const {

@@ -21,6 +21,8 @@
 //   POST   /v1/clusters/NAME/rebalance                {"shards": [...], "throttle": {...}}
 //   GET    /v1/clusters/NAME/proxies                  the live proxies, by id: their address,
 //                                                     epoch, seen_ms (cluster-mode clients)
+//   POST   /v1/clusters/NAME/config                   {"param": "value", ...} on every server, kept
+//   GET    /v1/clusters/NAME/config                   the settings kept (api_config.cc)
 //   (docs/migration.md has the bodies and answers)
 //   GET    /healthz, /metrics                         (no token needed)
 //
@@ -48,11 +50,16 @@ struct Response;
 
 namespace redkube::configserver {
 
+class ServerSettingsControl;
+
 class ApiServer {
  public:
   ApiServer(ClusterStore* store, ClusterOperations* operations, MigrationControl* migrations,
             ProxyRegistry* proxies, const LeaderLease* lease, const Prober* prober, std::string token);
   ~ApiServer();
+
+  // Where POST .../config goes; before Start(). Not owned.
+  void set_server_settings(ServerSettingsControl* settings) { settings_ = settings; }
 
   // Binds host:port and serves on a thread of its own.
   Status Start(const std::string& host, int port);
@@ -86,6 +93,9 @@ class ApiServer {
   void Rebalance(const httplib::Request& req, httplib::Response& res);
   void ListProxies(const httplib::Request& req, httplib::Response& res);
   Status RecordProxyReport(const httplib::Request& req, const std::string& cluster);
+  // api_config.cc
+  void SetServerConfig(const httplib::Request& req, httplib::Response& res);
+  void GetServerConfig(const httplib::Request& req, httplib::Response& res);
 
   ClusterStore* store_;
   ClusterOperations* operations_;
@@ -94,6 +104,7 @@ class ApiServer {
   const LeaderLease* lease_;
   const Prober* prober_;
   std::string token_;
+  ServerSettingsControl* settings_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::atomic<uint64_t> requests_{0};

@@ -232,6 +232,10 @@ std::string ClusterRecord::ToJson() const {
   doc["migrations"] = json::array();
   for (const auto& m : migrations) doc["migrations"].push_back(MigrationJson(m));
   doc["migrations_created"] = migrations_created;
+  if (!server_settings.empty() || settings_version != 0) {
+    doc["server_settings"] = server_settings;
+    doc["settings_version"] = settings_version;
+  }
   return doc.dump();
 }
 
@@ -277,6 +281,12 @@ Result<ClusterRecord> ClusterRecord::ParseRecord(std::string_view text) {
     }
   }
   record.migrations_created = doc.value("migrations_created", uint64_t{0});
+  if (doc.contains("server_settings")) {
+    for (const auto& [param, value] : doc["server_settings"].items()) {
+      record.server_settings[param] = value.get<std::string>();
+    }
+  }
+  record.settings_version = doc.value("settings_version", uint64_t{0});
   return record;
 }
 
@@ -303,6 +313,18 @@ std::string PublishedTopology(const ClusterRecord& record) {
               {"shards", std::move(body["shards"])},
               {"migrations", std::move(body["migrations"])}};
   return doc.dump();
+}
+
+bool MergeServerSettings(ClusterRecord* record, const std::map<std::string, std::string>& settings) {
+  bool changed = false;
+  for (const auto& [param, value] : settings) {
+    auto [it, inserted] = record->server_settings.try_emplace(param, value);
+    if (!inserted && it->second == value) continue;
+    it->second = value;
+    changed = true;
+  }
+  if (changed) ++record->settings_version;
+  return changed;
 }
 
 bool PublishedTopologyDiffers(const ClusterRecord& a, const ClusterRecord& b) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -98,6 +99,13 @@ struct ClusterRecord {
   std::vector<ShardRecord> shards;
   std::vector<MigrationRecord> migrations;  // unfinished ones, then the last finished ones
   uint64_t migrations_created = 0;          // numbers migration ids
+  // What CONFIG SET through the proxy changed (POST .../config): parameter
+  // (lower case) -> value, merged over the earlier ones, which the leader
+  // gives every server it probes (the ones started later included).
+  // `settings_version` moves with every change, so the prober knows which
+  // servers have the current set. Not part of the published topology.
+  std::map<std::string, std::string> server_settings;
+  uint64_t settings_version = 0;
 
   ShardRecord* FindShard(const std::string& id);
   const ShardRecord* FindShard(const std::string& id) const;
@@ -122,6 +130,10 @@ struct ClusterRecord {
 // slots_done, slots_left, keys_estimated (from the steps' surveys) and an
 // ETA (null while nothing moves).
 nlohmann::json MigrationStatusJson(const MigrationRecord& m);
+
+// Merges `settings` over record->server_settings; moves settings_version
+// when a value changed. Returns whether one did.
+bool MergeServerSettings(ClusterRecord* record, const std::map<std::string, std::string>& settings);
 
 // A new cluster of `shard_count` shards named shard-0..shard-(N-1), slots
 // split evenly as Redis Cluster's tools do (the first shards get the

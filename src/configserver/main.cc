@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "configserver/api_server.h"
+#include "configserver/server_settings.h"
 #include "configserver/cluster_operations.h"
 #include "configserver/cluster_store.h"
 #include "configserver/etcd_client.h"
@@ -112,6 +113,8 @@ int main(int argc, char** argv) {
   migrator_options.slots_per_step = slots_per_step;
   Migrator migrator(&store, &lease, &proxies, migrator_options, parallel_migrations);
   ApiServer api(&store, &operations, &migration_control, &proxies, &lease, &prober, token);
+  ServerSettingsControl server_settings(&store, &control);
+  api.set_server_settings(&server_settings);
 
   // Follows etcd with a watch; a full read every second checks etcd is alive (CacheFresh).
   // A full read every 500 ms is etcd's liveness check; the cache counts as

@@ -7,6 +7,8 @@
 #include <set>
 #include <thread>
 
+#include "configserver/server_settings.h"
+
 namespace redkube::configserver {
 namespace {
 
@@ -81,6 +83,7 @@ void Prober::Round() {
     clients_.clear();
     links_configured_.clear();
     min_replicas_.clear();
+    settings_applied_.clear();
     return;
   }
   auto clusters = store_->CachedAll();
@@ -133,6 +136,7 @@ void Prober::KeepSettings(const std::vector<ClusterRecord>& clusters) {
     if (!h.reachable || h.role != "master") min_replicas_.erase(node);
     if (!h.reachable) {
       links_configured_.erase(node);
+      settings_applied_.erase(node);
     } else if (!links_configured_.count(node)) {
       if (Status s = control_->ConfigureLinks(node); s.ok()) {
         links_configured_.insert(node);
@@ -141,6 +145,7 @@ void Prober::KeepSettings(const std::vector<ClusterRecord>& clusters) {
       }
     }
   }
+  KeepServerSettings(clusters, health);
   for (const auto& cluster : clusters) {
     for (const auto& shard : cluster.shards) {
       auto master = health.find(shard.master);
@@ -174,6 +179,32 @@ void Prober::KeepSettings(const std::vector<ClusterRecord>& clusters) {
                      cluster.name, shard.id, shard.master, want);
       }
       min_replicas_[shard.master] = want;
+    }
+  }
+}
+
+void Prober::KeepServerSettings(const std::vector<ClusterRecord>& clusters,
+                                const std::map<std::string, NodeHealth>& health) {
+  for (const auto& cluster : clusters) {
+    if (cluster.server_settings.empty()) continue;
+    for (const auto& shard : cluster.shards) {
+      for (const auto& node : shard.nodes) {
+        auto h = health.find(node);
+        auto client = clients_.find(node);
+        if (h == health.end() || !h->second.reachable || client == clients_.end() || !client->second) continue;
+        auto applied = settings_applied_.find(node);
+        if (applied != settings_applied_.end() && applied->second == cluster.settings_version) continue;
+        // Recorded either way: a refusal is logged once per version, not
+        // every round (the server keeps refusing until it restarts).
+        settings_applied_[node] = cluster.settings_version;
+        if (Status s = SetServerSettings(client->second.get(), cluster.server_settings); !s.ok()) {
+          spdlog::error("cluster {} shard {}: {} refuses the kept settings (version {}): {}", cluster.name,
+                        shard.id, node, cluster.settings_version, s.message());
+          continue;
+        }
+        spdlog::info("cluster {} shard {}: {} given the kept settings (version {}, {} parameter(s))",
+                     cluster.name, shard.id, node, cluster.settings_version, cluster.server_settings.size());
+      }
     }
   }
 }

@@ -76,6 +76,10 @@ class Prober {
   // The replication settings of every node, and min-replicas-to-write of
   // each shard's master, made what they should be (see the class comment).
   void KeepSettings(const std::vector<ClusterRecord>& clusters);
+  // The kept server settings of each cluster, on every reachable node
+  // whose applied version is not the current one.
+  void KeepServerSettings(const std::vector<ClusterRecord>& clusters,
+                          const std::map<std::string, NodeHealth>& health);
   // Whether etcd still holds `shard` with the master the plan was made for
   // and no switchover under way.
   bool StillAsPlanned(const ClusterRecord& cluster, const ShardRecord& shard);
@@ -97,6 +101,8 @@ class Prober {
   // forgotten when a node stops answering (a restart loses CONFIG SET).
   std::set<std::string> links_configured_;
   std::map<std::string, int> min_replicas_;
+  // The settings version each node was given (or refused: logged once).
+  std::map<std::string, uint64_t> settings_applied_;
   // Last, so that it stops before the members a round uses go.
   PeriodicThread rounds_;
 };

@@ -42,6 +42,14 @@ class CommandStats {
 
   CommandCounters& operator[](uint16_t index) { return counters_[index]; }
   const CommandCounters& operator[](uint16_t index) const { return counters_[index]; }
+  // Zeroes every counter (CONFIG RESETSTAT); on the writing thread only.
+  void Reset() {
+    for (size_t i = 0; i < CommandIndex::Instance().specs().size(); ++i) {
+      counters_[i].calls.store(0, std::memory_order_relaxed);
+      counters_[i].failed.store(0, std::memory_order_relaxed);
+      counters_[i].latency.Reset();
+    }
+  }
 
  private:
   std::unique_ptr<CommandCounters[]> counters_;

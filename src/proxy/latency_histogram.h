@@ -35,6 +35,12 @@ class LatencyHistogram {
     BumpSingleWriter(sum_us_, static_cast<uint64_t>(us < 0 ? 0 : us));
   }
 
+  // Zeroes it (CONFIG RESETSTAT).
+  void Reset() {
+    for (auto& b : buckets_) b.store(0, std::memory_order_relaxed);
+    sum_us_.store(0, std::memory_order_relaxed);
+  }
+
   // Adds this histogram's counts into `into` (for sums over threads).
   void AddTo(std::array<uint64_t, kBoundsUs.size() + 1>* into, uint64_t* sum_us) const {
     for (size_t i = 0; i < buckets_.size(); ++i) (*into)[i] += buckets_[i].load(std::memory_order_relaxed);

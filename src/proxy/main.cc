@@ -15,6 +15,7 @@
 #include "core/signals.h"
 #include "core/topology.h"
 #include "proxy/admin_server.h"
+#include "proxy/config_relay.h"
 #include "proxy/master_witness.h"
 #include "proxy/proxy_list_watcher.h"
 #include "proxy/proxy_server.h"
@@ -236,6 +237,14 @@ int Serve(const Flags& f, const std::string& token, const std::shared_ptr<const 
           redkube::proxy::TopologyWatcher* watcher, const redkube::SignalWaiter& signals) {
   const redkube::proxy::ProxyOptions& options = f.options;
   redkube::proxy::ProxyServer server(options, topology);
+  // After `server`, so that it goes first (once the workers are joined).
+  std::unique_ptr<redkube::proxy::ConfigRelay> config_relay;
+  if (watcher != nullptr) {
+    config_relay = std::make_unique<redkube::proxy::ConfigRelay>(SplitUrls(f.configserver), f.cluster,
+                                                                 watcher->token());
+    config_relay->Start();
+    server.set_config_relay(config_relay.get());
+  }
   if (Status started = server.Start(); !started.ok()) {
     spdlog::error("{}", started.message());
     return 1;
@@ -283,6 +292,7 @@ int Serve(const Flags& f, const std::string& token, const std::shared_ptr<const 
   if (replica_monitor) replica_monitor->Stop();
   if (admin) admin->Stop();
   server.Shutdown();
+  if (config_relay) config_relay->Stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -27,6 +27,7 @@
 
 namespace redkube::proxy {
 
+class ConfigRelay;
 class Worker;
 
 class ProxyServer {
@@ -84,6 +85,10 @@ class ProxyServer {
   // CLIENT PAUSE, process-wide (client_pause.h).
   ClientPause* client_pause() { return &client_pause_; }
   ScriptCache* scripts() { return &scripts_; }
+  // Where CONFIG SET goes (the ConfigServer); nullptr for a proxy on a
+  // --topology file. Set before Start(), outlives the workers. Not owned.
+  void set_config_relay(ConfigRelay* relay) { config_relay_ = relay; }
+  ConfigRelay* config_relay() const { return config_relay_; }
   // The replicas reads may go to (ReplicaMonitor), published like topologies.
   void SetReadableReplicas(std::shared_ptr<const ReadableReplicas> replicas);
   std::shared_ptr<const ReadableReplicas> readable_replicas() const;
@@ -146,6 +151,7 @@ class ProxyServer {
   mutable std::mutex backend_stats_mu_;
   std::map<std::string, std::unique_ptr<BackendStats>> backend_stats_;
   int64_t start_time_ms_;
+  ConfigRelay* config_relay_ = nullptr;
 };
 
 }  // namespace redkube::proxy

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/reply_scanner.h"
+#include "proxy/config_commands.h"
 #include "proxy/scan_cursor.h"
 
 namespace redkube::proxy {
@@ -44,11 +45,13 @@ const ReplyMerger::MergeFunction ReplyMerger::kMerge[kKinds] = {
     &ReplyMerger::MergeConcat,   &ReplyMerger::MergeFirst, &ReplyMerger::MergeAnd,
     &ReplyMerger::MergeRandom,   &ReplyMerger::MergeScan,  &ReplyMerger::MergeInfo,
     &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,   &ReplyMerger::MergeCustom,
+    &ReplyMerger::MergeConfigGet,
 };
 static_assert(static_cast<int>(ReplyMerger::Kind::kMgetByPosition) == 0 &&
               static_cast<int>(ReplyMerger::Kind::kScanCursor) == 7 &&
               static_cast<int>(ReplyMerger::Kind::kMinInteger) == 10 &&
-              static_cast<int>(ReplyMerger::Kind::kCustom) == 11);
+              static_cast<int>(ReplyMerger::Kind::kCustom) == 11 &&
+              static_cast<int>(ReplyMerger::Kind::kConfigGet) == 12);
 
 void ReplyMerger::Finish(std::string* out) {
   out->clear();
@@ -78,6 +81,8 @@ void ReplyMerger::MergeMget(ReplyMerger& m, std::string* out) {
     out->append(m.split_[part][index]);
   }
 }
+
+void ReplyMerger::MergeConfigGet(ReplyMerger& m, std::string* out) { MergeConfigGetReplies(m.parts_, out); }
 
 void ReplyMerger::MergeAllOk(ReplyMerger&, std::string* out) { out->assign("+OK\r\n"); }
 

@@ -30,8 +30,9 @@ class ReplyMerger {
     kSumPairs,        // PUBSUB NUMSUB: [name, n, ...] per part; n summed by position
     kMinInteger,      // WAIT: the smallest integer reply (what every shard reached)
     kCustom,          // LATENCY, MEMORY...: `custom` merges (admin_commands.cc)
+    kConfigGet,       // CONFIG GET: the first part; a differing one logged (config_commands.h)
   };
-  static constexpr int kKinds = static_cast<int>(Kind::kCustom) + 1;
+  static constexpr int kKinds = static_cast<int>(Kind::kConfigGet) + 1;
   // kCustom: merges the parts (none is an error; part i from shard i).
   using CustomMerge = void (*)(std::span<const std::string> parts, const ReplyMerger& m, std::string* out);
 
@@ -76,6 +77,7 @@ class ReplyMerger {
   static void MergeSumPairs(ReplyMerger& m, std::string* out);
   static void MergeMin(ReplyMerger& m, std::string* out);
   static void MergeCustom(ReplyMerger& m, std::string* out);
+  static void MergeConfigGet(ReplyMerger& m, std::string* out);
 
   Kind kind_ = Kind::kAllOk;
   std::vector<std::string> parts_;

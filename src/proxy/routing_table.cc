@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "core/strings.h"
+#include "proxy/config_commands.h"
 
 namespace redkube::proxy {
 namespace {
@@ -19,6 +20,13 @@ CommandRoute Make(Route route, K merge = K::kAllOk) {
   CommandRoute r;
   r.route = route;
   r.merge = merge;
+  return r;
+}
+
+CommandRoute Local(LocalCommand handler, uint16_t flags = 0) {
+  CommandRoute r = Make(Route::kLocal);
+  r.local = handler;
+  r.flags = flags;
   return r;
 }
 
@@ -109,6 +117,13 @@ const std::unordered_map<std::string_view, CommandRoute>& PolicyByName() {
       {"punsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kPattern)},
       {"sunsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kShardChannel)},
       {"debug", Refuse("redis-server refuses it too unless enable-debug-command is set; run it on a server")},
+      // CONFIG (config_commands.h). SET waits for the ConfigServer; the
+      // client's next requests wait for its reply, as own-connection ones do.
+      {"config|get", Make(Route::kFanOut, K::kConfigGet)},
+      {"config|set", Local(&ConfigSetCommand, kRouteOwnConnection)},
+      {"config|resetstat", Local(&ConfigResetStatCommand)},
+      {"config|rewrite", Local(&ConfigRewriteCommand)},
+      {"config|help", Local(&ConfigHelpCommand)},
       {"sync", Refuse(kReplication)},
       {"psync", Refuse(kReplication)},
       {"replconf", Refuse(kReplication)},

@@ -70,6 +70,8 @@ class TopologyWatcher {
   // (FetchOnce's included); 0 if none did.
   int64_t last_answer_sent_ms() const { return last_answer_sent_ms_.load(); }
 
+  // The bearer token it was given (the ConfigRelay uses it too).
+  const std::string& token() const { return token_; }
   uint64_t updates() const { return updates_.load(); }
   bool connected() const { return connected_.load(); }
 

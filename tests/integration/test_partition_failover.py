@@ -109,6 +109,20 @@ def unavailability(writers, since):
     return longest, sorted(errors)
 
 
+def mget_retrying(conn, keys, timeout=10.0):
+    """MGET, retried while the proxy answers an error: right after a heal its
+    connection to a server that was silenced may still be timing out
+    (-TRYAGAIN), as any client would retry. An error that lasts fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = conn.command("MGET", *keys)
+        if not isinstance(reply, RespError):
+            return reply
+        print("MGET answered %s; retrying" % reply)
+        assert time.monotonic() < deadline, "MGET still answers %s after %.0f s" % (reply, timeout)
+        time.sleep(0.2)  # noqa: a retry interval, not a readiness wait
+
+
 def lost_writes(port, writers):
     """Acknowledged writes not found: a key whose value is missing or older
     than the last write acknowledged for it (a newer value is fine: a write
@@ -119,7 +133,7 @@ def lost_writes(port, writers):
         keys = sorted(w.acked)
         for i in range(0, len(keys), 200):
             batch = keys[i:i + 200]
-            for key, value in zip(batch, conn.command("MGET", *batch)):
+            for key, value in zip(batch, mget_retrying(conn, batch)):
                 if value is None or int(value.decode()[1:]) < w.acked[key]:
                     lost.append((key, w.acked[key], value, w.acked_at[key]))
     conn.close()

@@ -47,12 +47,16 @@ TEST(RoutingTableTest, SplitsFanOutsAndRefusals) {
   EXPECT_EQ(RouteOf({"MGET", "a"}).merge, ReplyMerger::Kind::kMgetByPosition);
   EXPECT_EQ(RouteOf({"DBSIZE"}).route, Route::kFanOut);
   EXPECT_EQ(RouteOf({"SCAN", "0"}).route, Route::kScan);
-  const CommandRoute& config = RouteOf({"CONFIG", "GET", "x"});
-  EXPECT_EQ(config.route, Route::kRefuse);
+  const CommandRoute& bgsave = RouteOf({"BGSAVE"});
+  EXPECT_EQ(bgsave.route, Route::kRefuse);
   EXPECT_EQ(
-      RefusalError(*config.spec, config.refusal),
-      "-ERR CONFIG GET is not supported through the redkube proxy: it administers one server; run it on the "
+      RefusalError(*bgsave.spec, bgsave.refusal),
+      "-ERR BGSAVE is not supported through the redkube proxy: it administers one server; run it on the "
       "servers directly\r\n");
+  // CONFIG (config_commands.h): GET fans out, SET waits for the ConfigServer.
+  EXPECT_EQ(RouteOf({"CONFIG", "GET", "x"}).merge, ReplyMerger::Kind::kConfigGet);
+  EXPECT_EQ(RouteOf({"CONFIG", "SET", "x", "1"}).route, Route::kLocal);
+  EXPECT_TRUE(RouteOf({"CONFIG", "SET", "x", "1"}).Has(kRouteOwnConnection));
   EXPECT_FALSE(RouteOf({"DBSIZE"}).Has(kRouteQueuedInMulti));
 }
 
