@@ -89,7 +89,7 @@ void Info(RequestContext& ctx, std::span<const std::string_view> argv) {
   merger.info_keyspace = wants("keyspace");
   static constexpr std::string_view kInfoServerKeyspace[] = {"INFO", "server", "keyspace"};
   for (int i = 0; i < shards; ++i) {
-    AppendRequest(ctx.worker.backends->Master(i)->StartRequest(p, static_cast<uint32_t>(i)),
+    AppendRequest(ctx.worker.backends->Master(i, ctx.client.resp)->StartRequest(p, static_cast<uint32_t>(i)),
                   kInfoServerKeyspace, {});
   }
 }

@@ -13,6 +13,7 @@
 #include "proxy/proxy_server.h"
 #include "proxy/reply_queue.h"
 #include "proxy/request_context.h"
+#include "proxy/resp_forms.h"
 #include "proxy/transaction_commands.h"
 
 namespace redkube::proxy {
@@ -31,7 +32,7 @@ std::string WrongArity(std::string_view name) {
 }
 
 void Ping(RequestContext& c, Argv argv) {
-  if (c.client.subscriptions.active()) {
+  if (c.client.subscriptions.active() && c.client.resp == 2) {
     // RESP2 subscribed mode answers PING with a pub/sub-shaped array.
     std::string_view arg = argv.size() > 1 ? argv[1] : std::string_view();
     return c.replies.Add("*2\r\n$4\r\npong\r\n$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) +
@@ -82,15 +83,20 @@ bool ValidClientName(std::string_view name) {
   return true;
 }
 
+// HELLO [2|3] [AUTH user pass] [SETNAME name]: the protocol is the
+// client's (ClientState::resp); see resp_forms.h and BackendPool for how
+// RESP3 replies reach it. With --resp3=false (ProxyOptions::resp3) HELLO 3
+// answers -NOPROTO and clients stay on RESP2.
 void Hello(RequestContext& c, Argv argv) {
   size_t i = 1;
+  int resp = c.client.resp;
   if (argv.size() >= 2) {
     std::optional<int64_t> version = ParseInt64(argv[1]);
     if (!version) return c.replies.Add("-ERR Protocol version is not an integer or out of range\r\n");
-    if (*version != 2) {
-      // RESP3 is the subject of a later version; clients fall back to RESP2.
+    if (*version != 2 && (*version != 3 || !c.worker.options->resp3)) {
       return c.replies.Add("-NOPROTO sorry, this protocol version is not supported.\r\n");
     }
+    resp = static_cast<int>(*version);
     i = 2;
   }
   std::string_view setname;
@@ -119,14 +125,18 @@ void Hello(RequestContext& c, Argv argv) {
     }
     c.client.name = std::string(setname);
   }
+  if (resp != c.client.resp) {
+    c.client.resp = resp;
+    c.own.SetProtocol(resp);
+  }
   std::string out;
-  AppendArrayHeader(&out, 14);
+  AppendMapHeader(&out, 7, resp);
   AppendBulk(&out, "server");
   AppendBulk(&out, "redis");
   AppendBulk(&out, "version");
   AppendBulk(&out, "7.0.15");
   AppendBulk(&out, "proto");
-  AppendInteger(&out, 2);
+  AppendInteger(&out, resp);
   AppendBulk(&out, "id");
   AppendInteger(&out, static_cast<int64_t>(c.client.id));
   AppendBulk(&out, "mode");
@@ -147,7 +157,7 @@ void ClientSetName(RequestContext& c, Argv argv) {
 }
 
 void ClientGetName(RequestContext& c, Argv) {
-  c.replies.Add(c.client.name.empty() ? std::string("$-1\r\n") : Bulk(c.client.name));
+  c.replies.Add(c.client.name.empty() ? std::string(NilReply(c.client.resp)) : Bulk(c.client.name));
 }
 
 void ClientId(RequestContext& c, Argv) {
@@ -166,13 +176,17 @@ void ClientInfo(RequestContext& c, Argv) {
   const ClientSubscriptions& subs = c.client.subscriptions;
   const ClientTransaction& txn = c.client.transaction;
   std::string flags = subs.active() ? "P" : (txn.in_multi ? "x" : "N");
-  c.replies.Add(Bulk(fmt::format(
+  std::string out;
+  AppendText(&out,
+             fmt::format(
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} "
       "multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
-      "events=r cmd=client|info user=default redir=-1 resp=2\n",
+      "events=r cmd=client|info user=default redir=-1 resp={}\n",
       c.client.id, c.client.peer, c.client.local, c.client.fd, c.client.name, age_s, idle_s, flags,
       subs.channels.size(), subs.patterns.size(), subs.shard_channels.size(),
-      txn.in_multi ? static_cast<int64_t>(txn.count) : -1, txn.queued.size())));
+      txn.in_multi ? static_cast<int64_t>(txn.count) : -1, txn.queued.size(), c.client.resp),
+             c.client.resp);
+  c.replies.Add(out);
 }
 
 void Time(RequestContext& c, Argv) {
@@ -189,6 +203,7 @@ void Reset(RequestContext& c, Argv) {
   TransactionCommands::End(c);
   c.own.DropAll();  // unsubscribes from everything as well
   c.client.name.clear();
+  c.client.resp = 2;  // DropAll closed the own connections: new ones speak RESP2
   c.client.authenticated = c.worker.options->password.empty();
   c.replies.Add("+RESET\r\n");
 }

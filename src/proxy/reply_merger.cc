@@ -44,6 +44,48 @@ void AddKeyspaceLine(std::string_view line, std::map<std::string, std::map<std::
   }
 }
 
+// RESP3: a RESP3 client's parts come from servers that speak RESP3 to it
+// (BackendPool), so each merge reads the RESP3 forms of its parts too and
+// answers in the form the parts came in: `_` for nil, `%` maps (pairs),
+// `=` verbatim text. No flag is needed: the parts tell.
+
+// The elements of an array, set or push, or the keys and values of a map
+// in order (2 per pair).
+bool SplitAggregate(std::string_view reply, std::vector<std::string_view>* elements) {
+  if (reply.empty() || reply[0] != '%') return SplitArray(reply, elements);
+  elements->clear();
+  size_t lf = reply.find('\n');
+  int64_t pairs = 0;
+  if (lf == std::string_view::npos || lf < 2 ||
+      std::from_chars(reply.data() + 1, reply.data() + lf - 1, pairs).ec != std::errc() || pairs < 0) {
+    return false;
+  }
+  size_t pos = lf + 1;
+  for (int64_t i = 0; i < 2 * pairs; ++i) {
+    ReplyScanner scanner;
+    int64_t len = scanner.Scan(reply.data() + pos, reply.size() - pos);
+    if (len <= 0) return false;
+    elements->push_back(reply.substr(pos, static_cast<size_t>(len)));
+    pos += static_cast<size_t>(len);
+  }
+  return true;
+}
+
+bool IsNil(std::string_view reply) { return reply == "$-1\r\n" || reply == "_\r\n"; }
+
+// A bulk, simple or verbatim string's text (a verbatim one without its
+// "txt:" format); *verbatim tells which.
+bool ParseText(std::string_view reply, std::string_view* text, bool* verbatim) {
+  *verbatim = !reply.empty() && reply[0] == '=';
+  if (!*verbatim) return ParseStringReply(reply, text);
+  std::string bulk(reply);
+  bulk[0] = '$';
+  std::string_view body;
+  if (!ParseStringReply(bulk, &body) || body.size() < 4) return false;
+  *text = reply.substr(static_cast<size_t>(body.data() - bulk.data()) + 4, body.size() - 4);
+  return true;
+}
+
 }  // namespace
 
 void ReplyMerger::Reset(Kind kind, uint32_t parts) {
@@ -86,7 +128,7 @@ void ReplyMerger::Finish(std::string* out) {
 void ReplyMerger::MergeMget(ReplyMerger& m, std::string* out) {
   if (m.split_.size() < m.parts_.size()) m.split_.resize(m.parts_.size());
   for (size_t i = 0; i < m.parts_.size(); ++i) {
-    if (!SplitArray(m.parts_[i], &m.split_[i])) {
+    if (!SplitAggregate(m.parts_[i], &m.split_[i])) {
       out->assign(kProtocolMismatch);
       return;
     }
@@ -131,7 +173,7 @@ void ReplyMerger::MergeMin(ReplyMerger& m, std::string* out) {
 void ReplyMerger::MergeConcat(ReplyMerger& m, std::string* out) {
   int64_t count = 0;
   for (const auto& p : m.parts_) {
-    if (!SplitArray(p, &m.elements_)) {
+    if (!SplitAggregate(p, &m.elements_)) {
       out->assign(kProtocolMismatch);
       return;
     }
@@ -139,7 +181,7 @@ void ReplyMerger::MergeConcat(ReplyMerger& m, std::string* out) {
   }
   AppendArrayHeader(out, count);
   for (const auto& p : m.parts_) {
-    SplitArray(p, &m.elements_);
+    SplitAggregate(p, &m.elements_);
     for (auto e : m.elements_) out->append(e);
   }
 }
@@ -151,7 +193,7 @@ void ReplyMerger::MergeFirst(ReplyMerger& m, std::string* out) {
 void ReplyMerger::MergeAnd(ReplyMerger& m, std::string* out) {
   std::vector<bool> all;
   for (size_t i = 0; i < m.parts_.size(); ++i) {
-    if (!SplitArray(m.parts_[i], &m.elements_)) {
+    if (!SplitAggregate(m.parts_[i], &m.elements_)) {
       out->assign(kProtocolMismatch);
       return;
     }
@@ -167,8 +209,10 @@ void ReplyMerger::MergeAnd(ReplyMerger& m, std::string* out) {
 void ReplyMerger::MergeSumPairs(ReplyMerger& m, std::string* out) {
   std::vector<std::string_view> names;
   std::vector<int64_t> sums;
+  bool as_map = false;
   for (size_t i = 0; i < m.parts_.size(); ++i) {
-    if (!SplitArray(m.parts_[i], &m.elements_) || m.elements_.size() % 2 != 0 ||
+    as_map |= m.parts_[i].starts_with('%');
+    if (!SplitAggregate(m.parts_[i], &m.elements_) || m.elements_.size() % 2 != 0 ||
         (i > 0 && m.elements_.size() != 2 * names.size())) {
       out->assign(kProtocolMismatch);
       return;
@@ -188,7 +232,11 @@ void ReplyMerger::MergeSumPairs(ReplyMerger& m, std::string* out) {
       }
     }
   }
-  AppendArrayHeader(out, static_cast<int64_t>(2 * names.size()));
+  if (as_map) {
+    out->append("%").append(std::to_string(names.size())).append("\r\n");
+  } else {
+    AppendArrayHeader(out, static_cast<int64_t>(2 * names.size()));
+  }
   for (size_t j = 0; j < names.size(); ++j) {
     out->append(names[j]);
     AppendInteger(out, sums[j]);
@@ -198,10 +246,10 @@ void ReplyMerger::MergeSumPairs(ReplyMerger& m, std::string* out) {
 void ReplyMerger::MergeRandom(ReplyMerger& m, std::string* out) {
   std::vector<size_t> candidates;
   for (size_t i = 0; i < m.parts_.size(); ++i) {
-    if (m.parts_[i] != "$-1\r\n") candidates.push_back(i);
+    if (!IsNil(m.parts_[i])) candidates.push_back(i);
   }
   if (candidates.empty()) {
-    out->assign("$-1\r\n");
+    out->assign(!m.parts_.empty() && m.parts_[0] == "_\r\n" ? "_\r\n" : "$-1\r\n");
     return;
   }
   static thread_local std::minstd_rand rng(std::random_device{}());
@@ -234,9 +282,12 @@ void ReplyMerger::MergeInfo(ReplyMerger& m, std::string* out) {
   std::map<std::string, std::map<std::string, int64_t>> dbs;
   std::vector<std::string> order;
   std::string server_section;
+  bool verbatim_parts = false;
   for (size_t i = 0; i < m.parts_.size(); ++i) {
     std::string_view text;
-    if (!ParseStringReply(m.parts_[i], &text)) continue;
+    bool verbatim = false;
+    if (!ParseText(m.parts_[i], &text, &verbatim)) continue;
+    verbatim_parts |= verbatim;
     bool in_server = false;
     while (!text.empty()) {
       size_t eol = text.find("\r\n");
@@ -265,7 +316,11 @@ void ReplyMerger::MergeInfo(ReplyMerger& m, std::string* out) {
     }
   }
   while (body.ends_with("\r\n\r\n")) body.resize(body.size() - 2);
-  AppendBulk(out, body);
+  if (verbatim_parts) {
+    out->append("=").append(std::to_string(body.size() + 4)).append("\r\ntxt:").append(body).append("\r\n");
+  } else {
+    AppendBulk(out, body);
+  }
 }
 
 }  // namespace redkube::proxy
