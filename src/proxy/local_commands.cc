@@ -94,7 +94,7 @@ void Hello(RequestContext& c, Argv argv) {
     std::optional<int64_t> version = ParseInt64(argv[1]);
     if (!version) return c.replies.Add("-ERR Protocol version is not an integer or out of range\r\n");
     if (*version != 2 && (*version != 3 || !c.worker.options->resp3)) {
-      return c.replies.Add("-NOPROTO sorry, this protocol version is not supported.\r\n");
+      return c.replies.Add("-NOPROTO unsupported protocol version\r\n");
     }
     resp = static_cast<int>(*version);
     i = 2;
