@@ -26,7 +26,8 @@ std::string NoReplicaError(const SlotRouter& router, int shard) {
 }  // namespace
 
 void Forward(RequestContext& ctx, int shard, std::span<const std::string_view> argv, std::string_view raw) {
-  AppendRequest(ctx.worker.backends->Master(shard, ctx.client.resp)->StartRequest(ctx.replies.Open(1), 0), argv, raw);
+  AppendRequest(ctx.worker.backends->Master(shard, ctx.client.resp)->StartRequest(ctx.replies.Open(1), 0),
+                argv, raw);
 }
 
 DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std::string_view> argv,
@@ -294,7 +295,8 @@ void CommandDispatcher::FanOut(RequestContext& ctx, ReplyMerger::Kind kind,
   const int shards = ctx.router().shard_count();
   PendingReply* p = ctx.replies.OpenMerged(kind, static_cast<uint32_t>(shards));
   for (int i = 0; i < shards; ++i) {
-    AppendRequest(ctx.worker.backends->Master(i, ctx.client.resp)->StartRequest(p, static_cast<uint32_t>(i)), argv, raw);
+    AppendRequest(ctx.worker.backends->Master(i, ctx.client.resp)->StartRequest(p, static_cast<uint32_t>(i)),
+                  argv, raw);
   }
 }
 

@@ -176,16 +176,15 @@ void ClientInfo(RequestContext& c, Argv) {
   const ClientSubscriptions& subs = c.client.subscriptions;
   const ClientTransaction& txn = c.client.transaction;
   std::string flags = subs.active() ? "P" : (txn.in_multi ? "x" : "N");
-  std::string out;
-  AppendText(&out,
-             fmt::format(
+  std::string text = fmt::format(
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} "
       "multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
       "events=r cmd=client|info user=default redir=-1 resp={}\n",
       c.client.id, c.client.peer, c.client.local, c.client.fd, c.client.name, age_s, idle_s, flags,
       subs.channels.size(), subs.patterns.size(), subs.shard_channels.size(),
-      txn.in_multi ? static_cast<int64_t>(txn.count) : -1, txn.queued.size(), c.client.resp),
-             c.client.resp);
+      txn.in_multi ? static_cast<int64_t>(txn.count) : -1, txn.queued.size(), c.client.resp);
+  std::string out;
+  AppendText(&out, text, c.client.resp);  // verbatim in RESP3
   c.replies.Add(out);
 }
 
