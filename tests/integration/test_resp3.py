@@ -255,3 +255,93 @@ def test_resp3_off_answers_noproto(workdir, shards):
         c.close()
     finally:
         p.stop()
+
+
+def calls(server, command):
+    c = RespConnection(server.port)
+    try:
+        m = re.search(r"cmdstat_%s:calls=(\d+)," % command, c.command("INFO", "commandstats").decode())
+        return int(m.group(1)) if m else 0
+    finally:
+        c.close()
+
+
+def test_resp3_connections_are_fenced_and_unfenced_with_the_rest(workdir):
+    from conftest import Proxy, RedisServer, topology_doc
+    from test_fence_and_lease import applied
+    servers = [RedisServer(workdir) for _ in range(3)]
+    proxy = Proxy(workdir, servers)
+    clients = []
+    try:
+        fenced_key = keys_on_shard(1, 1, prefix="f")[0]
+        c2 = proxy.connect()
+        assert c2.command("SET", fenced_key, "before") == b"OK"
+        # RESP2 clients alone make no RESP3 connection (no HELLO reaches a server).
+        assert [calls(s, "hello") for s in servers] == [0, 0, 0]
+        # Some RESP3 clients (over both worker threads) before the fence:
+        # their worker's RESP3 connection to shard-1 is open when it comes.
+        early = [hello3(proxy.port) for _ in range(4)]
+        clients += early
+        for c in early:
+            assert c.command("GET", fenced_key) == b"$6\r\nbefore\r\n"
+        assert calls(servers[1], "hello") >= 1
+        # shard-2 is fenced too, before any RESP3 connection to it exists:
+        # those are born fenced.
+        untouched_key = keys_on_shard(2, 1, prefix="u")[0]
+        doc = topology_doc(servers, epoch=2)
+        doc["shards"][1]["fenced"] = True
+        doc["shards"][2]["fenced"] = True
+        proxy.write_topology(doc)
+        applied(proxy, 2)
+        late = [hello3(proxy.port) for _ in range(4)]
+        clients += late
+        for c in early + late:
+            for shard, key in ((1, fenced_key), (2, untouched_key)):
+                for command in (("GET", key), ("SET", key, "during"), ("BLPOP", key, "0")):
+                    reply = c.command(*command)
+                    assert reply.startswith(b"-TRYAGAIN backend " + servers[shard].address.encode()), reply
+                    assert b"shard shard-%d is failing over" % shard in reply, reply
+        assert calls(servers[2], "hello") == 0
+        direct = RespConnection(servers[1].port)
+        assert direct.command("GET", fenced_key) == b"before"  # nothing reached it
+        proxy.write_topology(topology_doc(servers, epoch=3))
+        applied(proxy, 3)
+        for c in early + late:
+            for key in (fenced_key, untouched_key):
+                wait_until(lambda: c.command("SET", key, "after") == b"+OK\r\n", 5, "SET after the unfence")
+        assert direct.command("GET", fenced_key) == b"after"
+        direct.close()
+        c2.close()
+    finally:
+        for c in clients:
+            c.close()
+        proxy.stop()
+        for s in servers:
+            s.stop()
+
+
+def test_resp3_reads_go_to_replicas_as_resp2_ones_do(workdir):
+    from conftest import Proxy, RedisServer, start_replica
+    from test_read_from import readable
+    masters = [RedisServer(workdir) for _ in range(3)]
+    replicas = [start_replica(workdir, m) for m in masters]
+    proxy = Proxy(workdir, masters, replicas=[[r] for r in replicas], extra_args=["--read-from", "replica"])
+    try:
+        wait_until(lambda: readable(proxy) == 3, 10, "3 readable replicas")
+        keys = [k for s in range(3) for k in keys_on_shard(s, 5, prefix="rr-")]
+        c = hello3(proxy.port)
+        for k in keys:
+            assert c.command("HSET", k, "f", "v") == b":1\r\n"
+        assert c.command("WAIT", "1", "5000") == b":1\r\n"
+        before_m = [calls(m, "hgetall") for m in masters]
+        before_r = [calls(r, "hgetall") for r in replicas]
+        for k in keys:
+            assert c.command("HGETALL", k) == b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+        assert [calls(m, "hgetall") for m in masters] == before_m
+        assert [calls(r, "hgetall") - b for r, b in zip(replicas, before_r)] == [5, 5, 5]
+        assert all(calls(r, "hello") >= 1 for r in replicas)
+        c.close()
+    finally:
+        proxy.stop()
+        for s in replicas + masters:
+            s.stop()
