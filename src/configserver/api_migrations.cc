@@ -9,6 +9,7 @@
 #include "configserver/api_replies.h"
 #include "configserver/api_server.h"
 #include "core/strings.h"
+#include "core/topology.h"
 
 namespace redkube::configserver {
 namespace {
@@ -63,7 +64,8 @@ json ProxiesJson(const std::vector<ProxyReport>& proxies) {
   json out = json::array();
   int64_t now = WallClockMs();
   for (const auto& p : proxies) {
-    json entry = {{"id", p.id}, {"epoch", p.epoch}, {"seen_ms_ago", now - p.seen_ms}, {"witness", p.witness}};
+    json entry = {{"id", p.id},           {"address", p.address},           {"epoch", p.epoch},
+                  {"seen_ms", p.seen_ms}, {"seen_ms_ago", now - p.seen_ms}, {"witness", p.witness}};
     if (p.witness) {
       entry["unreachable"] = json::object();
       for (const auto& [master, since] : p.unreachable)
@@ -94,7 +96,15 @@ Status ApiServer::RecordProxyReport(const httplib::Request& req, const std::stri
     if (!parsed) return Status::Error("\"unreachable\" must be ADDR~MS,... (host:port and milliseconds)");
     unreachable = std::move(*parsed);
   }
-  Status s = proxies_->Report(cluster, id, static_cast<uint64_t>(*applied), witness, unreachable);
+  // The address clients reach the proxy at (cluster-mode clients are told
+  // of it): a malformed one is left out rather than failing the poll, whose
+  // success keeps the proxy's writes open.
+  std::string address = req.get_param_value("address");
+  if (!address.empty() && (address.size() > 300 || !ParseHostPort(address).ok())) {
+    spdlog::warn("proxy {} announces \"{}\", not host:port: left out", id, address.substr(0, 300));
+    address.clear();
+  }
+  Status s = proxies_->Report(cluster, id, static_cast<uint64_t>(*applied), witness, unreachable, address);
   if (!s.ok()) {
     spdlog::warn("cannot record proxy {}'s report: {}", id, s.message());
     return Status::Error("cannot record the proxy's report: " + s.message());

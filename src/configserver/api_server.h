@@ -12,13 +12,15 @@
 //          the proxies' document; with `after`, a long-poll answering as soon
 //          as the epoch passes E (204 when W passes first)
 //          with `proxy=ID&applied=E` the proxy reports the epoch it applied
+//          (and `&address=HOST:PORT`, where clients reach it)
 //   POST   /v1/clusters/NAME/shards                   {"id": "shard-3"}  an empty shard
 //   DELETE /v1/clusters/NAME/shards/ID                one that owns no slots
 //   POST   /v1/clusters/NAME/migrations               {"from", "to", "slots", "throttle"}
 //   GET    /v1/clusters/NAME/migrations[/MID]         with progress, and the live proxies
 //   POST   /v1/clusters/NAME/migrations/MID/{pause,resume,cancel,throttle}
 //   POST   /v1/clusters/NAME/rebalance                {"shards": [...], "throttle": {...}}
-//   GET    /v1/clusters/NAME/proxies                  the proxies' reported epochs
+//   GET    /v1/clusters/NAME/proxies                  the live proxies, by id: their address,
+//                                                     epoch, seen_ms (cluster-mode clients)
 //   (docs/migration.md has the bodies and answers)
 //   GET    /healthz, /metrics                         (no token needed)
 //

@@ -1,5 +1,6 @@
 #include "configserver/proxy_registry.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "configserver/cluster_record.h"
@@ -47,7 +48,7 @@ std::optional<std::map<std::string, int64_t>> ProxyRegistry::ParseUnreachable(st
 }
 
 Status ProxyRegistry::Report(const std::string& cluster, const std::string& id, uint64_t epoch, bool witness,
-                             const std::map<std::string, int64_t>& unreachable) {
+                             const std::map<std::string, int64_t>& unreachable, const std::string& address) {
   const std::string key = kPrefix + cluster + "/" + id;
   const int64_t now = WallClockMs();
   {
@@ -56,7 +57,8 @@ Status ProxyRegistry::Report(const std::string& cluster, const std::string& id, 
     // The times of unreachable masters move by a few ms between reports:
     // only the set of masters counts as a change.
     if (it != written_.end() && it->second.epoch == epoch && it->second.witness == witness &&
-        SameMasters(it->second.unreachable, unreachable) && now - it->second.seen_ms < refresh_.count()) {
+        SameMasters(it->second.unreachable, unreachable) && it->second.address == address &&
+        now - it->second.seen_ms < refresh_.count()) {
       return Status::Ok();
     }
   }
@@ -66,10 +68,11 @@ Status ProxyRegistry::Report(const std::string& cluster, const std::string& id, 
     doc["unreachable"] = json::object();
     for (const auto& [master, since] : unreachable) doc["unreachable"][master] = since;
   }
+  if (!address.empty()) doc["address"] = address;
   Status s = etcd_->Put(key, doc.dump());
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
-  written_[key] = {id, epoch, now, witness, unreachable};
+  written_[key] = {id, epoch, now, witness, unreachable, address};
   return Status::Ok();
 }
 
@@ -86,7 +89,8 @@ Result<std::vector<ProxyReport>> ProxyRegistry::Live(const std::string& cluster)
                   doc.value("epoch", uint64_t{0}),
                   doc.value("seen_ms", int64_t{0}),
                   doc.value("witness", false),
-                  {}};
+                  {},
+                  doc.value("address", std::string())};
     if (doc.contains("unreachable") && doc["unreachable"].is_object()) {
       for (const auto& [master, since] : doc["unreachable"].items()) {
         if (since.is_number_integer()) r.unreachable[master] = since.get<int64_t>();
@@ -94,6 +98,9 @@ Result<std::vector<ProxyReport>> ProxyRegistry::Live(const std::string& cluster)
     }
     if (now - r.seen_ms <= expiry_.count()) live.push_back(std::move(r));
   }
+  // etcd lists keys in byte order, which is id order under one prefix;
+  // sorted here all the same, since callers rely on it.
+  std::sort(live.begin(), live.end(), [](const ProxyReport& a, const ProxyReport& b) { return a.id < b.id; });
   return live;
 }
 

@@ -10,8 +10,14 @@
 // lost it too; before promoting it fences the shard and waits for every
 // live proxy to confirm that epoch.
 //
+// A report may also carry the address clients reach the proxy at
+// (`address=HOST:PORT`, its --announce-address): the list of live proxies
+// with their addresses (GET /v1/clusters/NAME/proxies) is what the proxies
+// present to cluster-mode clients as the cluster's nodes (docs/proxy.md,
+// "Cluster-mode clients").
+//
 // Reports live in etcd (/redkube/proxies/CLUSTER/ID -> {"epoch", "seen_ms",
-// "witness", "unreachable": {ADDR: since_ms}}) because a proxy may poll any
+// "witness", "unreachable": {ADDR: since_ms}, "address"}) because a proxy may poll any
 // ConfigServer instance while the leader reads them all. A report is
 // written when its epoch or its set of unreachable masters changes, and at
 // most every `refresh` otherwise (a proxy polls about once a second).
@@ -49,6 +55,8 @@ struct ProxyReport {
   // Masters ("host:port") it cannot reach -> when it last reached each
   // (wall clock ms).
   std::map<std::string, int64_t> unreachable;
+  // "host:port" clients reach it at; empty when it announces none.
+  std::string address;
 
   bool Reaches(const std::string& master) const { return witness && unreachable.count(master) == 0; }
 };
@@ -63,16 +71,17 @@ class ProxyRegistry {
   // Whether `id` is acceptable as a proxy name (1-200 printable ASCII).
   static bool ValidId(const std::string& id);
 
-  // Records that proxy `id` of `cluster` has applied `epoch`, now, and
-  // (`witness`) which masters it cannot reach.
+  // Records that proxy `id` of `cluster` has applied `epoch`, now,
+  // (`witness`) which masters it cannot reach, and the address it announces
+  // (empty: none). A change of address is written at once.
   Status Report(const std::string& cluster, const std::string& id, uint64_t epoch, bool witness = false,
-                const std::map<std::string, int64_t>& unreachable = {});
+                const std::map<std::string, int64_t>& unreachable = {}, const std::string& address = "");
   // Parses a report's `unreachable` parameter ("ADDR~MS,ADDR~MS", maybe
   // empty) into ADDR -> now_ms - MS; nullopt when malformed.
   static std::optional<std::map<std::string, int64_t>> ParseUnreachable(std::string_view text,
                                                                         int64_t now_ms);
 
-  // Every proxy of `cluster` seen within the expiry.
+  // Every proxy of `cluster` seen within the expiry, sorted by id.
   Result<std::vector<ProxyReport>> Live(const std::string& cluster) const;
 
   std::chrono::milliseconds expiry() const { return expiry_; }

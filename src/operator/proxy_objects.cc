@@ -24,7 +24,10 @@ Result<json> ProxyDeployment(const RedisClusterSpec& spec, const ClusterIdentity
       {"name", "proxy"},
       {"image", spec.images.proxy},
       {"command", json::array({"redkube-proxy"})},
-      {"args", json::array({"--bind", "$(POD_IP)", "--port", std::to_string(kRedisPort), "--admin-port",
+      // --announce-address: where cluster-mode clients are told this proxy
+      // is (CLUSTER SLOTS): the pod IP, which the downward API gives.
+      {"args", json::array({"--bind", "$(POD_IP)", "--port", std::to_string(kRedisPort), "--announce-address",
+                            "$(POD_IP):" + std::to_string(kRedisPort), "--admin-port",
                             std::to_string(kProxyAdminPort), "--configserver", configserver.value(),
                             "--cluster", id.name, "--token-file", parts::AuthFile(kApiTokenKey),
                             "--password-file", parts::AuthFile(kPasswordKey), "--id", "$(POD_NAME)",

@@ -9,6 +9,7 @@
 #include "core/reply_scanner.h"
 #include "core/strings.h"
 #include "proxy/client_backends.h"
+#include "proxy/cluster_commands.h"
 #include "proxy/event_loop.h"
 #include "proxy/proxy_server.h"
 #include "proxy/reply_queue.h"
@@ -249,6 +250,7 @@ void SlowlogReset(RequestContext& c, Argv) {
 }  // namespace
 
 LocalCommand FindLocalCommand(std::string_view full_name) {
+  if (LocalCommand cluster = FindClusterCommand(full_name)) return cluster;
   static const auto* table = new std::unordered_map<std::string_view, LocalCommand>{
       {"ping", Ping},
       {"echo", Echo},

@@ -16,6 +16,7 @@
 #include "core/topology.h"
 #include "proxy/admin_server.h"
 #include "proxy/master_witness.h"
+#include "proxy/proxy_list_watcher.h"
 #include "proxy/proxy_server.h"
 #include "proxy/replica_monitor.h"
 #include "proxy/topology_watcher.h"
@@ -132,6 +133,10 @@ void AddFlags(CLI::App* app, Flags* f) {
   redkube::proxy::ProxyOptions& options = f->options;
   app->add_option("--port", options.port, "client port")->required();
   app->add_option("--bind", options.bind, "address to listen on")->capture_default_str();
+  app->add_option("--announce-address", options.announce_address,
+                  "HOST:PORT clients reach this proxy at, reported to the ConfigServer and presented to "
+                  "cluster-mode clients (default: --bind:--port, unless --bind is 0.0.0.0 or ::, when "
+                  "none is announced and each client is told the address it connected to)");
   auto* topology_opt =
       app->add_option("--topology", f->topology_path, "topology JSON file (SIGHUP reloads it)")
           ->check(CLI::ExistingFile);
@@ -197,6 +202,15 @@ Status ApplyFlags(Flags* f, std::string* token) {
       snprintf(host, sizeof(host), "localhost");
     f->options.id = std::string(host) + ":" + std::to_string(f->options.port);
   }
+  if (f->options.announce_address.empty() && f->options.bind != "0.0.0.0" && f->options.bind != "::" &&
+      !f->options.bind.empty()) {
+    f->options.announce_address = f->options.bind + ":" + std::to_string(f->options.port);
+  }
+  if (!f->options.announce_address.empty()) {
+    if (auto a = redkube::ParseHostPort(f->options.announce_address); !a.ok()) {
+      return Status::Error("--announce-address: " + a.error());
+    }
+  }
   if (f->topology_path.empty() == f->configserver.empty()) {
     return Status::Error("give either --topology FILE or --configserver URL --cluster NAME");
   }
@@ -220,7 +234,7 @@ Status ApplyFlags(Flags* f, std::string* token) {
 // Everything that runs once the first topology is known, until a stop
 // signal: the proxy, its admin endpoint, the watcher and the replica
 // monitor. Returns the exit code.
-int Serve(const Flags& f, const std::shared_ptr<const Topology>& topology,
+int Serve(const Flags& f, const std::string& token, const std::shared_ptr<const Topology>& topology,
           redkube::proxy::TopologyWatcher* watcher, const redkube::SignalWaiter& signals) {
   const redkube::proxy::ProxyOptions& options = f.options;
   redkube::proxy::ProxyServer server(options, topology);
@@ -251,6 +265,13 @@ int Serve(const Flags& f, const std::shared_ptr<const Topology>& topology,
   }
   witness.Start();
   if (watcher != nullptr) watcher->Start(&server, topology->epoch());
+  // The live proxies, for cluster-mode clients (CLUSTER SLOTS, NODES...).
+  std::unique_ptr<redkube::proxy::ProxyListWatcher> proxy_list;
+  if (watcher != nullptr) {
+    proxy_list = std::make_unique<redkube::proxy::ProxyListWatcher>(SplitUrls(f.configserver), f.cluster,
+                                                                    token, &server);
+    proxy_list->Start();
+  }
   std::unique_ptr<redkube::proxy::ReplicaMonitor> replica_monitor;
   if (options.read_from != redkube::proxy::ReadFrom::kMaster) {
     replica_monitor = std::make_unique<redkube::proxy::ReplicaMonitor>(
@@ -259,6 +280,7 @@ int Serve(const Flags& f, const std::shared_ptr<const Topology>& topology,
   }
   WaitForStop(signals, watcher != nullptr ? "" : f.topology_path, &server);
   if (watcher != nullptr) watcher->Stop();
+  if (proxy_list) proxy_list->Stop();
   witness.Stop();
   if (replica_monitor) replica_monitor->Stop();
   if (admin) admin->Stop();
@@ -293,6 +315,7 @@ int main(int argc, char** argv) {
   if (!flags.configserver.empty()) {
     watcher = std::make_unique<redkube::proxy::TopologyWatcher>(SplitUrls(flags.configserver), flags.cluster,
                                                                 token, flags.options.id);
+    watcher->set_announce_address(flags.options.announce_address);
     topology = FirstTopology(watcher.get(), signals);
     if (!topology) return 0;
   } else {
@@ -303,5 +326,5 @@ int main(int argc, char** argv) {
     }
     topology = loaded.value();
   }
-  return Serve(flags, topology, watcher.get(), signals);
+  return Serve(flags, token, topology, watcher.get(), signals);
 }

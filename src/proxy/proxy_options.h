@@ -22,6 +22,12 @@ struct ProxyOptions {
   std::string id;
   std::string bind = "127.0.0.1";
   uint16_t port = 6380;
+  // "host:port" clients reach this proxy at (--announce-address; main()
+  // defaults it to bind:port when bind is a specific address): reported to
+  // the ConfigServer, and presented to cluster-mode clients. Empty: none is
+  // announced, and the proxy presents itself at the address each client
+  // connected to.
+  std::string announce_address;
   int threads = 0;       // 0: one per core
   std::string password;  // empty: no AUTH required
   int max_clients = 10000;

@@ -134,6 +134,16 @@ std::shared_ptr<const ReadableReplicas> ProxyServer::readable_replicas() const {
   return readable_replicas_;
 }
 
+void ProxyServer::SetProxyList(std::shared_ptr<const ProxyList> list) {
+  std::lock_guard<std::mutex> lock(proxy_list_mu_);
+  proxy_list_ = std::move(list);
+}
+
+std::shared_ptr<const ProxyList> ProxyServer::proxy_list() const {
+  std::lock_guard<std::mutex> lock(proxy_list_mu_);
+  return proxy_list_;
+}
+
 void ProxyServer::EnableConfigServerLease(int64_t answered_sent_ms) {
   answered_sent_ms_.store(answered_sent_ms);
   lease_enabled_.store(true);

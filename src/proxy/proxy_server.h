@@ -17,6 +17,7 @@
 #include "proxy/address_book.h"
 #include "proxy/applied_epochs.h"
 #include "proxy/backend_stats.h"
+#include "proxy/proxy_list.h"
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
 #include "proxy/replica_monitor.h"
@@ -84,6 +85,10 @@ class ProxyServer {
   void SetReadableReplicas(std::shared_ptr<const ReadableReplicas> replicas);
   std::shared_ptr<const ReadableReplicas> readable_replicas() const;
   uint64_t replicas_generation() const { return replicas_generation_.load(std::memory_order_acquire); }
+  // The cluster's live proxies (ProxyListWatcher publishes them; empty
+  // without a ConfigServer), read by the CLUSTER commands. Thread-safe.
+  void SetProxyList(std::shared_ptr<const ProxyList> list);
+  std::shared_ptr<const ProxyList> proxy_list() const;
 
   // The ConfigServer lease (docs/proxy.md, "Fences and the ConfigServer
   // lease"). Off until EnableConfigServerLease (a proxy on a --topology file
@@ -125,6 +130,8 @@ class ProxyServer {
   std::atomic<uint64_t> generation_{1};
   std::shared_ptr<const ReadableReplicas> readable_replicas_ = std::make_shared<ReadableReplicas>();
   std::atomic<uint64_t> replicas_generation_{1};
+  mutable std::mutex proxy_list_mu_;
+  std::shared_ptr<const ProxyList> proxy_list_ = std::make_shared<const ProxyList>();
   std::atomic<bool> writes_allowed_{true};
   std::atomic<bool> lease_enabled_{false};
   std::atomic<int64_t> answered_sent_ms_{0};

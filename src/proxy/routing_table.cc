@@ -14,7 +14,6 @@ constexpr std::string_view kReplication =
     "replication is managed by redkube's ConfigServer, not through the proxy";
 constexpr std::string_view kServerAdmin = "it administers one server; run it on the servers directly";
 constexpr std::string_view kOneDatabase = "redkube serves database 0 only";
-constexpr std::string_view kNoCluster = "redkube is not a Redis Cluster; the proxy routes for you";
 
 CommandRoute Make(Route route, K merge = K::kAllOk) {
   CommandRoute r;
@@ -119,9 +118,6 @@ const std::unordered_map<std::string_view, CommandRoute>& PolicyByName() {
       {"move", Refuse(kOneDatabase)},
       {"swapdb", Refuse(kOneDatabase)},
       {"migrate", Refuse("redkube migrates slots itself")},
-      {"asking", Refuse(kNoCluster)},
-      {"readonly", Refuse(kNoCluster)},
-      {"readwrite", Refuse(kNoCluster)},
   };
   return *table;
 }

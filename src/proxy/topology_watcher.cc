@@ -70,6 +70,7 @@ Result<std::shared_ptr<const Topology>> TopologyWatcher::Poll(const std::string&
   path += "?after=" + std::to_string(after) + "&wait_ms=" + std::to_string(wait_ms);
   path += "&proxy=" + QueryValue(proxy_id_) +
           "&applied=" + std::to_string(server_ != nullptr ? server_->AppliedEpoch() : 0);
+  if (!announce_address_.empty()) path += "&address=" + QueryValue(announce_address_);
   const int64_t sent_ms = EventLoop::MonotonicMs();
   *sent_ms_out = sent_ms;
   {

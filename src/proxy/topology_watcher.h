@@ -11,6 +11,10 @@
 // to the server the watcher waits (up to 1 s) for every worker to apply
 // it, so the next poll carries the confirmation within milliseconds.
 //
+// With an announced address (set_announce_address), every long-poll also
+// carries `&address=HOST:PORT`: where clients reach this proxy, which the
+// ConfigServer lists for cluster-mode clients (ProxyListWatcher).
+//
 // With a MasterWitness (set_witness), every long-poll also carries
 // `&unreachable=ADDR~MS,ADDR~MS` (present, maybe empty: the masters the
 // proxy cannot reach, and for how long), and a change of that set abandons
@@ -54,6 +58,9 @@ class TopologyWatcher {
   void Start(ProxyServer* server, uint64_t epoch);
   // Ends a long-poll in flight at once, then the thread.
   void Stop();
+  // The `address=` of every report ("host:port"; empty: none); before the
+  // first fetch.
+  void set_announce_address(std::string address) { announce_address_ = std::move(address); }
   // Where the `unreachable=` report comes from; before Start(). Not owned.
   void set_witness(const MasterWitness* witness) { witness_ = witness; }
   // Thread-safe: abandons the long-poll in flight (if any) and has the next
@@ -86,6 +93,7 @@ class TopologyWatcher {
   std::string cluster_;
   std::string token_;
   std::string proxy_id_;
+  std::string announce_address_;
   size_t current_ = 0;
   std::atomic<uint64_t> updates_{0};
   std::atomic<bool> connected_{false};

@@ -347,6 +347,14 @@ def test_two_shards_two_replicas_three_proxies_beside_another_cluster(clusters):
     other.client(0).set("mine", "small")
     assert c.client(0).get("mine") is None
 
+    # Cluster-mode clients are shown every proxy at the address `redkube up`
+    # announces for it (the list is fetched every 2 s).
+    def presented():
+        lines = c.client(0).execute_command("CLUSTER", "NODES").decode().splitlines()
+        return {line.split(" ")[1].split("@")[0] for line in lines}
+    expected = {"127.0.0.1:%d" % (c.port + i) for i in range(3)}
+    wait_until(lambda: presented() == expected, 15, "CLUSTER NODES listing the three proxies")
+
 
 def test_port_taken_gives_clear_error_and_starts_nothing(clusters):
     c = clusters(name="blocked")

@@ -314,7 +314,8 @@ Status LocalPlatform::EnsureProxies(int count, const ControlPlane& control_plane
     Status s = supervisor_.Start(
         {.name = name,
          .argv = {binary_dir_ + "/redkube-proxy", "--port", std::to_string(layout_.ProxyPort(i)), "--bind",
-                  layout_.host(), "--configserver", urls, "--cluster", layout_.spec().name, "--token-file",
+                  layout_.host(), "--announce-address",
+                  layout_.host() + ":" + std::to_string(layout_.ProxyPort(i)), "--configserver", urls, "--cluster", layout_.spec().name, "--token-file",
                   layout_.TokenFile(), "--password-file", layout_.PasswordFile(), "--admin-port",
                   std::to_string(layout_.ProxyAdminPort(i)), "--shutdown-grace-ms", "2000", "--id", name},
          .log_path = layout_.LogFile(name)});

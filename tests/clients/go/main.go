@@ -2,8 +2,10 @@
 // redis-server): strings, hashes, a pipeline, a transaction, a Lua script,
 // pub/sub, a blocking pop and SCAN. Exits 1 naming the first check that
 // failed. Multi-key operations use hash tags so their keys share a slot.
+// With -cluster, the same through go-redis's ClusterClient started from
+// ADDR alone (cluster.go).
 //
-//	go run . -addr 127.0.0.1:6380 [-password P]
+//	go run . -addr 127.0.0.1:6380 [-password P] [-cluster [-readonly]]
 package main
 
 import (
@@ -39,9 +41,15 @@ func main() {
 	prefix := flag.String("prefix", "go", "key prefix")
 	// 0: go-redis's own choice (v9: HELLO 3, RESP3 when it succeeds).
 	protocol := flag.Int("protocol", 0, "RESP version to ask for (2, 3; 0: the library's default)")
+	cluster := flag.Bool("cluster", false, "use a ClusterClient started from -addr")
+	readOnly := flag.Bool("readonly", false, "with -cluster: read from replicas (READONLY)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if *cluster {
+		clusterWorkload(ctx, *addr, *password, *prefix, *readOnly)
+		return
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: *addr, Password: *password, Protocol: *protocol})
 	defer rdb.Close()
 	p := *prefix

@@ -2,12 +2,15 @@
 // redis-server: strings, hashes, a pipeline, a transaction, a Lua script,
 // pub/sub, a blocking pop and SCAN. Exits 1 naming the first check that
 // failed. Multi-key operations use hash tags so their keys share a slot.
+// MODE "cluster" (or "cluster-replicas", reading from replicas) runs the
+// cluster workload instead: ioredis's Cluster client started from HOST:PORT
+// alone (cluster_workload.js).
 //
-//   node workload.js HOST PORT [PASSWORD] [PREFIX]
+//   node workload.js HOST PORT [PASSWORD] [PREFIX] [MODE]
 'use strict';
 const Redis = require('ioredis');
 
-const [host, port, password, prefixArg] = process.argv.slice(2);
+const [host, port, password, prefixArg, mode] = process.argv.slice(2);
 const p = prefixArg || 'node';
 const options = { host, port: Number(port), password: password || undefined, maxRetriesPerRequest: 2 };
 
@@ -75,7 +78,10 @@ async function main() {
   console.log('OK ioredis', found.size, 'keys scanned');
 }
 
-main().catch((e) => {
+const run = mode && mode.startsWith('cluster')
+  ? () => require('./cluster_workload').run(host, Number(port), password, p, mode === 'cluster-replicas', check)
+  : main;
+run().catch((e) => {
   console.log('FAIL: ' + (e && e.stack ? e.stack : e));
   process.exit(1);
 });
