@@ -53,6 +53,8 @@ class Buffer {
   }
 
   void Clear() { read_ = write_ = 0; }
+  // Drops what was appended after the first n unread bytes (n <= size()).
+  void Truncate(size_t n) { write_ = read_ + n; }
   // Frees the memory when the buffer is empty and holds more than keep_bytes,
   // so idle connections cost little.
   void ShrinkIfIdle(size_t keep_bytes);

@@ -171,6 +171,11 @@ void BackendConnection::ReadAvailableReplies() {
         continue;
       }
       if (len < 0 || in_flight_.empty()) {
+        if (len > 0 && monitoring_) {  // a MONITOR line: nothing is owed on a monitoring connection
+          sink_->OnBackendPush(this, reply);
+          in_.Consume(static_cast<size_t>(len));
+          continue;
+        }
         Fail(len < 0 ? "malformed reply from the server" : "unexpected reply from the server");
         return;
       }

@@ -90,6 +90,9 @@ class BackendConnection : public EventHandler {
   // Who the pushes of this connection are for (the ReplySink's business).
   void set_push_owner(void* owner) { push_owner_ = owner; }
   void* push_owner() const { return push_owner_; }
+  // MONITOR was sent here: what the server sends unasked from now on (its
+  // monitor lines) goes to OnBackendPush instead of failing the connection.
+  void StartMonitoring() { monitoring_ = true; }
   // A request of the proxy's own (no client): its reply is only checked
   // for an error, which is logged. Append its RESP to the returned buffer.
   Buffer* StartOwnRequest();
@@ -180,6 +183,7 @@ class BackendConnection : public EventHandler {
   uint64_t session_ = NextSession();
   static uint64_t NextSession();
   void* push_owner_ = nullptr;
+  bool monitoring_ = false;
   BackendStats* stats_ = nullptr;
 };
 

@@ -10,6 +10,7 @@
 
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
+#include "proxy/reply_mode.h"
 
 namespace redkube::proxy {
 namespace {
@@ -147,7 +148,9 @@ size_t ClientSession::ProcessInput(const char* data, size_t size) {
     if (result == RequestParser::Result::kComplete) {
       std::string_view raw =
           parser_.multibulk() ? std::string_view(data + offset, consumed) : std::string_view();
-      DispatchOrder order = handler_->Handle(ctx_, parser_.args(), raw);
+      // CLIENT REPLY OFF/SKIP: the one test replies-on clients pay.
+      DispatchOrder order = state_.reply_mode == 0 ? handler_->Handle(ctx_, parser_.args(), raw)
+                                                   : HandleUnderReplyMode(*handler_, ctx_, parser_.args(), raw);
       if (order == DispatchOrder::kRetryAfterReplies) {
         // Parsed again from the same bytes once the replies are in.
         AwaitReplies();
@@ -187,6 +190,11 @@ void ClientSession::Park() {
 
 bool ClientSession::Unpark(bool topology_changed, int64_t now_ms) {
   if (!topology_changed && now_ms < state_.hold_deadline_ms) return false;
+  if (state_.paused) {
+    // A CLIENT PAUSE wait ends: its deadline was the pause's, not a hold's.
+    state_.paused = false;
+    state_.hold_deadline_ms = 0;
+  }
   parked_ = false;
   worker_->resumable_clients.push_back(this);
   return true;
@@ -285,7 +293,7 @@ void ClientSession::SetReading(bool reading) {
 }
 
 bool ClientSession::IdleLongerThan(int64_t ms) const {
-  if (state_.subscriptions.active() || !Idle() || own_.AnyInFlight())
+  if (state_.subscriptions.active() || (state_.reply_mode & kMonitoring) || !Idle() || own_.AnyInFlight())
     return false;  // blocked (BLPOP...): not idle
   return worker_->loop->now_ms() - state_.last_read_ms > ms;
 }

@@ -11,6 +11,7 @@
 #include "core/buffer.h"
 #include "core/resp_parser.h"
 #include "proxy/client_backends.h"
+#include "proxy/client_listing.h"
 #include "proxy/client_state.h"
 #include "proxy/event_loop.h"
 #include "proxy/reply_queue.h"
@@ -45,6 +46,10 @@ class ClientSession : public EventHandler, private ReplyQueue::Owner {
   bool IdleLongerThan(int64_t ms) const;
   // Stops reading requests (shutdown drain).
   void StopReading();
+
+  // What CLIENT LIST shows (read on this worker's thread only).
+  const ClientState& state() const { return state_; }
+  ClientConnectionView view() const { return {input_.size(), output_.size(), replies_.Blocked(), want_write_}; }
 
  private:
   // ReplyQueue::Owner

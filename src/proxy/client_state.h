@@ -44,6 +44,15 @@ struct ClientState {
   int64_t hold_deadline_ms = 0;
   ClientTransaction transaction;
   ClientSubscriptions subscriptions;
+  // CLIENT commands (client_commands.h): the last command's CommandIndex
+  // (CLIENT LIST's cmd), CLIENT REPLY's mode (ReplyMode bits, 0: replies
+  // on), CLIENT NO-EVICT / NO-TOUCH as set, and whether the client is
+  // parked by CLIENT PAUSE (its hold deadline is the pause's end).
+  uint16_t last_command = 0;
+  uint8_t reply_mode = 0;
+  bool no_evict = false;
+  bool no_touch = false;
+  bool paused = false;
 };
 
 }  // namespace redkube::proxy

@@ -8,6 +8,7 @@
 #include "core/strings.h"
 #include "proxy/backend_pool.h"
 #include "proxy/client_backends.h"
+#include "proxy/client_commands.h"
 #include "proxy/info_command.h"
 #include "proxy/proxy_server.h"
 #include "proxy/reply_queue.h"
@@ -70,6 +71,11 @@ DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std
   if (route->Has(kRouteWrites) && !ctx.worker.server->writes_allowed() && RefuseWrite(ctx, *route)) {
     return done;
   }
+  // CLIENT PAUSE (client_pause.h): one relaxed load while none is on.
+  if (ctx.worker.server->client_pause()->Active() && ParkIfPaused(ctx, *route)) {
+    return DispatchOrder::kWaitForTopology;
+  }
+  client.last_command = route->command_index;  // CLIENT LIST's cmd
   ctx.worker.recorder->Begin(route->command_index, argv);
   Run(ctx, *route, argv, raw);
   if (client.held) {

@@ -1,8 +1,6 @@
-// INFO [section ...] through the proxy: the proxy's own sections (proxy,
-// clients, stats, commandstats, latencystats), the Server section of the
-// first shard (so clients can read redis_version), and the keyspace summed
-// over every shard. Sections that describe one server (memory,
-// replication, ...) are left to the servers themselves.
+// INFO [section ...] through the proxy: every section of a redis-server,
+// each field the proxy's own figure or the masters' combined (info_merge.h
+// has the rules), and the proxy's own "# Proxy" section.
 #pragma once
 
 #include <span>

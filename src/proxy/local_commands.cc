@@ -8,7 +8,9 @@
 
 #include "core/reply_scanner.h"
 #include "core/strings.h"
+#include "proxy/admin_commands.h"
 #include "proxy/client_backends.h"
+#include "proxy/client_commands.h"
 #include "proxy/cluster_commands.h"
 #include "proxy/event_loop.h"
 #include "proxy/proxy_server.h"
@@ -167,28 +169,6 @@ void ClientId(RequestContext& c, Argv) {
   c.replies.Add(out);
 }
 
-// Every field redis-server 7.0 gives (client libraries parse them), with the
-// values of the client's connection to the proxy; buffer sizes are not
-// tracked per field and read 0.
-void ClientInfo(RequestContext& c, Argv) {
-  int64_t now_ms = c.worker.loop->now_ms();
-  int64_t age_s = (now_ms - c.client.created_ms) / 1000;
-  int64_t idle_s = (now_ms - c.client.last_read_ms) / 1000;
-  const ClientSubscriptions& subs = c.client.subscriptions;
-  const ClientTransaction& txn = c.client.transaction;
-  std::string flags = subs.active() ? "P" : (txn.in_multi ? "x" : "N");
-  std::string text = fmt::format(
-      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} "
-      "multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
-      "events=r cmd=client|info user=default redir=-1 resp={}\n",
-      c.client.id, c.client.peer, c.client.local, c.client.fd, c.client.name, age_s, idle_s, flags,
-      subs.channels.size(), subs.patterns.size(), subs.shard_channels.size(),
-      txn.in_multi ? static_cast<int64_t>(txn.count) : -1, txn.queued.size(), c.client.resp);
-  std::string out;
-  AppendText(&out, text, c.client.resp);  // verbatim in RESP3
-  c.replies.Add(out);
-}
-
 void Time(RequestContext& c, Argv) {
   timeval tv;
   gettimeofday(&tv, nullptr);
@@ -203,7 +183,8 @@ void Reset(RequestContext& c, Argv) {
   TransactionCommands::End(c);
   c.own.DropAll();  // unsubscribes from everything as well
   c.client.name.clear();
-  c.client.resp = 2;  // DropAll closed the own connections: new ones speak RESP2
+  c.client.resp = 2;        // DropAll closed the own connections: new ones speak RESP2
+  c.client.reply_mode = 0;  // CLIENT REPLY ON, and MONITOR ends (its connections are gone)
   c.client.authenticated = c.worker.options->password.empty();
   c.replies.Add("+RESET\r\n");
 }
@@ -261,15 +242,40 @@ LocalCommand FindLocalCommand(std::string_view full_name) {
       {"client|setname", ClientSetName},
       {"client|getname", ClientGetName},
       {"client|id", ClientId},
-      {"client|info", ClientInfo},
       {"time", Time},
       {"reset", Reset},
       {"slowlog|get", SlowlogGet},
       {"slowlog|len", SlowlogLen},
       {"slowlog|reset", SlowlogReset},
+      // LATENCY, MEMORY, ACL: admin_commands.h says what each does.
+      {"latency|latest", LatencyLatest},
+      {"latency|history", LatencyHistory},
+      {"latency|reset", LatencyReset},
+      {"latency|doctor", LatencyPerShardText},
+      {"latency|graph", LatencyPerShardText},
+      {"latency|histogram", LatencyHistogramCommand},
+      {"latency|help", AnyMaster},
+      {"memory|stats", MemoryStats},
+      {"memory|doctor", MemoryPerShardText},
+      {"memory|malloc-stats", MemoryPerShardText},
+      {"memory|purge", MemoryPurge},
+      {"acl|whoami", AclWhoami},
+      {"acl|users", AclUsers},
+      {"acl|cat", AnyMaster},
+      {"acl|genpass", AnyMaster},
+      {"acl|help", AnyMaster},
+      {"acl|setuser", AclRefused},
+      {"acl|deluser", AclRefused},
+      {"acl|getuser", AclRefused},
+      {"acl|list", AclRefused},
+      {"acl|load", AclRefused},
+      {"acl|save", AclRefused},
+      {"acl|log", AclRefused},
+      {"acl|dryrun", AclRefused},
   };
   auto it = table->find(full_name);
-  return it == table->end() ? nullptr : it->second;
+  if (it == table->end()) return FindClientCommand(full_name);  // CLIENT LIST, KILL, ...
+  return it->second;
 }
 
 std::string UnknownCommandError(std::span<const std::string_view> argv) {

@@ -51,6 +51,7 @@ struct PendingReply {
   // the proxy words itself (its counts are the client's, not a backend's).
   bool fixed = false;
   bool blocks = false;   // waited on a server by design (BLPOP, WAIT): not slow
+  bool silent = false;   // CLIENT REPLY OFF/SKIP: `fixed` to nothing, errors included
   uint16_t command = 0;  // CommandIndex + 1 of the request, for its stats; 0: none
   int64_t start_us = 0;  // when the request was parsed (loop clock)
   // The request's arguments, kept (SlowLogArgs) in case it turns out slow.
@@ -95,6 +96,7 @@ class PendingReplyPool {
     p->fixed = false;
     p->command = 0;
     p->blocks = false;
+    p->silent = false;
     p->next_step = nullptr;
     p->step_dropped_replies = 0;
     p->step_resp = 2;

@@ -17,6 +17,7 @@
 #include "proxy/address_book.h"
 #include "proxy/applied_epochs.h"
 #include "proxy/backend_stats.h"
+#include "proxy/client_pause.h"
 #include "proxy/proxy_list.h"
 #include "proxy/proxy_options.h"
 #include "proxy/proxy_stats.h"
@@ -80,6 +81,8 @@ class ProxyServer {
   // connection up.
   bool Ready() const;
   SlowLog* slow_log() { return &slow_log_; }
+  // CLIENT PAUSE, process-wide (client_pause.h).
+  ClientPause* client_pause() { return &client_pause_; }
   ScriptCache* scripts() { return &scripts_; }
   // The replicas reads may go to (ReplicaMonitor), published like topologies.
   void SetReadableReplicas(std::shared_ptr<const ReadableReplicas> replicas);
@@ -122,6 +125,7 @@ class ProxyServer {
   ProxyOptions options_;
   ProxyStats stats_;
   SlowLog slow_log_;
+  ClientPause client_pause_;
   ScriptCache scripts_;
   // Before workers_: their connections look names up in it until they stop.
   AddressBook addresses_;

@@ -20,30 +20,6 @@ const char kProtocolMismatch[] = "-ERR redkube: unexpected reply from a backend\
 // a backend that sends such numbers gets the protocol-mismatch error.
 bool AddChecked(int64_t* sum, int64_t v) { return !__builtin_add_overflow(*sum, v, sum); }
 
-// Parses "key=value,key=value" from one INFO keyspace line into *fields.
-void AddKeyspaceLine(std::string_view line, std::map<std::string, std::map<std::string, int64_t>>* dbs,
-                     std::vector<std::string>* order) {
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return;
-  std::string db(line.substr(0, colon));
-  if (!dbs->count(db)) order->push_back(db);
-  auto& fields = (*dbs)[db];
-  std::string_view rest = line.substr(colon + 1);
-  while (!rest.empty()) {
-    size_t comma = rest.find(',');
-    std::string_view field = rest.substr(0, comma);
-    size_t eq = field.find('=');
-    if (eq != std::string_view::npos) {
-      int64_t v = 0;
-      std::from_chars(field.data() + eq + 1, field.data() + field.size(), v);
-      int64_t& total = fields[std::string(field.substr(0, eq))];
-      if (!AddChecked(&total, v)) total = INT64_MAX;  // INFO text: saturate
-    }
-    if (comma == std::string_view::npos) break;
-    rest = rest.substr(comma + 1);
-  }
-}
-
 // RESP3: a RESP3 client's parts come from servers that speak RESP3 to it
 // (BackendPool), so each merge reads the RESP3 forms of its parts too and
 // answers in the form the parts came in: `_` for nil, `%` maps (pairs),
@@ -95,8 +71,9 @@ void ReplyMerger::Reset(Kind kind, uint32_t parts) {
   parts_.resize(parts);
   positions.clear();
   info_prefix.clear();
-  info_server = false;
-  info_keyspace = false;
+  info_selection = InfoSelection();
+  custom = nullptr;
+  part_labels.clear();
 }
 
 void ReplyMerger::SetPart(uint32_t part, std::string_view reply) {
@@ -108,11 +85,12 @@ const ReplyMerger::MergeFunction ReplyMerger::kMerge[kKinds] = {
     &ReplyMerger::MergeMget,     &ReplyMerger::MergeAllOk, &ReplyMerger::MergeSum,
     &ReplyMerger::MergeConcat,   &ReplyMerger::MergeFirst, &ReplyMerger::MergeAnd,
     &ReplyMerger::MergeRandom,   &ReplyMerger::MergeScan,  &ReplyMerger::MergeInfo,
-    &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,
+    &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,   &ReplyMerger::MergeCustom,
 };
 static_assert(static_cast<int>(ReplyMerger::Kind::kMgetByPosition) == 0 &&
               static_cast<int>(ReplyMerger::Kind::kScanCursor) == 7 &&
-              static_cast<int>(ReplyMerger::Kind::kMinInteger) == 10);
+              static_cast<int>(ReplyMerger::Kind::kMinInteger) == 10 &&
+              static_cast<int>(ReplyMerger::Kind::kCustom) == 11);
 
 void ReplyMerger::Finish(std::string* out) {
   out->clear();
@@ -279,48 +257,30 @@ void ReplyMerger::MergeScan(ReplyMerger& m, std::string* out) {
 }
 
 void ReplyMerger::MergeInfo(ReplyMerger& m, std::string* out) {
-  std::map<std::string, std::map<std::string, int64_t>> dbs;
-  std::vector<std::string> order;
-  std::string server_section;
+  std::vector<std::string_view> texts;
   bool verbatim_parts = false;
-  for (size_t i = 0; i < m.parts_.size(); ++i) {
+  for (const auto& p : m.parts_) {
     std::string_view text;
     bool verbatim = false;
-    if (!ParseText(m.parts_[i], &text, &verbatim)) continue;
-    verbatim_parts |= verbatim;
-    bool in_server = false;
-    while (!text.empty()) {
-      size_t eol = text.find("\r\n");
-      std::string_view line = text.substr(0, eol);
-      if (line.starts_with("# ")) in_server = line == "# Server";
-      if (in_server && i == 0 && !line.empty()) {
-        server_section.append(line).append("\r\n");
-      } else if (line.starts_with("db")) {
-        AddKeyspaceLine(line, &dbs, &order);
-      }
-      if (eol == std::string_view::npos) break;
-      text = text.substr(eol + 2);
+    if (ParseText(p, &text, &verbatim)) {
+      texts.push_back(text);
+      verbatim_parts |= verbatim;
     }
   }
-  std::string body = m.info_prefix;
-  if (m.info_server && !server_section.empty()) body += server_section + "\r\n";
-  if (m.info_keyspace) {
-    body += "# Keyspace\r\n";
-    for (const auto& db : order) {
-      const auto& f = dbs[db];
-      int64_t keys = f.count("keys") ? f.at("keys") : 0;
-      int64_t expires = f.count("expires") ? f.at("expires") : 0;
-      // avg_ttl is an average: the sum over shards means nothing, report the mean.
-      int64_t avg_ttl = f.count("avg_ttl") ? f.at("avg_ttl") / static_cast<int64_t>(m.parts_.size()) : 0;
-      body += fmt::format("{}:keys={},expires={},avg_ttl={}\r\n", db, keys, expires, avg_ttl);
-    }
-  }
-  while (body.ends_with("\r\n\r\n")) body.resize(body.size() - 2);
-  if (verbatim_parts) {
+  std::string body = ::redkube::proxy::MergeInfo(m.info_selection, m.info_prefix, texts);
+  if (verbatim_parts) {  // a RESP3 client's: verbatim, as redis-server answers it
     out->append("=").append(std::to_string(body.size() + 4)).append("\r\ntxt:").append(body).append("\r\n");
   } else {
     AppendBulk(out, body);
   }
+}
+
+void ReplyMerger::MergeCustom(ReplyMerger& m, std::string* out) {
+  if (m.custom == nullptr) {
+    out->assign(kProtocolMismatch);
+    return;
+  }
+  m.custom(m.parts_, m, out);
 }
 
 }  // namespace redkube::proxy

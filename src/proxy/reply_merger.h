@@ -6,9 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "proxy/info_merge.h"
 
 namespace redkube::proxy {
 
@@ -23,11 +26,14 @@ class ReplyMerger {
     kAndArrays,       // SCRIPT EXISTS: element-wise AND of 0/1 arrays
     kRandomNonNil,    // RANDOMKEY: any non-nil part
     kScanCursor,      // SCAN: one part; its cursor is mapped to the proxy's (ScanCursor)
-    kInfo,            // INFO: proxy sections, shard 0's Server section, summed keyspace
+    kInfo,            // INFO: the proxy's sections and the masters' combined (MergeInfo)
     kSumPairs,        // PUBSUB NUMSUB: [name, n, ...] per part; n summed by position
     kMinInteger,      // WAIT: the smallest integer reply (what every shard reached)
+    kCustom,          // LATENCY, MEMORY...: `custom` merges (admin_commands.cc)
   };
-  static constexpr int kKinds = static_cast<int>(Kind::kMinInteger) + 1;
+  static constexpr int kKinds = static_cast<int>(Kind::kCustom) + 1;
+  // kCustom: merges the parts (none is an error; part i from shard i).
+  using CustomMerge = void (*)(std::span<const std::string> parts, const ReplyMerger& m, std::string* out);
 
   // Prepares for a request of `parts` backend replies.
   void Reset(Kind kind, uint32_t parts);
@@ -45,12 +51,14 @@ class ReplyMerger {
   uint32_t scan_position = 0;
   uint32_t scan_positions = 0;
   uint32_t scan_tag = 0;
-  // kInfo: the proxy's own sections, placed first; then part 0's "# Server"
-  // section if info_server, then the keyspace summed over parts if
-  // info_keyspace.
+  // kInfo: the proxy's own sections and fields (MergeInfo's proxy_text),
+  // and the sections asked for.
   std::string info_prefix;
-  bool info_server = false;
-  bool info_keyspace = false;
+  InfoSelection info_selection;
+  // kCustom: the merge, and a label per part (the shard's id) for replies
+  // that give each shard's text.
+  CustomMerge custom = nullptr;
+  std::vector<std::string> part_labels;
 
  private:
   using MergeFunction = void (*)(ReplyMerger& m, std::string* out);
@@ -67,6 +75,7 @@ class ReplyMerger {
   static void MergeInfo(ReplyMerger& m, std::string* out);
   static void MergeSumPairs(ReplyMerger& m, std::string* out);
   static void MergeMin(ReplyMerger& m, std::string* out);
+  static void MergeCustom(ReplyMerger& m, std::string* out);
 
   Kind kind_ = Kind::kAllOk;
   std::vector<std::string> parts_;

@@ -74,7 +74,7 @@ bool ReplyQueue::CloseAfterLast() {
 
 void ReplyQueue::Complete(PendingReply* p, uint32_t part, std::string_view reply) {
   if (p->fixed) {
-    if (IsErrorReply(reply)) p->data.assign(reply);
+    if (IsErrorReply(reply) && !p->silent) p->data.assign(reply);
   } else if (p->merging) {
     p->merger->SetPart(part, reply);
   } else if (head_ == p) {
@@ -119,6 +119,19 @@ bool ReplyQueue::Blocked() const {
     if (p->blocks && !p->done) return true;
   }
   return false;
+}
+
+void ReplyQueue::SilenceSince(Mark mark) {
+  // Written at once only while the queue was empty before the request.
+  if (mark.tail == nullptr && output_->size() > mark.output_size) output_->Truncate(mark.output_size);
+  for (PendingReply* p = mark.tail ? mark.tail->next : head_; p != nullptr; p = p->next) {
+    p->data.clear();
+    p->silent = true;
+    if (!p->done) {
+      p->fixed = true;  // its parts count down as usual; the client gets nothing
+      p->merging = false;
+    }
+  }
 }
 
 void ReplyQueue::Close() {

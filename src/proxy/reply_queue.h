@@ -57,6 +57,12 @@ class ReplyQueue {
   // The client closes once the last reply owed now is written (EOF read
   // while replies are owed). False if none is owed.
   bool CloseAfterLast();
+  // The client closes once `p` (a slot of this queue) is written, and reads
+  // no more requests from now on (CLIENT KILL of the asker itself).
+  void CloseAfter(PendingReply* p) {
+    p->close_after = true;
+    owner_->OnClosing();
+  }
 
   // A backend's reply for part `part` of `p` (a slot of this queue).
   void Complete(PendingReply* p, uint32_t part, std::string_view reply);
@@ -74,6 +80,16 @@ class ReplyQueue {
   void StepFinished() { --steps_in_flight_; }
   // Whether a blocking request (BLPOP, WAIT...) is still unanswered.
   bool Blocked() const;
+
+  // CLIENT REPLY OFF/SKIP: where the queue and the output stand before a
+  // request, and the request's replies made silent after it ran (those
+  // already written dropped, those owed answered with nothing).
+  struct Mark {
+    PendingReply* tail;
+    size_t output_size;
+  };
+  Mark MarkEnd() const { return {tail_, output_->size()}; }
+  void SilenceSince(Mark mark);
 
  private:
   PendingReply* Append();

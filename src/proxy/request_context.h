@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -40,6 +41,10 @@ struct WorkerContext {
   RequestRecorder* recorder = nullptr;
   BackendPool* backends = nullptr;  // the shared connections
   ReplySink* sink = nullptr;        // where the clients' own connections deliver
+  int worker_index = 0;             // this worker's place in ProxyServer::workers()
+  // Every client of this worker (CLIENT LIST, KILL), closed ones included
+  // until the end of the loop iteration.
+  const std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>>* clients = nullptr;
   const BackendOptions* own_backend_options = nullptr;
   // The routing of the topology the worker applied last, and a counter that
   // moves whenever it changes.

@@ -108,7 +108,7 @@ const std::unordered_map<std::string_view, CommandRoute>& PolicyByName() {
       {"unsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kChannel)},
       {"punsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kPattern)},
       {"sunsubscribe", Sub(Route::kUnsubscribe, SubscriptionKind::kShardChannel)},
-      {"monitor", Refuse("monitor a server directly")},
+      {"debug", Refuse("redis-server refuses it too unless enable-debug-command is set; run it on a server")},
       {"sync", Refuse(kReplication)},
       {"psync", Refuse(kReplication)},
       {"replconf", Refuse(kReplication)},
@@ -127,6 +127,10 @@ uint16_t FlagsByName(std::string_view name) {
   static const auto* table = new std::unordered_map<std::string_view, uint16_t>{
       {"watch", kRouteOwnConnection},
       {"wait", kRouteOwnConnection},
+      // Answered from every worker thread: ordered like a request on the
+      // client's own connection, so that nothing pipelined after a CLIENT
+      // KILL of the asker itself runs (as on redis-server).
+      {"client|kill", kRouteOwnConnection},
       // What a transaction queues on its shard besides keyed commands.
       {"ping", kRouteQueuedInMulti | kRouteAllowedWhileSubscribed},
       {"echo", kRouteQueuedInMulti},

@@ -55,6 +55,8 @@ Worker::Worker(int index, ProxyServer* server, int listen_fd)
   context_.recorder = &recorder_;
   context_.backends = &backends_;
   context_.sink = this;
+  context_.worker_index = index_;
+  context_.clients = &clients_;
   context_.own_backend_options = &own_backend_options_;
   loop_.Add(listen_fd_, EPOLLIN, listener_.get());
   loop_.SetBeforeSleep([this] { BeforeSleep(); });

@@ -37,7 +37,7 @@ ShardRecord Fenced() {
 }
 
 ProxyReport Witness(const std::string& id, uint64_t epoch, std::map<std::string, int64_t> unreachable) {
-  return ProxyReport{id, epoch, 0, true, std::move(unreachable)};
+  return ProxyReport{id, epoch, 0, true, std::move(unreachable), ""};
 }
 
 NodeHealth Failing(int64_t since) {
@@ -197,7 +197,7 @@ TEST(FailoverPlanner, PromotionWaitsUntilEveryLiveProxyHasAppliedTheFence) {
   EXPECT_FALSE(plan.fence);
   EXPECT_NE(plan.waiting.find("p2 (epoch 4)"), std::string::npos) << plan.waiting;
   // A proxy that does not witness (an older one) is still waited for.
-  plan = PlanShard(Fenced(), health, 10000, kDownAfter, {ProxyReport{"old", 3, 0, false, {}}});
+  plan = PlanShard(Fenced(), health, 10000, kDownAfter, {ProxyReport{"old", 3, 0, false, {}, ""}});
   EXPECT_EQ(plan.promote, "");
   plan = PlanShard(Fenced(), health, 10000, kDownAfter,
                    {Witness("p1", 5, {{"m:1", 8000}}), Witness("p2", 6, {{"m:1", 8000}})});
@@ -221,7 +221,7 @@ TEST(FailoverPlanner, AMasterThatALiveProxyReachesIsNotFailedOver) {
   EXPECT_TRUE(plan.unfence);
   EXPECT_EQ(plan.promote, "");
   // A proxy that does not witness vetoes nothing.
-  plan = PlanShard(Shard(), health, 10000, kDownAfter, {ProxyReport{"old", 4, 0, false, {}}});
+  plan = PlanShard(Shard(), health, 10000, kDownAfter, {ProxyReport{"old", 4, 0, false, {}, ""}});
   EXPECT_TRUE(plan.fence);
 }
 
