@@ -86,7 +86,26 @@ void BackendConnection::Connect() {
     AppendBulk(out, "AUTH");
     AppendBulk(out, options_->password);
   }
+  if (protocol_ != 2) SendHello();
   sink_->OnBackendConnecting(this);
+}
+
+void BackendConnection::SendHello() {
+  Buffer* out = StartOwnRequest();
+  AppendArrayHeader(out, 2);
+  AppendBulk(out, "HELLO");
+  AppendBulk(out, std::to_string(protocol_));
+}
+
+void BackendConnection::SetProtocol(int resp) {
+  if (resp == protocol_) return;
+  protocol_ = resp;
+  if (state_ == State::kDown) return;  // the next Connect() says it
+  SendHello();
+  if (!dirty_) {
+    dirty_ = true;
+    sink_->MarkBackendDirty(this);
+  }
 }
 
 Buffer* BackendConnection::StartOwnRequest() {
@@ -234,6 +253,7 @@ void BackendConnection::Tick() {
 void BackendConnection::Fence(const std::string& reason) {
   if (fenced_) return;
   fenced_ = true;
+  fence_reason_ = reason;
   if (options_->log_state_changes) spdlog::warn("backend {} fenced: {}", name_, reason);
   // Down on purpose: Fail() closes the socket and answers what is owed with
   // the reason (a request already written may still run on the server: its

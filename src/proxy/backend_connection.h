@@ -114,6 +114,14 @@ class BackendConnection : public EventHandler {
   void Fence(const std::string& reason);
   void Unfence();
   bool fenced() const { return fenced_; }
+  const std::string& fence_reason() const { return fence_reason_; }
+
+  // The RESP version the connection speaks (2 unless set): at 3, HELLO 3
+  // goes right after the AUTH of every (re)connect, its reply swallowed
+  // like AUTH's. Switching a live connection sends HELLO N on it at once
+  // (a client that said HELLO again keeps its own connections).
+  void SetProtocol(int resp);
+  int protocol() const { return protocol_; }
 
   size_t in_flight() const { return in_flight_.size(); }
   bool connected() const { return state_ == State::kConnected; }
@@ -139,6 +147,7 @@ class BackendConnection : public EventHandler {
   };
 
   void Connect();
+  void SendHello();
   void OnConnected();
   void ReadReplies();
   void ReadAvailableReplies();
@@ -163,6 +172,8 @@ class BackendConnection : public EventHandler {
   bool want_write_ = false;
   bool dirty_ = false;
   bool fenced_ = false;
+  std::string fence_reason_;
+  int protocol_ = 2;
 
   Buffer out_;
   Buffer in_;

@@ -21,6 +21,18 @@ BackendConnection* BackendPool::For(const HostPort& address) {
   return it->second.get();
 }
 
+BackendConnection* BackendPool::Resp3Twin(BackendConnection* resp2) {
+  auto it = resp3_twins_.find(resp2);
+  if (it == resp3_twins_.end()) {
+    auto twin = std::make_unique<BackendConnection>(loop_, resp2->address(), resp2->options(), sink_);
+    twin->SetProtocol(3);
+    twin->set_stats(server_->StatsForBackend(resp2->name()));
+    if (resp2->fenced()) twin->Fence(resp2->fence_reason());
+    it = resp3_twins_.emplace(resp2, std::move(twin)).first;
+  }
+  return it->second.get();
+}
+
 void BackendPool::Apply(const SlotRouter& router, const ReadableReplicas& readable) {
   const bool replica_reads = server_->options().read_from != ReadFrom::kMaster;
   masters_.clear();
@@ -45,13 +57,20 @@ void BackendPool::Apply(const SlotRouter& router, const ReadableReplicas& readab
       backend->Unfence();
     }
   }
+  for (auto& [resp2, twin] : resp3_twins_) {
+    if (resp2->fenced()) {
+      twin->Fence(resp2->fence_reason());
+    } else {
+      twin->Unfence();
+    }
+  }
 }
 
 std::string FenceReason(const Shard& shard) {
   return "shard " + shard.id + " is failing over (fenced); retry shortly";
 }
 
-BackendConnection* BackendPool::ForRead(int shard) {
+BackendConnection* BackendPool::ForReadResp2(int shard) {
   const auto& replicas = replicas_[shard];
   for (size_t tries = 0; tries < replicas.size(); ++tries) {
     BackendConnection* b = replicas[next_replica_++ % replicas.size()];
@@ -62,6 +81,7 @@ BackendConnection* BackendPool::ForRead(int shard) {
 
 void BackendPool::Tick() {
   for (auto& [name, backend] : by_address_) backend->Tick();
+  for (auto& [resp2, twin] : resp3_twins_) twin->Tick();
   // Connections to servers that left the topology go once they owe nothing.
   for (auto it = by_address_.begin(); it != by_address_.end();) {
     const BackendConnection* b = it->second.get();
@@ -69,7 +89,10 @@ void BackendPool::Tick() {
     for (const auto& replicas : replicas_) {
       used |= std::find(replicas.begin(), replicas.end(), b) != replicas.end();
     }
-    if (!used && b->idle()) {
+    auto twin = resp3_twins_.find(b);
+    bool twin_idle = twin == resp3_twins_.end() || twin->second->idle();
+    if (!used && b->idle() && twin_idle) {
+      if (twin != resp3_twins_.end()) resp3_twins_.erase(twin);
       it = by_address_.erase(it);
     } else {
       ++it;

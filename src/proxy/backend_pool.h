@@ -4,6 +4,16 @@
 // Apply() maps the shards of a new topology to connections, reusing those
 // to servers that stay; a connection to a server that left is closed once
 // it owes nothing. Worker thread only.
+//
+// RESP3: server replies pass to clients as bytes, so a client that said
+// HELLO 3 must be answered by a server connection that speaks RESP3. Beside
+// each shared (RESP2) connection the pool keeps a RESP3 twin to the same
+// server, opened the first time a RESP3 client needs it (HELLO 3 goes first
+// on every connect, its reply swallowed like AUTH's). A twin follows its
+// RESP2 connection in everything: it is chosen by the same rule (Master,
+// ForRead pick the RESP2 connection, then its twin), fenced and unfenced
+// with it by Apply() (and fenced at birth if its partner is), and closed
+// when its partner is. RESP2 clients pay one branch per request for this.
 #pragma once
 
 #include <cstdint>
@@ -36,12 +46,18 @@ class BackendPool {
   // now, and nothing more is sent); every other connection is unfenced.
   void Apply(const SlotRouter& router, const ReadableReplicas& readable);
 
-  // The shared connection to shard `shard`'s master.
-  BackendConnection* Master(int shard) { return masters_[shard]; }
+  // The shared connection to shard `shard`'s master, speaking RESP `resp`.
+  BackendConnection* Master(int shard, int resp = 2) {
+    BackendConnection* b = masters_[shard];
+    return resp == 2 ? b : Resp3Twin(b);
+  }
   // For a read-only request: a replica in sync (in turn) under --read-from
   // replica|prefer-replica, else the master; nullptr when only a replica may
   // answer and none can.
-  BackendConnection* ForRead(int shard);
+  BackendConnection* ForRead(int shard, int resp = 2) {
+    BackendConnection* b = ForReadResp2(shard);
+    return resp == 2 || b == nullptr ? b : Resp3Twin(b);
+  }
 
   // Periodic: timeouts and reconnects; connections no shard uses any more
   // are closed once idle.
@@ -49,16 +65,21 @@ class BackendPool {
   void Clear() {
     masters_.clear();
     replicas_.clear();
+    resp3_twins_.clear();
     by_address_.clear();
   }
 
  private:
   BackendConnection* For(const HostPort& address);
+  BackendConnection* ForReadResp2(int shard);
+  // The RESP3 connection to the server of `resp2`, made if needed.
+  BackendConnection* Resp3Twin(BackendConnection* resp2);
 
   EventLoop* loop_;
   ProxyServer* server_;
   ReplySink* sink_;
   std::unordered_map<std::string, std::unique_ptr<BackendConnection>> by_address_;
+  std::unordered_map<const BackendConnection*, std::unique_ptr<BackendConnection>> resp3_twins_;
   std::vector<BackendConnection*> masters_;
   std::vector<std::vector<BackendConnection*>> replicas_;  // readable, per shard
   uint32_t next_replica_ = 0;

@@ -60,6 +60,7 @@ BackendConnection* ClientBackends::Own(int shard) {
   own_.push_back({std::make_unique<BackendConnection>(worker_->loop, owner.master,
                                                       worker_->own_backend_options, worker_->sink),
                   owner.id});
+  own_.back().backend->SetProtocol(client_->resp);
   return own_.back().backend.get();
 }
 

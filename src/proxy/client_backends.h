@@ -63,6 +63,11 @@ class ClientBackends {
   void CatchUp();
   // Whether a request on one of them is unanswered (blocked: not idle).
   bool AnyInFlight() const;
+  // HELLO changed the client's protocol: every one says HELLO `resp` too
+  // (replies and pushes on them reach the client as bytes).
+  void SetProtocol(int resp) {
+    for (auto& own : own_) own.backend->SetProtocol(resp);
+  }
   // Closes every one (RESET, close): blocked commands, WATCH and
   // subscriptions end with them on the servers.
   void DropAll();

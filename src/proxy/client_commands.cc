@@ -18,6 +18,7 @@
 #include "proxy/reply_mode.h"
 #include "proxy/reply_queue.h"
 #include "proxy/request_context.h"
+#include "proxy/resp_forms.h"
 #include "proxy/routing_table.h"
 #include "proxy/worker.h"
 
@@ -67,9 +68,11 @@ void ListMatching(RequestContext& c, std::shared_ptr<const ClientFilter> filter)
         }
         auto rank = [&](uint64_t id) {
           if (filter->ids.empty()) return id;
-          return static_cast<uint64_t>(std::find(filter->ids.begin(), filter->ids.end(), id) - filter->ids.begin());
+          return static_cast<uint64_t>(std::find(filter->ids.begin(), filter->ids.end(), id) -
+                                       filter->ids.begin());
         };
-        std::sort(lines.begin(), lines.end(), [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+        std::sort(lines.begin(), lines.end(),
+                  [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
         std::string text;
         for (const auto& [id, line] : lines) text += line;
         return AcrossWorkersReply{Bulk(text)};
@@ -99,7 +102,10 @@ void ClientList(RequestContext& c, Argv argv) {
 void ClientInfo(RequestContext& c, Argv) {
   ClientConnectionView view;
   view.blocked = c.replies.Blocked();
-  c.replies.Add(Bulk(ClientInfoLine(c.client, view, c.worker.loop->now_ms()) + "\n"));
+  std::string out;
+  AppendText(&out, ClientInfoLine(c.client, view, c.worker.loop->now_ms()) + "\n",
+             c.client.resp);  // verbatim in RESP3
+  c.replies.Add(out);
 }
 
 // CLIENT KILL addr:port | [ID id] [TYPE type] [ADDR addr] [LADDR addr]

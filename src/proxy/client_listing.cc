@@ -53,11 +53,11 @@ std::string ClientInfoLine(const ClientState& s, const ClientConnectionView& vie
   return fmt::format(
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} "
       "multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem={} rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem={} "
-      "events={} cmd={} user=default redir=-1 resp=2",
+      "events={} cmd={} user=default redir=-1 resp={}",
       s.id, s.peer, s.local, s.fd, s.name, (now_ms - s.created_ms) / 1000, (now_ms - s.last_read_ms) / 1000,
       FlagsOf(s, view), subs.channels.size(), subs.patterns.size(), subs.shard_channels.size(),
       txn.in_multi ? static_cast<int64_t>(txn.count) : -1, qbuf, txn.queued.size(), omem, qbuf + omem,
-      view.writing ? "rw" : "r", CommandName(s.last_command));
+      view.writing ? "rw" : "r", CommandName(s.last_command), s.resp);
 }
 
 bool ClientFilter::Matches(const ClientState& s, int64_t now_ms) const {

@@ -30,6 +30,11 @@ struct ClientState {
   int64_t created_ms = 0;
   int64_t last_read_ms = 0;
   bool authenticated = false;
+  // The RESP version the client speaks: 2, or 3 after HELLO 3 (HELLO 2 and
+  // RESET go back). Server replies reach it as bytes, so its requests go to
+  // server connections that speak the same (BackendPool's RESP3 twins, its
+  // own connections); the proxy's own replies take its forms (resp_forms.h).
+  int resp = 2;
   bool closing = false;  // reads no more requests (QUIT, an error, shutdown)
   std::string name;
   // A request of this client waits for a key the mover holds (parked, see

@@ -27,7 +27,8 @@ std::string NoReplicaError(const SlotRouter& router, int shard) {
 }  // namespace
 
 void Forward(RequestContext& ctx, int shard, std::span<const std::string_view> argv, std::string_view raw) {
-  AppendRequest(ctx.worker.backends->Master(shard)->StartRequest(ctx.replies.Open(1), 0), argv, raw);
+  AppendRequest(ctx.worker.backends->Master(shard, ctx.client.resp)->StartRequest(ctx.replies.Open(1), 0),
+                argv, raw);
 }
 
 DispatchOrder CommandDispatcher::Handle(RequestContext& ctx, std::span<const std::string_view> argv,
@@ -111,7 +112,8 @@ bool CommandDispatcher::RefuseWrite(RequestContext& ctx, const CommandRoute& rou
 
 void CommandDispatcher::Run(RequestContext& ctx, const CommandRoute& route,
                             std::span<const std::string_view> argv, std::string_view raw) {
-  if (ctx.client.subscriptions.active() && !route.Has(kRouteAllowedWhileSubscribed)) {
+  // RESP3 has no subscribed mode: pushes and replies share the connection.
+  if (ctx.client.subscriptions.active() && ctx.client.resp == 2 && !route.Has(kRouteAllowedWhileSubscribed)) {
     ctx.replies.Add(
         "-ERR Can't execute '" + std::string(route.spec->name) +
         "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n");
@@ -181,7 +183,7 @@ void CommandDispatcher::RouteBySlot(RequestContext& ctx, const CommandRoute& rou
   }
   const int shard = router.OwnerOf(slot);
   if (route.Has(kRouteReplicaReadable) && ctx.worker.options->read_from != ReadFrom::kMaster) {
-    BackendConnection* backend = ctx.worker.backends->ForRead(shard);
+    BackendConnection* backend = ctx.worker.backends->ForRead(shard, ctx.client.resp);
     if (backend == nullptr) return ctx.replies.Add(NoReplicaError(router, shard));
     AppendRequest(backend->StartRequest(ctx.replies.Open(1), 0), argv, raw);
     return;
@@ -258,8 +260,8 @@ void CommandDispatcher::Split(RequestContext& ctx, const CommandRoute& route,
       part_backend_.push_back(nullptr);  // two steps, on masters
       continue;
     }
-    part_backend_.push_back(read_replicas ? ctx.worker.backends->ForRead(shard)
-                                          : ctx.worker.backends->Master(shard));
+    part_backend_.push_back(read_replicas ? ctx.worker.backends->ForRead(shard, ctx.client.resp)
+                                          : ctx.worker.backends->Master(shard, ctx.client.resp));
     if (part_backend_.back() == nullptr) return ctx.replies.Add(NoReplicaError(router, shard));
   }
   // One part of a slot not moving (one of a moving slot alone is the
@@ -299,7 +301,8 @@ void CommandDispatcher::FanOut(RequestContext& ctx, ReplyMerger::Kind kind,
   const int shards = ctx.router().shard_count();
   PendingReply* p = ctx.replies.OpenMerged(kind, static_cast<uint32_t>(shards));
   for (int i = 0; i < shards; ++i) {
-    AppendRequest(ctx.worker.backends->Master(i)->StartRequest(p, static_cast<uint32_t>(i)), argv, raw);
+    AppendRequest(ctx.worker.backends->Master(i, ctx.client.resp)->StartRequest(p, static_cast<uint32_t>(i)),
+                  argv, raw);
   }
 }
 
@@ -345,7 +348,7 @@ void CommandDispatcher::Scan(RequestContext& ctx, std::span<const std::string_vi
   p->merger->scan_position = cursor->position;
   p->merger->scan_positions = static_cast<uint32_t>(router.scan_order().size());
   p->merger->scan_tag = router.scan_layout_tag();
-  Buffer* out = ctx.worker.backends->Master(shard)->StartRequest(p, 0);
+  Buffer* out = ctx.worker.backends->Master(shard, ctx.client.resp)->StartRequest(p, 0);
   AppendArrayHeader(out, static_cast<int64_t>(argv.size()));
   AppendBulk(out, argv[0]);
   char backend_cursor[24];

@@ -90,7 +90,8 @@ void Info(RequestContext& ctx, std::span<const std::string_view> argv) {
   merger.info_prefix = std::move(own);
   merger.info_selection = std::move(selection);
   for (int i = 0; i < shards; ++i) {
-    AppendRequest(ctx.worker.backends->Master(i)->StartRequest(p, static_cast<uint32_t>(i)), request, {});
+    AppendRequest(ctx.worker.backends->Master(i, ctx.client.resp)->StartRequest(p, static_cast<uint32_t>(i)),
+                  request, {});
   }
 }
 

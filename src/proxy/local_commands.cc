@@ -16,6 +16,7 @@
 #include "proxy/proxy_server.h"
 #include "proxy/reply_queue.h"
 #include "proxy/request_context.h"
+#include "proxy/resp_forms.h"
 #include "proxy/transaction_commands.h"
 
 namespace redkube::proxy {
@@ -34,7 +35,7 @@ std::string WrongArity(std::string_view name) {
 }
 
 void Ping(RequestContext& c, Argv argv) {
-  if (c.client.subscriptions.active()) {
+  if (c.client.subscriptions.active() && c.client.resp == 2) {
     // RESP2 subscribed mode answers PING with a pub/sub-shaped array.
     std::string_view arg = argv.size() > 1 ? argv[1] : std::string_view();
     return c.replies.Add("*2\r\n$4\r\npong\r\n$" + std::to_string(arg.size()) + "\r\n" + std::string(arg) +
@@ -85,15 +86,20 @@ bool ValidClientName(std::string_view name) {
   return true;
 }
 
+// HELLO [2|3] [AUTH user pass] [SETNAME name]: the protocol is the
+// client's (ClientState::resp); see resp_forms.h and BackendPool for how
+// RESP3 replies reach it. With --resp3=false (ProxyOptions::resp3) HELLO 3
+// answers -NOPROTO and clients stay on RESP2.
 void Hello(RequestContext& c, Argv argv) {
   size_t i = 1;
+  int resp = c.client.resp;
   if (argv.size() >= 2) {
     std::optional<int64_t> version = ParseInt64(argv[1]);
     if (!version) return c.replies.Add("-ERR Protocol version is not an integer or out of range\r\n");
-    if (*version != 2) {
-      // RESP3 is the subject of a later version; clients fall back to RESP2.
-      return c.replies.Add("-NOPROTO sorry, this protocol version is not supported.\r\n");
+    if (*version != 2 && (*version != 3 || !c.worker.options->resp3)) {
+      return c.replies.Add("-NOPROTO unsupported protocol version\r\n");
     }
+    resp = static_cast<int>(*version);
     i = 2;
   }
   std::string_view setname;
@@ -122,14 +128,18 @@ void Hello(RequestContext& c, Argv argv) {
     }
     c.client.name = std::string(setname);
   }
+  if (resp != c.client.resp) {
+    c.client.resp = resp;
+    c.own.SetProtocol(resp);
+  }
   std::string out;
-  AppendArrayHeader(&out, 14);
+  AppendMapHeader(&out, 7, resp);
   AppendBulk(&out, "server");
   AppendBulk(&out, "redis");
   AppendBulk(&out, "version");
   AppendBulk(&out, "7.0.15");
   AppendBulk(&out, "proto");
-  AppendInteger(&out, 2);
+  AppendInteger(&out, resp);
   AppendBulk(&out, "id");
   AppendInteger(&out, static_cast<int64_t>(c.client.id));
   AppendBulk(&out, "mode");
@@ -150,7 +160,7 @@ void ClientSetName(RequestContext& c, Argv argv) {
 }
 
 void ClientGetName(RequestContext& c, Argv) {
-  c.replies.Add(c.client.name.empty() ? std::string("$-1\r\n") : Bulk(c.client.name));
+  c.replies.Add(c.client.name.empty() ? std::string(NilReply(c.client.resp)) : Bulk(c.client.name));
 }
 
 void ClientId(RequestContext& c, Argv) {
@@ -173,6 +183,7 @@ void Reset(RequestContext& c, Argv) {
   TransactionCommands::End(c);
   c.own.DropAll();  // unsubscribes from everything as well
   c.client.name.clear();
+  c.client.resp = 2;        // DropAll closed the own connections: new ones speak RESP2
   c.client.reply_mode = 0;  // CLIENT REPLY ON, and MONITOR ends (its connections are gone)
   c.client.authenticated = c.worker.options->password.empty();
   c.replies.Add("+RESET\r\n");

@@ -87,6 +87,8 @@ void AddReadFlags(CLI::App* app, redkube::proxy::ProxyOptions* options) {
   app->add_option("--replica-max-lag-s", options->replica_max_lag_s,
                   "replicas whose master last heard from them longer ago are not read from")
       ->capture_default_str();
+  app->add_option("--resp3", options->resp3, "answer HELLO 3 (RESP3 clients); false: -NOPROTO, RESP2 only")
+      ->capture_default_str();
 }
 
 // Takes signals until SIGTERM or SIGINT. SIGHUP reloads `topology_path`

@@ -86,6 +86,7 @@ void MigratingKeyStep::WriteFirstStep(RequestContext& ctx, PendingReply* p, uint
   p->step_slot = slot;
   p->step_target = target.id;
   p->step_request.clear();
+  p->step_resp = static_cast<uint8_t>(ctx.client.resp);
   ctx.replies.StepStarted();
   const BackendOptions& backend = worker_->options->backend;
   BackendConnection* source = worker_->backends->Master(router.OwnerOf(slot));
@@ -141,7 +142,7 @@ bool MigratingKeyStep::Continue(PendingReply* p, std::string_view* reply) {
     *reply = p->step_request;
     return false;
   }
-  BackendConnection* importer = worker_->backends->Master(target);
+  BackendConnection* importer = worker_->backends->Master(target, p->step_resp);
   if (p->step_dropped_replies > 0) {
     PendingReply* dropped = worker_->pending_pool->Dropped(p->step_dropped_replies);
     for (uint32_t i = 0; i < p->step_dropped_replies; ++i) importer->StartRequest(dropped, 0);

@@ -62,6 +62,7 @@ struct PendingReply {
   std::string step_request;
   std::string step_target;
   uint16_t step_slot = 0;
+  uint8_t step_resp = 2;  // the client's RESP version (the importer's reply is its)
   // Replies to the second step's request that come before the client's
   // (a transaction's MULTI and QUEUED), dropped.
   uint32_t step_dropped_replies = 0;
@@ -98,6 +99,7 @@ class PendingReplyPool {
     p->silent = false;
     p->next_step = nullptr;
     p->step_dropped_replies = 0;
+    p->step_resp = 2;
     p->parent = nullptr;
     p->parent_part = 0;
     // Keep small buffers for reuse, free big ones.

@@ -55,6 +55,9 @@ struct ProxyOptions {
   // sent within this long has succeeded (docs/proxy.md, "Fences and the
   // ConfigServer lease"). 0: never refused.
   int configserver_lease_ms = 5000;
+  // HELLO 3 is answered (RESP3, docs/proxy.md "RESP3"); off: -NOPROTO, and
+  // clients stay on RESP2.
+  bool resp3 = true;
   BackendOptions backend;
 };
 

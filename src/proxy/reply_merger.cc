@@ -21,6 +21,48 @@ const char kProtocolMismatch[] = "-ERR redkube: unexpected reply from a backend\
 // a backend that sends such numbers gets the protocol-mismatch error.
 bool AddChecked(int64_t* sum, int64_t v) { return !__builtin_add_overflow(*sum, v, sum); }
 
+// RESP3: a RESP3 client's parts come from servers that speak RESP3 to it
+// (BackendPool), so each merge reads the RESP3 forms of its parts too and
+// answers in the form the parts came in: `_` for nil, `%` maps (pairs),
+// `=` verbatim text. No flag is needed: the parts tell.
+
+// The elements of an array, set or push, or the keys and values of a map
+// in order (2 per pair).
+bool SplitAggregate(std::string_view reply, std::vector<std::string_view>* elements) {
+  if (reply.empty() || reply[0] != '%') return SplitArray(reply, elements);
+  elements->clear();
+  size_t lf = reply.find('\n');
+  int64_t pairs = 0;
+  if (lf == std::string_view::npos || lf < 2 ||
+      std::from_chars(reply.data() + 1, reply.data() + lf - 1, pairs).ec != std::errc() || pairs < 0) {
+    return false;
+  }
+  size_t pos = lf + 1;
+  for (int64_t i = 0; i < 2 * pairs; ++i) {
+    ReplyScanner scanner;
+    int64_t len = scanner.Scan(reply.data() + pos, reply.size() - pos);
+    if (len <= 0) return false;
+    elements->push_back(reply.substr(pos, static_cast<size_t>(len)));
+    pos += static_cast<size_t>(len);
+  }
+  return true;
+}
+
+bool IsNil(std::string_view reply) { return reply == "$-1\r\n" || reply == "_\r\n"; }
+
+// A bulk, simple or verbatim string's text (a verbatim one without its
+// "txt:" format); *verbatim tells which.
+bool ParseText(std::string_view reply, std::string_view* text, bool* verbatim) {
+  *verbatim = !reply.empty() && reply[0] == '=';
+  if (!*verbatim) return ParseStringReply(reply, text);
+  std::string bulk(reply);
+  bulk[0] = '$';
+  std::string_view body;
+  if (!ParseStringReply(bulk, &body) || body.size() < 4) return false;
+  *text = reply.substr(static_cast<size_t>(body.data() - bulk.data()) + 4, body.size() - 4);
+  return true;
+}
+
 }  // namespace
 
 void ReplyMerger::Reset(Kind kind, uint32_t parts) {
@@ -67,7 +109,7 @@ void ReplyMerger::Finish(std::string* out) {
 void ReplyMerger::MergeMget(ReplyMerger& m, std::string* out) {
   if (m.split_.size() < m.parts_.size()) m.split_.resize(m.parts_.size());
   for (size_t i = 0; i < m.parts_.size(); ++i) {
-    if (!SplitArray(m.parts_[i], &m.split_[i])) {
+    if (!SplitAggregate(m.parts_[i], &m.split_[i])) {
       out->assign(kProtocolMismatch);
       return;
     }
@@ -114,7 +156,7 @@ void ReplyMerger::MergeMin(ReplyMerger& m, std::string* out) {
 void ReplyMerger::MergeConcat(ReplyMerger& m, std::string* out) {
   int64_t count = 0;
   for (const auto& p : m.parts_) {
-    if (!SplitArray(p, &m.elements_)) {
+    if (!SplitAggregate(p, &m.elements_)) {
       out->assign(kProtocolMismatch);
       return;
     }
@@ -122,7 +164,7 @@ void ReplyMerger::MergeConcat(ReplyMerger& m, std::string* out) {
   }
   AppendArrayHeader(out, count);
   for (const auto& p : m.parts_) {
-    SplitArray(p, &m.elements_);
+    SplitAggregate(p, &m.elements_);
     for (auto e : m.elements_) out->append(e);
   }
 }
@@ -134,7 +176,7 @@ void ReplyMerger::MergeFirst(ReplyMerger& m, std::string* out) {
 void ReplyMerger::MergeAnd(ReplyMerger& m, std::string* out) {
   std::vector<bool> all;
   for (size_t i = 0; i < m.parts_.size(); ++i) {
-    if (!SplitArray(m.parts_[i], &m.elements_)) {
+    if (!SplitAggregate(m.parts_[i], &m.elements_)) {
       out->assign(kProtocolMismatch);
       return;
     }
@@ -150,8 +192,10 @@ void ReplyMerger::MergeAnd(ReplyMerger& m, std::string* out) {
 void ReplyMerger::MergeSumPairs(ReplyMerger& m, std::string* out) {
   std::vector<std::string_view> names;
   std::vector<int64_t> sums;
+  bool as_map = false;
   for (size_t i = 0; i < m.parts_.size(); ++i) {
-    if (!SplitArray(m.parts_[i], &m.elements_) || m.elements_.size() % 2 != 0 ||
+    as_map |= m.parts_[i].starts_with('%');
+    if (!SplitAggregate(m.parts_[i], &m.elements_) || m.elements_.size() % 2 != 0 ||
         (i > 0 && m.elements_.size() != 2 * names.size())) {
       out->assign(kProtocolMismatch);
       return;
@@ -171,7 +215,11 @@ void ReplyMerger::MergeSumPairs(ReplyMerger& m, std::string* out) {
       }
     }
   }
-  AppendArrayHeader(out, static_cast<int64_t>(2 * names.size()));
+  if (as_map) {
+    out->append("%").append(std::to_string(names.size())).append("\r\n");
+  } else {
+    AppendArrayHeader(out, static_cast<int64_t>(2 * names.size()));
+  }
   for (size_t j = 0; j < names.size(); ++j) {
     out->append(names[j]);
     AppendInteger(out, sums[j]);
@@ -181,10 +229,10 @@ void ReplyMerger::MergeSumPairs(ReplyMerger& m, std::string* out) {
 void ReplyMerger::MergeRandom(ReplyMerger& m, std::string* out) {
   std::vector<size_t> candidates;
   for (size_t i = 0; i < m.parts_.size(); ++i) {
-    if (m.parts_[i] != "$-1\r\n") candidates.push_back(i);
+    if (!IsNil(m.parts_[i])) candidates.push_back(i);
   }
   if (candidates.empty()) {
-    out->assign("$-1\r\n");
+    out->assign(!m.parts_.empty() && m.parts_[0] == "_\r\n" ? "_\r\n" : "$-1\r\n");
     return;
   }
   static thread_local std::minstd_rand rng(std::random_device{}());
@@ -215,17 +263,21 @@ void ReplyMerger::MergeScan(ReplyMerger& m, std::string* out) {
 
 void ReplyMerger::MergeInfo(ReplyMerger& m, std::string* out) {
   std::vector<std::string_view> texts;
+  bool verbatim_parts = false;
   for (const auto& p : m.parts_) {
     std::string_view text;
-    if (ParseStringReply(p, &text)) {
+    bool verbatim = false;
+    if (ParseText(p, &text, &verbatim)) {
       texts.push_back(text);
-    } else if (std::string_view v(p); v.starts_with('=') && v.find("\r\ntxt:") != std::string_view::npos) {
-      // A RESP3 server connection's verbatim string: "=<len>\r\ntxt:<text>\r\n".
-      size_t start = v.find("\r\ntxt:") + 6;
-      texts.push_back(v.substr(start, v.size() - start - 2));
+      verbatim_parts |= verbatim;
     }
   }
-  AppendBulk(out, ::redkube::proxy::MergeInfo(m.info_selection, m.info_prefix, texts));
+  std::string body = ::redkube::proxy::MergeInfo(m.info_selection, m.info_prefix, texts);
+  if (verbatim_parts) {  // a RESP3 client's: verbatim, as redis-server answers it
+    out->append("=").append(std::to_string(body.size() + 4)).append("\r\ntxt:").append(body).append("\r\n");
+  } else {
+    AppendBulk(out, body);
+  }
 }
 
 void ReplyMerger::MergeCustom(ReplyMerger& m, std::string* out) {

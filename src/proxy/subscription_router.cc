@@ -84,7 +84,8 @@ void Subscribe(RequestContext& ctx, SubscriptionKind kind, std::span<const std::
   auto& set = SetOf(subs, kind);
   for (size_t i = 1; i < argv.size(); ++i) {
     bool added = set.emplace(argv[i]).second;
-    std::string confirmation = SubscriptionReply(SubscribeWord(kind), argv[i], CountFor(subs, kind));
+    std::string confirmation =
+        SubscriptionReply(SubscribeWord(kind), argv[i], CountFor(subs, kind), ctx.client.resp);
     if (!added) {
       ctx.replies.Add(confirmation);  // already subscribed: Redis confirms again
       continue;
@@ -103,13 +104,15 @@ void Unsubscribe(RequestContext& ctx, SubscriptionKind kind, std::span<const std
   } else {
     names.assign(set.begin(), set.end());
     if (names.empty()) {
-      ctx.replies.Add(SubscriptionReply(UnsubscribeWord(kind), std::nullopt, CountFor(subs, kind)));
+      ctx.replies.Add(
+          SubscriptionReply(UnsubscribeWord(kind), std::nullopt, CountFor(subs, kind), ctx.client.resp));
       return;
     }
   }
   for (const auto& name : names) {
     bool removed = set.erase(name) > 0;
-    std::string confirmation = SubscriptionReply(UnsubscribeWord(kind), name, CountFor(subs, kind));
+    std::string confirmation =
+        SubscriptionReply(UnsubscribeWord(kind), name, CountFor(subs, kind), ctx.client.resp);
     if (!removed) {
       ctx.replies.Add(confirmation);
       continue;

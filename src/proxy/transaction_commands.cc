@@ -6,6 +6,7 @@
 #include "proxy/migrating_key_step.h"
 #include "proxy/reply_queue.h"
 #include "proxy/request_bytes.h"
+#include "proxy/resp_forms.h"
 
 namespace redkube::proxy {
 namespace {
@@ -129,7 +130,7 @@ void TransactionCommands::Exec(RequestContext& ctx) {
     if (router.shard(shard).master.ToString() != txn.watch_master || held == nullptr ||
         held->session() != txn.watch_session) {
       End(ctx);
-      return ctx.replies.Add("*-1\r\n");
+      return ctx.replies.Add(NullArrayReply(ctx.client.resp));
     }
   }
   BackendConnection* own = ctx.own.ForShard(shard);
@@ -156,7 +157,7 @@ void TransactionCommands::ExecMoving(RequestContext& ctx) {
     // -TRYAGAIN), on the source: it cannot check writes made on the
     // importer, where the transaction would run. Fails as on a conflict.
     End(ctx);
-    return ctx.replies.Add("*-1\r\n");
+    return ctx.replies.Add(NullArrayReply(ctx.client.resp));
   }
   key_args_.clear();
   std::string_view rest = txn.queued;

@@ -18,6 +18,10 @@ CLIENTS = os.path.join(REPO, "tests", "clients")
 WORKLOADS = {
     "go-redis": lambda host, port, prefix: [os.path.join(CLIENTS, "go", "bin", "workload"),
                                             "-addr", "%s:%d" % (host, port), "-prefix", prefix],
+    # go-redis v9 asks for RESP3 (HELLO 3) by itself; pinned to RESP2 here.
+    "go-redis-resp2": lambda host, port, prefix: [os.path.join(CLIENTS, "go", "bin", "workload"),
+                                                  "-addr", "%s:%d" % (host, port), "-prefix", prefix,
+                                                  "-protocol", "2"],
     "ioredis": lambda host, port, prefix: ["node", os.path.join(CLIENTS, "node", "workload.js"),
                                            host, str(port), "", prefix],
     "jedis": lambda host, port, prefix: ["java", "-cp", "%s:%s/*" % (
@@ -34,6 +38,10 @@ def test_client_workload(client, target, flushed, reference):
     done = subprocess.run(WORKLOADS[client]("127.0.0.1", port, prefix), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("OK"), done.stdout + done.stderr
+    if client.startswith("go-redis"):
+        # The protocol the client negotiated, as the proxy (or server) saw it.
+        want = "resp=2" if client == "go-redis-resp2" else "resp=3"
+        assert done.stdout.split()[-1] == want, done.stdout
 
 
 @pytest.mark.parametrize("target", ["redkube", "redis-server"])

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,6 +39,8 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:6379", "host:port")
 	password := flag.String("password", "", "AUTH password")
 	prefix := flag.String("prefix", "go", "key prefix")
+	// 0: go-redis's own choice (v9: HELLO 3, RESP3 when it succeeds).
+	protocol := flag.Int("protocol", 0, "RESP version to ask for (2, 3; 0: the library's default)")
 	cluster := flag.Bool("cluster", false, "use a ClusterClient started from -addr")
 	readOnly := flag.Bool("readonly", false, "with -cluster: read from replicas (READONLY)")
 	flag.Parse()
@@ -47,7 +50,7 @@ func main() {
 		clusterWorkload(ctx, *addr, *password, *prefix, *readOnly)
 		return
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: *addr, Password: *password, Protocol: 2})
+	rdb := redis.NewClient(&redis.Options{Addr: *addr, Password: *password, Protocol: *protocol})
 	defer rdb.Close()
 	p := *prefix
 
@@ -125,5 +128,14 @@ func main() {
 		sorted = append(sorted, k)
 	}
 	sort.Strings(sorted)
-	fmt.Println("OK go-redis", len(sorted), "keys scanned")
+	// The protocol the server (or proxy) speaks to this client: CLIENT INFO's
+	// resp= field (a verbatim string in RESP3, a bulk string in RESP2).
+	info := must(rdb.Do(ctx, "CLIENT", "INFO").Text())
+	resp := "?"
+	for _, field := range strings.Fields(info) {
+		if strings.HasPrefix(field, "resp=") {
+			resp = field
+		}
+	}
+	fmt.Println("OK go-redis", len(sorted), "keys scanned", resp)
 }
