@@ -29,9 +29,10 @@ using Argv = std::span<const std::string_view>;
 
 constexpr std::string_view kSyntaxError = "-ERR syntax error\r\n";
 
-std::string Bulk(std::string_view s) {
+// Text for people (CLIENT LIST): a verbatim string in RESP3.
+std::string Text(std::string_view s, int resp) {
   std::string out;
-  AppendBulk(&out, s);
+  AppendText(&out, s, resp);
   return out;
 }
 
@@ -39,6 +40,7 @@ std::string Bulk(std::string_view s) {
 // redis-server lists its clients in: by connection), or in the order of
 // the ids asked for.
 void ListMatching(RequestContext& c, std::shared_ptr<const ClientFilter> filter) {
+  const int resp = c.client.resp;  // the asker's protocol: verbatim text in RESP3
   AnswerAcrossWorkers(
       c,
       [filter](WorkerContext& worker) {
@@ -52,7 +54,7 @@ void ListMatching(RequestContext& c, std::shared_ptr<const ClientFilter> filter)
         }
         return part;
       },
-      [filter](WorkerContext&, std::vector<std::string>& parts) {
+      [filter, resp](WorkerContext&, std::vector<std::string>& parts) {
         std::vector<std::pair<uint64_t, std::string_view>> lines;
         for (const std::string& part : parts) {
           std::string_view rest = part;
@@ -75,7 +77,7 @@ void ListMatching(RequestContext& c, std::shared_ptr<const ClientFilter> filter)
                   [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
         std::string text;
         for (const auto& [id, line] : lines) text += line;
-        return AcrossWorkersReply{Bulk(text)};
+        return AcrossWorkersReply{Text(text, resp)};
       });
 }
 
@@ -91,7 +93,7 @@ void ClientList(RequestContext& c, Argv argv) {
       if (!id) return c.replies.Add("-ERR Invalid client ID\r\n");
       if (*id > 0) filter->ids.push_back(static_cast<uint64_t>(*id));
     }
-    if (filter->ids.empty()) return c.replies.Add(Bulk(""));
+    if (filter->ids.empty()) return c.replies.Add(Text("", c.client.resp));
   } else if (argv.size() != 2) {
     return c.replies.Add(kSyntaxError);
   }

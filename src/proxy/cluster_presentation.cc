@@ -4,6 +4,7 @@
 
 #include "core/reply_scanner.h"
 #include "core/slot.h"
+#include "proxy/resp_forms.h"
 
 namespace redkube::proxy {
 namespace {
@@ -20,10 +21,11 @@ void AppendSlotsNode(std::string* out, const ClusterNode& node) {
   AppendArrayHeader(out, 0);
 }
 
-// One node's map of CLUSTER SHARDS, as redis-server 7.0 lists its fields.
-// No proxy replicates anything: the replication offset reads 0.
-void AppendShardsNode(std::string* out, const ClusterNode& node) {
-  AppendArrayHeader(out, 14);
+// One node's map of CLUSTER SHARDS, as redis-server 7.0 lists its fields
+// (a flat array of pairs in RESP2, a map in RESP3). No proxy replicates
+// anything: the replication offset reads 0.
+void AppendShardsNode(std::string* out, const ClusterNode& node, int resp) {
+  AppendMapHeader(out, 7, resp);
   AppendBulk(out, "id");
   AppendBulk(out, node.node_id);
   AppendBulk(out, "port");
@@ -62,17 +64,17 @@ std::string ClusterPresentation::SlotsReply() const {
   return out;
 }
 
-std::string ClusterPresentation::ShardsReply() const {
+std::string ClusterPresentation::ShardsReply(int resp) const {
   std::string out;
   AppendArrayHeader(&out, 1);
-  AppendArrayHeader(&out, 4);
+  AppendMapHeader(&out, 2, resp);
   AppendBulk(&out, "slots");
   AppendArrayHeader(&out, 2);
   AppendInteger(&out, 0);
   AppendInteger(&out, kLastSlot);
   AppendBulk(&out, "nodes");
   AppendArrayHeader(&out, static_cast<int64_t>(nodes_.size()));
-  for (const ClusterNode& node : nodes_) AppendShardsNode(&out, node);
+  for (const ClusterNode& node : nodes_) AppendShardsNode(&out, node, resp);
   return out;
 }
 

@@ -40,7 +40,8 @@ class ClusterPresentation {
 
   // RESP replies.
   std::string SlotsReply() const;
-  std::string ShardsReply() const;
+  // resp: the client's protocol (its maps are maps in RESP3).
+  std::string ShardsReply(int resp = 2) const;
   // CLUSTER REPLICAS NODE-ID: the replicas' lines, or Redis's error for a
   // node it does not know or one that is no primary.
   std::string ReplicasReply(std::string_view node_id) const;

@@ -67,7 +67,10 @@ def proxy_id(proxy):
 def real_cluster_node(workdir):
     """One cluster-enabled redis-server owning every slot: the reference
     for the shapes of the CLUSTER replies."""
+    # Its cluster bus listens on port + 10000, which must be a port too.
     port = free_port()
+    while port + 10000 > 65535:
+        port = free_port()
     d = tempfile.mkdtemp(dir=workdir, prefix="cluster-node-")
     proc = spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                   "--cluster-config-file", os.path.join(d, "nodes.conf"), "--dir", d, "--save", "",

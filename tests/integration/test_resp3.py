@@ -156,7 +156,7 @@ def test_merged_replies_across_shards(p3, r3):
 
 
 def test_info_and_client_info_are_verbatim_strings(p3, r3):
-    for cmd in (("INFO",), ("INFO", "keyspace"), ("CLIENT", "INFO")):
+    for cmd in (("INFO",), ("INFO", "keyspace"), ("CLIENT", "INFO"), ("CLIENT", "LIST")):
         for reply in (p3.command(*cmd), r3.command(*cmd)):
             header, _, body = reply.partition(b"\r\n")
             assert header.startswith(b"="), (cmd, reply[:40])
@@ -167,6 +167,17 @@ def test_info_and_client_info_are_verbatim_strings(p3, r3):
     fields_proxy = [f.split(b"=")[0] for f in info.split(b"\r\n")[1][4:].split()]
     fields_direct = [f.split(b"=")[0] for f in r3.command("CLIENT", "INFO").split(b"\r\n")[1][4:].split()]
     assert fields_proxy == fields_direct
+
+
+def test_cluster_replies_take_the_resp3_forms_of_a_cluster_node(p3):
+    # As a cluster-enabled redis-server 7.0 answers a RESP3 client: the texts
+    # verbatim, CLUSTER SHARDS' shard and node entries maps.
+    for cmd in (("CLUSTER", "INFO"), ("CLUSTER", "NODES")):
+        reply = p3.command(*cmd)
+        assert reply.startswith(b"=") and reply.split(b"\r\n")[1].startswith(b"txt:"), (cmd, reply[:40])
+    shards = p3.command("CLUSTER", "SHARDS")
+    assert shards.startswith(b"*1\r\n%2\r\n$5\r\nslots\r\n"), shards[:40]
+    assert b"$5\r\nnodes\r\n*1\r\n%7\r\n$2\r\nid\r\n" in shards, shards
 
 
 def test_transactions_and_a_failed_watch(p3, r3, flushed, reference):
