@@ -19,7 +19,8 @@ namespace {
 using nlohmann::json;
 
 json SettingsJson(const ClusterRecord& record) {
-  return json{{"cluster", record.name}, {"settings", record.server_settings}, {"version", record.settings_version}};
+  return json{
+      {"cluster", record.name}, {"settings", record.server_settings}, {"version", record.settings_version}};
 }
 
 }  // namespace

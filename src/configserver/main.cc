@@ -9,7 +9,6 @@
 #include <CLI/CLI.hpp>
 
 #include "configserver/api_server.h"
-#include "configserver/server_settings.h"
 #include "configserver/cluster_operations.h"
 #include "configserver/cluster_store.h"
 #include "configserver/etcd_client.h"
@@ -19,6 +18,7 @@
 #include "configserver/prober.h"
 #include "configserver/proxy_registry.h"
 #include "configserver/replication_control.h"
+#include "configserver/server_settings.h"
 #include "core/secret_file.h"
 #include "core/signals.h"
 #include "core/topology.h"

@@ -191,7 +191,8 @@ void Prober::KeepServerSettings(const std::vector<ClusterRecord>& clusters,
       for (const auto& node : shard.nodes) {
         auto h = health.find(node);
         auto client = clients_.find(node);
-        if (h == health.end() || !h->second.reachable || client == clients_.end() || !client->second) continue;
+        if (h == health.end() || !h->second.reachable || client == clients_.end() || !client->second)
+          continue;
         auto applied = settings_applied_.find(node);
         if (applied != settings_applied_.end() && applied->second == cluster.settings_version) continue;
         // Recorded either way: a refusal is logged once per version, not

@@ -42,9 +42,11 @@ std::variant<ServerSettingsMap, StoreError> ValidServerSettings(const ServerSett
   ServerSettingsMap out;
   for (const auto& [name, value] : requested) {
     auto lowered = NormalizedConfigParameter(name);
-    if (!lowered) return StoreError{400, "Unknown option or number of arguments for CONFIG SET - '" + name + "'"};
+    if (!lowered)
+      return StoreError{400, "Unknown option or number of arguments for CONFIG SET - '" + name + "'"};
     if (auto why = ConfigParameterRefusal(*lowered)) {
-      return StoreError{400, "CONFIG SET " + *lowered + " is not allowed through redkube: " + std::string(*why)};
+      return StoreError{400,
+                        "CONFIG SET " + *lowered + " is not allowed through redkube: " + std::string(*why)};
     }
     if (!out.emplace(*lowered, value).second) {
       return StoreError{400, "Duplicate parameter - '" + *lowered + "'"};
@@ -100,9 +102,10 @@ std::variant<ClusterRecord, StoreError> ServerSettingsControl::Apply(const std::
       std::string refusal;
       if (!previous.ok()) {
         if (previous.error().rfind("CONFIG GET: ", 0) != 0) {
-          spdlog::warn("cluster {}: CONFIG SET: {} passed over, it does not answer ({}); it gets the "
-                       "settings from the prober when it does",
-                       cluster, node, previous.error());
+          spdlog::warn(
+              "cluster {}: CONFIG SET: {} passed over, it does not answer ({}); it gets the "
+              "settings from the prober when it does",
+              cluster, node, previous.error());
           continue;
         }
         refusal = previous.error();  // refused even reading them (an ACL, say)
@@ -122,7 +125,8 @@ std::variant<ClusterRecord, StoreError> ServerSettingsControl::Apply(const std::
       changed.push_back({node, std::move(client), std::move(previous.value())});
     }
   }
-  if (answered == 0) return StoreError{503, "CONFIG SET not applied: no server of cluster " + cluster + " answered"};
+  if (answered == 0)
+    return StoreError{503, "CONFIG SET not applied: no server of cluster " + cluster + " answered"};
   auto written = store_->Update(cluster, [&](ClusterRecord* r) -> std::optional<StoreError> {
     MergeServerSettings(r, settings);
     return std::nullopt;
@@ -133,8 +137,8 @@ std::variant<ClusterRecord, StoreError> ServerSettingsControl::Apply(const std::
   }
   std::string list;
   for (const auto& [param, value] : settings) list += (list.empty() ? "" : " ") + param + "=" + value;
-  spdlog::info("cluster {}: CONFIG SET {} on {} server(s), kept as settings version {}", cluster, list, answered,
-               std::get<ClusterRecord>(written).settings_version);
+  spdlog::info("cluster {}: CONFIG SET {} on {} server(s), kept as settings version {}", cluster, list,
+               answered, std::get<ClusterRecord>(written).settings_version);
   return written;
 }
 

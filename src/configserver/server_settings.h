@@ -44,7 +44,8 @@ class ServerSettingsControl {
   // cluster), 400 (a server refused: "CONFIG SET refused by HOST:PORT (shard
   // ID): <its error>", every server as it was), 503 (no server answered, or
   // etcd: every server put back).
-  std::variant<ClusterRecord, StoreError> Apply(const std::string& cluster, const ServerSettingsMap& settings);
+  std::variant<ClusterRecord, StoreError> Apply(const std::string& cluster,
+                                                const ServerSettingsMap& settings);
 
  private:
   ClusterStore* store_;

@@ -69,8 +69,8 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 37> kRefused
 // Prefixes: whole families.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kRefusedPrefixes = {{
     {"cluster-", kClusterMode},
-    {"tls-", kAddress},          // certificates and keys: files the platform deploys
-    {"enable-", kSafety},        // enable-debug-command, enable-module-command, enable-protected-configs
+    {"tls-", kAddress},    // certificates and keys: files the platform deploys
+    {"enable-", kSafety},  // enable-debug-command, enable-module-command, enable-protected-configs
     {"syslog-", kProcess},
 }};
 

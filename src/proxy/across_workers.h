@@ -26,7 +26,8 @@ struct AcrossWorkersReply {
 
 using CollectOnWorker = std::function<std::string(WorkerContext& worker)>;
 // On the asking worker: the parts, in the order of ProxyServer::workers().
-using FinishOnAsker = std::function<AcrossWorkersReply(WorkerContext& asker, std::vector<std::string>& parts)>;
+using FinishOnAsker =
+    std::function<AcrossWorkersReply(WorkerContext& asker, std::vector<std::string>& parts)>;
 
 void AnswerAcrossWorkers(RequestContext& ctx, CollectOnWorker collect, FinishOnAsker finish);
 

@@ -41,7 +41,8 @@ class ClientPause {
     int64_t until = until_ms_.load(std::memory_order_relaxed);
     if (until == 0) return 0;
     if (now_ms >= until) {
-      until_ms_.compare_exchange_strong(until, 0, std::memory_order_relaxed);  // unless paused again meanwhile
+      until_ms_.compare_exchange_strong(until, 0,
+                                        std::memory_order_relaxed);  // unless paused again meanwhile
       return 0;
     }
     if (!writes && mode_.load(std::memory_order_relaxed) != static_cast<uint8_t>(Mode::kAll)) return 0;

@@ -149,8 +149,9 @@ size_t ClientSession::ProcessInput(const char* data, size_t size) {
       std::string_view raw =
           parser_.multibulk() ? std::string_view(data + offset, consumed) : std::string_view();
       // CLIENT REPLY OFF/SKIP: the one test replies-on clients pay.
-      DispatchOrder order = state_.reply_mode == 0 ? handler_->Handle(ctx_, parser_.args(), raw)
-                                                   : HandleUnderReplyMode(*handler_, ctx_, parser_.args(), raw);
+      DispatchOrder order = state_.reply_mode == 0
+                                ? handler_->Handle(ctx_, parser_.args(), raw)
+                                : HandleUnderReplyMode(*handler_, ctx_, parser_.args(), raw);
       if (order == DispatchOrder::kRetryAfterReplies) {
         // Parsed again from the same bytes once the replies are in.
         AwaitReplies();

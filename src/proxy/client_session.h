@@ -49,7 +49,9 @@ class ClientSession : public EventHandler, private ReplyQueue::Owner {
 
   // What CLIENT LIST shows (read on this worker's thread only).
   const ClientState& state() const { return state_; }
-  ClientConnectionView view() const { return {input_.size(), output_.size(), replies_.Blocked(), want_write_}; }
+  ClientConnectionView view() const {
+    return {input_.size(), output_.size(), replies_.Blocked(), want_write_};
+  }
 
  private:
   // ReplyQueue::Owner

@@ -97,8 +97,8 @@ void ConfigSetCommand(RequestContext& ctx, Argv argv) {
           "-ERR Unknown option or number of arguments for CONFIG SET - '{}'\r\n", std::string(argv[i])));
     }
     if (auto why = ConfigParameterRefusal(*name)) {
-      return ctx.replies.Add(fmt::format("-ERR CONFIG SET {} is not allowed through the redkube proxy: {}\r\n",
-                                         *name, *why));
+      return ctx.replies.Add(
+          fmt::format("-ERR CONFIG SET {} is not allowed through the redkube proxy: {}\r\n", *name, *why));
     }
     settings.emplace_back(std::move(*name), std::string(argv[i + 1]));
   }
@@ -120,7 +120,8 @@ void ConfigSetCommand(RequestContext& ctx, Argv argv) {
 }
 
 void ConfigResetStatCommand(RequestContext& ctx, Argv argv) {
-  if (argv.size() != 2) return ctx.replies.Add("-ERR wrong number of arguments for 'config|resetstat' command\r\n");
+  if (argv.size() != 2)
+    return ctx.replies.Add("-ERR wrong number of arguments for 'config|resetstat' command\r\n");
   ProxyServer* server = ctx.worker.server;
   ResetProxyCounters(server->stats());
   // Each worker zeroes its own counters, on its own thread (they are

@@ -28,7 +28,9 @@ ConfigRelay::ConfigRelay(std::vector<std::string> urls, std::string cluster, std
 
 ConfigRelay::~ConfigRelay() { Stop(); }
 
-void ConfigRelay::Start() { thread_ = std::thread([this] { Run(); }); }
+void ConfigRelay::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void ConfigRelay::Stop() {
   {

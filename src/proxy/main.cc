@@ -242,8 +242,8 @@ int Serve(const Flags& f, const std::string& token, const std::shared_ptr<const 
   // After `server`, so that it goes first (once the workers are joined).
   std::unique_ptr<redkube::proxy::ConfigRelay> config_relay;
   if (watcher != nullptr) {
-    config_relay = std::make_unique<redkube::proxy::ConfigRelay>(SplitUrls(f.configserver), f.cluster,
-                                                                 watcher->token());
+    config_relay =
+        std::make_unique<redkube::proxy::ConfigRelay>(SplitUrls(f.configserver), f.cluster, watcher->token());
     config_relay->Start();
     server.set_config_relay(config_relay.get());
   }

@@ -83,10 +83,10 @@ void ReplyMerger::SetPart(uint32_t part, std::string_view reply) {
 
 const ReplyMerger::MergeFunction ReplyMerger::kMerge[kKinds] = {
     // In Kind's order.
-    &ReplyMerger::MergeMget,     &ReplyMerger::MergeAllOk, &ReplyMerger::MergeSum,
-    &ReplyMerger::MergeConcat,   &ReplyMerger::MergeFirst, &ReplyMerger::MergeAnd,
-    &ReplyMerger::MergeRandom,   &ReplyMerger::MergeScan,  &ReplyMerger::MergeInfo,
-    &ReplyMerger::MergeSumPairs, &ReplyMerger::MergeMin,   &ReplyMerger::MergeCustom,
+    &ReplyMerger::MergeMget,      &ReplyMerger::MergeAllOk, &ReplyMerger::MergeSum,
+    &ReplyMerger::MergeConcat,    &ReplyMerger::MergeFirst, &ReplyMerger::MergeAnd,
+    &ReplyMerger::MergeRandom,    &ReplyMerger::MergeScan,  &ReplyMerger::MergeInfo,
+    &ReplyMerger::MergeSumPairs,  &ReplyMerger::MergeMin,   &ReplyMerger::MergeCustom,
     &ReplyMerger::MergeConfigGet,
 };
 static_assert(static_cast<int>(ReplyMerger::Kind::kMgetByPosition) == 0 &&

@@ -17,7 +17,8 @@ TEST(ServerSettings, MergedOverEarlierOnesAndVersioned) {
   EXPECT_EQ(r.settings_version, 1u);
   EXPECT_TRUE(MergeServerSettings(&r, {{"timeout", "7"}, {"notify-keyspace-events", "Ex"}}));
   EXPECT_EQ(r.settings_version, 2u);
-  ServerSettingsMap want = {{"maxmemory-policy", "allkeys-lru"}, {"notify-keyspace-events", "Ex"}, {"timeout", "7"}};
+  ServerSettingsMap want = {
+      {"maxmemory-policy", "allkeys-lru"}, {"notify-keyspace-events", "Ex"}, {"timeout", "7"}};
   EXPECT_EQ(r.server_settings, want);
 }
 

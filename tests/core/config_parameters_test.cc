@@ -6,13 +6,39 @@ namespace redkube {
 namespace {
 
 TEST(ConfigParameters, PlatformParametersAreRefusedWithAReason) {
-  for (const char* name :
-       {"requirepass", "masterauth", "masteruser", "dir", "dbfilename", "appendfilename", "appenddirname",
-        "replicaof", "slaveof", "port", "tls-port", "bind", "unixsocket", "unixsocketperm", "cluster-enabled",
-        "cluster-node-timeout", "min-replicas-to-write", "min-slaves-to-write", "min-replicas-max-lag",
-        "repl-timeout", "repl-ping-replica-period", "repl-ping-slave-period", "protected-mode", "logfile",
-        "pidfile", "daemonize", "aclfile", "rename-command", "enable-debug-command", "enable-module-command",
-        "enable-protected-configs", "replica-read-only", "tls-cert-file"}) {
+  for (const char* name : {"requirepass",
+                           "masterauth",
+                           "masteruser",
+                           "dir",
+                           "dbfilename",
+                           "appendfilename",
+                           "appenddirname",
+                           "replicaof",
+                           "slaveof",
+                           "port",
+                           "tls-port",
+                           "bind",
+                           "unixsocket",
+                           "unixsocketperm",
+                           "cluster-enabled",
+                           "cluster-node-timeout",
+                           "min-replicas-to-write",
+                           "min-slaves-to-write",
+                           "min-replicas-max-lag",
+                           "repl-timeout",
+                           "repl-ping-replica-period",
+                           "repl-ping-slave-period",
+                           "protected-mode",
+                           "logfile",
+                           "pidfile",
+                           "daemonize",
+                           "aclfile",
+                           "rename-command",
+                           "enable-debug-command",
+                           "enable-module-command",
+                           "enable-protected-configs",
+                           "replica-read-only",
+                           "tls-cert-file"}) {
     auto why = ConfigParameterRefusal(name);
     ASSERT_TRUE(why.has_value()) << name;
     EXPECT_GT(why->size(), 20u) << name;
@@ -20,9 +46,10 @@ TEST(ConfigParameters, PlatformParametersAreRefusedWithAReason) {
 }
 
 TEST(ConfigParameters, ApplicationParametersAreAllowed) {
-  for (const char* name : {"maxmemory", "maxmemory-policy", "notify-keyspace-events", "hash-max-listpack-entries",
-                           "slowlog-log-slower-than", "timeout", "save", "appendonly", "lazyfree-lazy-eviction",
-                           "replica-priority", "latency-tracking", "maxclients"}) {
+  for (const char* name :
+       {"maxmemory", "maxmemory-policy", "notify-keyspace-events", "hash-max-listpack-entries",
+        "slowlog-log-slower-than", "timeout", "save", "appendonly", "lazyfree-lazy-eviction",
+        "replica-priority", "latency-tracking", "maxclients"}) {
     EXPECT_FALSE(ConfigParameterRefusal(name).has_value()) << name;
   }
 }

@@ -271,12 +271,27 @@ TEST(ObjectBuildersTest, ProxyFleetSpreadsScalesOnCpuAndLeavesReplicasToTheHpa) 
 
   const json& proxy = Container(deploy, "proxy");
   EXPECT_EQ(Strings(proxy["command"]), std::vector<std::string>{"redkube-proxy"});
-  EXPECT_EQ(Strings(proxy["args"]),
-            (std::vector<std::string>{"--bind", "$(POD_IP)", "--port", "6379", "--announce-address",
-                                      "$(POD_IP):6379", "--admin-port", "8081", "--configserver", "http://10.0.0.20:8080", "--cluster", "demo",
-                                      "--token-file", "/etc/redkube/auth/api-token", "--password-file",
-                                      "/etc/redkube/auth/password", "--id", "$(POD_NAME)",
-                                      "--shutdown-grace-ms", "5000"}));
+  const std::vector<std::string> expected_args = {"--bind",
+                                                  "$(POD_IP)",
+                                                  "--port",
+                                                  "6379",
+                                                  "--announce-address",
+                                                  "$(POD_IP):6379",
+                                                  "--admin-port",
+                                                  "8081",
+                                                  "--configserver",
+                                                  "http://10.0.0.20:8080",
+                                                  "--cluster",
+                                                  "demo",
+                                                  "--token-file",
+                                                  "/etc/redkube/auth/api-token",
+                                                  "--password-file",
+                                                  "/etc/redkube/auth/password",
+                                                  "--id",
+                                                  "$(POD_NAME)",
+                                                  "--shutdown-grace-ms",
+                                                  "5000"};
+  EXPECT_EQ(Strings(proxy["args"]), expected_args);
   EXPECT_EQ(proxy["readinessProbe"]["httpGet"],
             json({{"path", "/readyz"}, {"port", 8081}, {"scheme", "HTTP"}}));
   EXPECT_EQ(proxy["livenessProbe"]["httpGet"]["path"], "/healthz");

@@ -50,7 +50,8 @@ TEST(ClientKillFilterTest, NewFormSkipsTheAskerUnlessSkipmeNo) {
 }
 
 TEST(ClientKillFilterTest, FiltersCombineAndClosedClientsNeverMatch) {
-  Parsed p = Parse({"CLIENT", "KILL", "ID", "8", "LADDR", "127.0.0.1:6379", "USER", "default", "MAXAGE", "5"});
+  Parsed p =
+      Parse({"CLIENT", "KILL", "ID", "8", "LADDR", "127.0.0.1:6379", "USER", "default", "MAXAGE", "5"});
   ASSERT_FALSE(p.error);
   ClientState young = Client(8, "a:2");
   young.created_ms = 0;

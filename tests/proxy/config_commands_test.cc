@@ -48,8 +48,9 @@ TEST(ConfigGet, TheMergerAnswersTheFirstShard) {
 
 TEST(ConfigRelay, RepliesCarryTheConfigServersError) {
   EXPECT_EQ(ConfigRelay::ReplyFor(200, "{}"), "+OK\r\n");
-  EXPECT_EQ(ConfigRelay::ReplyFor(400, R"({"error": "CONFIG SET refused by h:1 (shard shard-0): ERR bad\nx"})"),
-            "-ERR CONFIG SET refused by h:1 (shard shard-0): ERR bad x\r\n");
+  EXPECT_EQ(
+      ConfigRelay::ReplyFor(400, R"({"error": "CONFIG SET refused by h:1 (shard shard-0): ERR bad\nx"})"),
+      "-ERR CONFIG SET refused by h:1 (shard shard-0): ERR bad x\r\n");
   EXPECT_EQ(ConfigRelay::ReplyFor(400, R"({"error": "ERR Unknown option"})"), "-ERR Unknown option\r\n");
   EXPECT_EQ(ConfigRelay::ReplyFor(502, "<html>"), "-ERR the ConfigServer answered HTTP 502\r\n");
 }

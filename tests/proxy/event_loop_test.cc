@@ -28,7 +28,12 @@ TEST(EventLoopTest, TasksPostedFromOtherThreadsRunOnTheLoopInTheirOrder) {
 TEST(EventLoopTest, ATaskMayPostAnotherThatRunsOnALaterWakeup) {
   EventLoop loop;
   int second = 0;
-  loop.Post([&] { loop.Post([&] { second = 1; loop.Stop(); }); });
+  loop.Post([&] {
+    loop.Post([&] {
+      second = 1;
+      loop.Stop();
+    });
+  });
   loop.Run();
   EXPECT_EQ(second, 1);
 }
