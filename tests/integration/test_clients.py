@@ -27,6 +27,10 @@ WORKLOADS = {
     "jedis": lambda host, port, prefix: ["java", "-cp", "%s:%s/*" % (
         os.path.join(CLIENTS, "java", "target", "classes"), os.path.join(CLIENTS, "java", "target", "dependency")),
         "redkube.Workload", host, str(port), "", prefix],
+    # Jedis 5 speaks RESP2 unless asked for RESP3.
+    "jedis-resp3": lambda host, port, prefix: ["java", "-cp", "%s:%s/*" % (
+        os.path.join(CLIENTS, "java", "target", "classes"), os.path.join(CLIENTS, "java", "target", "dependency")),
+        "redkube.Workload", host, str(port), "", prefix, "3"],
 }
 
 
@@ -38,9 +42,9 @@ def test_client_workload(client, target, flushed, reference):
     done = subprocess.run(WORKLOADS[client]("127.0.0.1", port, prefix), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("OK"), done.stdout + done.stderr
-    if client.startswith("go-redis"):
+    if client.startswith("go-redis") or client.startswith("jedis"):
         # The protocol the client negotiated, as the proxy (or server) saw it.
-        want = "resp=2" if client == "go-redis-resp2" else "resp=3"
+        want = "resp=3" if client in ("go-redis", "jedis-resp3") else "resp=2"
         assert done.stdout.split()[-1] == want, done.stdout
 
 

@@ -3,7 +3,10 @@
 // pub/sub, a blocking pop and SCAN. Exits 1 naming the first check that
 // failed. Multi-key operations use hash tags so their keys share a slot.
 //
-//   java -cp target/classes:target/dependency/* redkube.Workload HOST PORT [PASSWORD] [PREFIX]
+//   java -cp target/classes:target/dependency/* redkube.Workload HOST PORT [PASSWORD] [PREFIX] [PROTOCOL]
+//
+// PROTOCOL 3: Jedis speaks RESP3 (HELLO 3); the last word printed is the
+// `resp=` the server (or proxy) saw in CLIENT INFO.
 package redkube;
 
 import java.util.ArrayList;
@@ -14,9 +17,12 @@ import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisPubSub;
 import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.Transaction;
 import redis.clients.jedis.params.ScanParams;
 import redis.clients.jedis.resps.ScanResult;
@@ -25,6 +31,7 @@ public final class Workload {
   private static String host;
   private static int port;
   private static String password;
+  private static boolean resp3;
 
   private static void check(boolean ok, String what) {
     if (!ok) {
@@ -34,6 +41,12 @@ public final class Workload {
   }
 
   private static Jedis connect() {
+    if (resp3) {
+      DefaultJedisClientConfig.Builder config =
+          DefaultJedisClientConfig.builder().protocol(RedisProtocol.RESP3).timeoutMillis(5000);
+      if (password != null && !password.isEmpty()) config.password(password);
+      return new Jedis(new HostAndPort(host, port), config.build());
+    }
     Jedis j = new Jedis(host, port, 5000);
     if (password != null && !password.isEmpty()) j.auth(password);
     return j;
@@ -44,6 +57,7 @@ public final class Workload {
     port = Integer.parseInt(args[1]);
     password = args.length > 2 ? args[2] : "";
     String p = args.length > 3 ? args[3] : "java";
+    resp3 = args.length > 4 && "3".equals(args[4]);
     try (Jedis r = connect()) {
       r.set(p + ":s", "hello");
       check("hello".equals(r.get(p + ":s")), "GET");
@@ -117,7 +131,10 @@ public final class Workload {
         cursor = page.getCursor();
       } while (!cursor.equals(ScanParams.SCAN_POINTER_START));
       check(found.size() == 100, "SCAN found " + found.size());
-      System.out.println("OK jedis " + found.size() + " keys scanned");
+      String info = r.clientInfo();
+      int at = info.indexOf(" resp=");
+      String resp = at < 0 ? "resp=?" : info.substring(at + 1).split("[\\s]")[0];
+      System.out.println("OK jedis " + found.size() + " keys scanned " + resp);
     }
   }
 }
