@@ -81,7 +81,13 @@ std::variant<ClusterRecord, StoreError> ServerSettingsControl::Apply(const std::
   auto put_back = [&] {
     for (auto it = changed.rbegin(); it != changed.rend(); ++it) {
       if (it->previous.empty()) continue;
-      if (Status s = SetServerSettings(it->client.get(), it->previous); !s.ok()) {
+      Status s = SetServerSettings(it->client.get(), it->previous);
+      if (!s.ok()) {
+        // The connection may be what failed (a SET that timed out after the
+        // server applied it): once more on a new one.
+        if (auto fresh = control_->Connect(it->node)) s = SetServerSettings(fresh.get(), it->previous);
+      }
+      if (!s.ok()) {
         spdlog::error("cluster {}: CONFIG SET: {} could not be put back: {}", cluster, it->node, s.message());
       }
     }

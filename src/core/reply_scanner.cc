@@ -96,15 +96,19 @@ int64_t ReplyScanner::Scan(const char* data, size_t size) {
   }
 }
 
-bool SplitArray(std::string_view reply, std::vector<std::string_view>* elements) {
+namespace {
+
+// The `per_count` * N elements of an aggregate whose header says N.
+bool SplitElements(std::string_view reply, int64_t per_count, std::vector<std::string_view>* elements) {
   elements->clear();
-  if (reply.empty() || (reply[0] != '*' && reply[0] != '~' && reply[0] != '>')) return false;
   size_t lf = reply.find('\n');
   if (lf == std::string_view::npos || lf < 2) return false;
   int64_t n;
-  if (!ParseLength(reply.data() + 1, reply.data() + lf - 1, &n) || n < 0) return false;
+  if (!ParseLength(reply.data() + 1, reply.data() + lf - 1, &n) || n < 0 || n > kMaxAggregateLength) {
+    return false;
+  }
   size_t pos = lf + 1;
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < per_count * n; ++i) {
     ReplyScanner scanner;
     int64_t len = scanner.Scan(reply.data() + pos, reply.size() - pos);
     if (len <= 0) return false;
@@ -112,6 +116,23 @@ bool SplitArray(std::string_view reply, std::vector<std::string_view>* elements)
     pos += static_cast<size_t>(len);
   }
   return true;
+}
+
+bool IsArrayLike(char type) { return type == '*' || type == '~' || type == '>'; }
+
+}  // namespace
+
+bool SplitArray(std::string_view reply, std::vector<std::string_view>* elements) {
+  elements->clear();
+  if (reply.empty() || !IsArrayLike(reply[0])) return false;
+  return SplitElements(reply, 1, elements);
+}
+
+bool SplitAggregate(std::string_view reply, std::vector<std::string_view>* elements) {
+  elements->clear();
+  if (reply.empty()) return false;
+  if (reply[0] == '%') return SplitElements(reply, 2, elements);
+  return IsArrayLike(reply[0]) && SplitElements(reply, 1, elements);
 }
 
 bool ParseIntegerReply(std::string_view reply, int64_t* value) {

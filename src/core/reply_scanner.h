@@ -32,6 +32,9 @@ inline bool IsErrorReply(std::string_view reply) {
 // The elements of a complete array reply, in order, as complete replies.
 // False if the reply is not an array (a nil array yields false too).
 bool SplitArray(std::string_view reply, std::vector<std::string_view>* elements);
+// The same for an array, set or push, and the keys and values of a RESP3 map
+// in order (2 elements per pair).
+bool SplitAggregate(std::string_view reply, std::vector<std::string_view>* elements);
 
 // The value of an integer reply (":123\r\n").
 bool ParseIntegerReply(std::string_view reply, int64_t* value);

@@ -71,4 +71,12 @@ std::optional<std::string> HexDecode(std::string_view hex) {
   return out;
 }
 
+std::string OneLine(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c == '\r' || c == '\n') c = ' ';
+  }
+  return out;
+}
+
 }  // namespace redkube

@@ -25,6 +25,10 @@ std::optional<int64_t> ParseInt64(std::string_view text);
 // JSON documents (the topology's held keys). HexDecode refuses odd lengths
 // and anything but 0-9a-f (one spelling per key).
 std::string HexEncode(std::string_view bytes);
+// `text` with CR and LF made spaces: what a client sent, quoted in one line
+// of an error reply (a CR LF in it would end the reply early and inject
+// another).
+std::string OneLine(std::string_view text);
 std::optional<std::string> HexDecode(std::string_view hex);
 
 }  // namespace redkube

@@ -80,10 +80,8 @@ void MergeLatencyLatest(std::span<const std::string> parts, const ReplyMerger&, 
       if (!SplitArray(row, &cells) || cells.size() < 4 || !ParseStringReply(cells[0], &name) ||
           !ParseIntegerReply(cells[1], &time) || !ParseIntegerReply(cells[2], &latest) ||
           !ParseIntegerReply(cells[3], &max)) {
-        {
-          out->assign(kUnexpected);
-          return;
-        }
+        out->assign(kUnexpected);
+        return;
       }
       auto it = std::find_if(events.begin(), events.end(), [&](const Event& e) { return e.name == name; });
       if (it == events.end()) {
@@ -117,10 +115,8 @@ void MergeLatencyHistory(std::span<const std::string> parts, const ReplyMerger&,
       int64_t time = 0, ms = 0;
       if (!SplitArray(row, &cells) || cells.size() != 2 || !ParseIntegerReply(cells[0], &time) ||
           !ParseIntegerReply(cells[1], &ms)) {
-        {
-          out->assign(kUnexpected);
-          return;
-        }
+        out->assign(kUnexpected);
+        return;
       }
       int64_t& at = samples[time];
       at = std::max(at, ms);

@@ -86,7 +86,8 @@ void ClientList(RequestContext& c, Argv argv) {
   auto filter = std::make_shared<ClientFilter>();
   if (argv.size() == 4 && EqualsIgnoreCase(argv[2], "type")) {
     filter->type = ClientTypeByName(argv[3]);
-    if (!filter->type) return c.replies.Add(fmt::format("-ERR Unknown client type '{}'\r\n", argv[3]));
+    if (!filter->type)
+      return c.replies.Add(fmt::format("-ERR Unknown client type '{}'\r\n", OneLine(argv[3])));
   } else if (argv.size() > 3 && EqualsIgnoreCase(argv[2], "id")) {
     for (size_t i = 3; i < argv.size(); ++i) {
       std::optional<int64_t> id = ParseInt64(argv[i]);
@@ -161,7 +162,7 @@ void ClientKill(RequestContext& c, Argv argv) {
 void ClientReply(RequestContext& c, Argv argv) {
   uint8_t& mode = c.client.reply_mode;
   if (EqualsIgnoreCase(argv[2], "on")) {
-    mode = 0;
+    mode &= kMonitoring;  // ON ends OFF and SKIP, not MONITOR (only RESET does)
     c.replies.Add("+OK\r\n");
   } else if (EqualsIgnoreCase(argv[2], "off")) {
     mode |= kReplyOff;

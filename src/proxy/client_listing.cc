@@ -91,13 +91,13 @@ std::optional<std::string> ParseKillFilter(std::span<const std::string_view> arg
       filter->ids.assign(1, static_cast<uint64_t>(*id));
     } else if (EqualsIgnoreCase(option, "type")) {
       filter->type = ClientTypeByName(value);
-      if (!filter->type) return fmt::format("-ERR Unknown client type '{}'\r\n", value);
+      if (!filter->type) return fmt::format("-ERR Unknown client type '{}'\r\n", OneLine(value));
     } else if (EqualsIgnoreCase(option, "addr")) {
       filter->addr = std::string(value);
     } else if (EqualsIgnoreCase(option, "laddr")) {
       filter->laddr = std::string(value);
     } else if (EqualsIgnoreCase(option, "user")) {
-      if (value != "default") return fmt::format("-ERR No such user '{}'\r\n", value);
+      if (value != "default") return fmt::format("-ERR No such user '{}'\r\n", OneLine(value));
       filter->user = std::string(value);
     } else if (EqualsIgnoreCase(option, "skipme")) {
       if (EqualsIgnoreCase(value, "yes")) {

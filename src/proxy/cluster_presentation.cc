@@ -4,6 +4,7 @@
 
 #include "core/reply_scanner.h"
 #include "core/slot.h"
+#include "core/strings.h"
 #include "proxy/resp_forms.h"
 
 namespace redkube::proxy {
@@ -105,7 +106,7 @@ std::string ClusterPresentation::ReplicasReply(std::string_view node_id) const {
   for (const ClusterNode& node : nodes_) {
     if (node.node_id == node_id) found = &node;
   }
-  if (found == nullptr) return fmt::format("-ERR Unknown node {}\r\n", node_id);
+  if (found == nullptr) return fmt::format("-ERR Unknown node {}\r\n", OneLine(node_id));
   if (!found->primary) return "-ERR The specified node is not a master\r\n";
   std::string out;
   AppendArrayHeader(&out, static_cast<int64_t>(nodes_.size() - 1));

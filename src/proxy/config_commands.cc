@@ -9,6 +9,7 @@
 
 #include "core/config_parameters.h"
 #include "core/reply_scanner.h"
+#include "core/strings.h"
 #include "proxy/backend_pool.h"
 #include "proxy/config_relay.h"
 #include "proxy/event_loop.h"
@@ -94,7 +95,7 @@ void ConfigSetCommand(RequestContext& ctx, Argv argv) {
     std::optional<std::string> name = NormalizedConfigParameter(argv[i]);
     if (!name) {
       return ctx.replies.Add(fmt::format(
-          "-ERR Unknown option or number of arguments for CONFIG SET - '{}'\r\n", std::string(argv[i])));
+          "-ERR Unknown option or number of arguments for CONFIG SET - '{}'\r\n", OneLine(argv[i])));
     }
     if (auto why = ConfigParameterRefusal(*name)) {
       return ctx.replies.Add(

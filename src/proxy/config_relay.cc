@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/strings.h"
+
 namespace redkube::proxy {
 namespace {
 
@@ -12,14 +14,6 @@ namespace {
 // its own timeout, and puts them back on a refusal: give it room.
 constexpr auto kReadTimeout = std::chrono::seconds(30);
 constexpr auto kConnectTimeout = std::chrono::seconds(2);
-
-// One line of an error reply: CR and LF would end it early.
-std::string OneLine(std::string text) {
-  for (char& c : text) {
-    if (c == '\r' || c == '\n') c = ' ';
-  }
-  return text;
-}
 
 }  // namespace
 
@@ -61,7 +55,14 @@ void ConfigRelay::Run() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    job.second(Send(job.first));
+    std::string reply = Send(job.first);
+    // Stop() came while the request was out: the workers the callback posts
+    // to may be gone (ProxyServer::Shutdown frees them), so it is dropped.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    job.second(std::move(reply));
   }
 }
 
@@ -79,9 +80,14 @@ std::string ConfigRelay::Send(const Settings& settings) {
     client.set_read_timeout(kReadTimeout);
     auto res = client.Post(path, headers, text, "application/json");
     if (!res) {
-      // Not reached: nothing was applied by it; the next one may answer.
       last = url + ": " + httplib::to_string(res.error());
-      continue;
+      // Not reached (no connection): nothing was applied by it; the next
+      // one may answer. Any other failure (a read timeout) means it may be
+      // applying them still: asking another would run two at once.
+      if (res.error() == httplib::Error::Connection) continue;
+      spdlog::warn("CONFIG SET: {}", last);
+      return "-ERR CONFIG SET outcome unknown: the ConfigServer did not answer in time (" + OneLine(last) +
+             "); CONFIG GET tells what the servers have\r\n";
     }
     return ReplyFor(res->status, res->body);
   }

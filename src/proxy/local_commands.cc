@@ -113,7 +113,7 @@ void Hello(RequestContext& c, Argv argv) {
       setname = argv[++i];
       has_setname = true;
     } else {
-      return c.replies.Add(fmt::format("-ERR Syntax error in HELLO option '{}'\r\n", argv[i]));
+      return c.replies.Add(fmt::format("-ERR Syntax error in HELLO option '{}'\r\n", OneLine(argv[i])));
     }
   }
   if (!c.client.authenticated) {

@@ -239,7 +239,7 @@ int Serve(const Flags& f, const std::string& token, const std::shared_ptr<const 
           redkube::proxy::TopologyWatcher* watcher, const redkube::SignalWaiter& signals) {
   const redkube::proxy::ProxyOptions& options = f.options;
   redkube::proxy::ProxyServer server(options, topology);
-  // After `server`, so that it goes first (once the workers are joined).
+  // Stopped before the server shuts down (its answers are posted to workers).
   std::unique_ptr<redkube::proxy::ConfigRelay> config_relay;
   if (watcher != nullptr) {
     config_relay =
@@ -257,6 +257,7 @@ int Serve(const Flags& f, const std::string& token, const std::shared_ptr<const 
                                                           static_cast<uint16_t>(options.admin_port));
     if (Status s = admin->Start(); !s.ok()) {
       spdlog::error("{}", s.message());
+      if (config_relay) config_relay->Stop();
       server.Shutdown();
       return 1;
     }
@@ -293,8 +294,10 @@ int Serve(const Flags& f, const std::string& token, const std::shared_ptr<const 
   witness.Stop();
   if (replica_monitor) replica_monitor->Stop();
   if (admin) admin->Stop();
-  server.Shutdown();
+  // Before the workers go: a CONFIG SET answer still on its way would be
+  // posted to a worker Shutdown() freed.
   if (config_relay) config_relay->Stop();
+  server.Shutdown();
   spdlog::info("stopped");
   return 0;
 }

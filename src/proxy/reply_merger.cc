@@ -26,28 +26,6 @@ bool AddChecked(int64_t* sum, int64_t v) { return !__builtin_add_overflow(*sum, 
 // answers in the form the parts came in: `_` for nil, `%` maps (pairs),
 // `=` verbatim text. No flag is needed: the parts tell.
 
-// The elements of an array, set or push, or the keys and values of a map
-// in order (2 per pair).
-bool SplitAggregate(std::string_view reply, std::vector<std::string_view>* elements) {
-  if (reply.empty() || reply[0] != '%') return SplitArray(reply, elements);
-  elements->clear();
-  size_t lf = reply.find('\n');
-  int64_t pairs = 0;
-  if (lf == std::string_view::npos || lf < 2 ||
-      std::from_chars(reply.data() + 1, reply.data() + lf - 1, pairs).ec != std::errc() || pairs < 0) {
-    return false;
-  }
-  size_t pos = lf + 1;
-  for (int64_t i = 0; i < 2 * pairs; ++i) {
-    ReplyScanner scanner;
-    int64_t len = scanner.Scan(reply.data() + pos, reply.size() - pos);
-    if (len <= 0) return false;
-    elements->push_back(reply.substr(pos, static_cast<size_t>(len)));
-    pos += static_cast<size_t>(len);
-  }
-  return true;
-}
-
 bool IsNil(std::string_view reply) { return reply == "$-1\r\n" || reply == "_\r\n"; }
 
 // A bulk, simple or verbatim string's text (a verbatim one without its

@@ -2,6 +2,7 @@
 
 #include "proxy/command_table.h"
 #include "proxy/reply_queue.h"
+#include "proxy/routing_table.h"
 
 namespace redkube::proxy {
 namespace {
@@ -12,6 +13,16 @@ bool RefusedWhileMonitoring(RequestContext& ctx, std::span<const std::string_vie
   const CommandSpec* spec = CommandTable::Instance().Resolve(argv);
   if (spec == nullptr || !ctx.client.authenticated) return false;
   if (spec->name == "monitor") return true;
+  // The client's own server connections carry the MONITOR streams: what
+  // would take one of them (SUBSCRIBE, WATCH, WAIT, MULTI/EXEC) would read
+  // a monitor line as its reply. The proxy refuses those instead.
+  const CommandRoute& route = RoutingTable::Instance().For(*spec);
+  if (route.route == Route::kSubscribe || route.route == Route::kUnsubscribe || route.route == Route::kWait ||
+      route.transaction != TransactionCommand::kNone ||
+      (route.route != Route::kLocal && route.UsesOwnConnection(argv, false))) {
+    ctx.replies.Add(RefusalError(*spec, "not in MONITOR mode (RESET ends it)"));
+    return true;
+  }
   if (!spec->Has(kFlagWrite) && !spec->Has(kFlagReadonly) && !spec->Has(kFlagMayReplicate)) return false;
   ctx.replies.Add("-ERR Replica can't interact with the keyspace\r\n");
   return true;

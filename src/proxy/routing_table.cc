@@ -151,11 +151,16 @@ uint16_t FlagsByName(std::string_view name) {
       {"echo", kRouteQueuedInMulti},
       {"time", kRouteQueuedInMulti},
       {"unwatch", kRouteQueuedInMulti},
-      // What a client may send before AUTH (and to leave).
+      // What a client may send before AUTH (and to leave). HELLO and RESET
+      // may change the client's protocol, and so the server connections its
+      // next requests take (a RESP3 client's go to RESP3 twins): ordered
+      // like a request on its own connection, they wait for every earlier
+      // reply, so that no later request overtakes an earlier one (SET k v;
+      // HELLO 3; GET k reads v).
       {"auth", kRouteAllowedBeforeAuth},
-      {"hello", kRouteAllowedBeforeAuth},
+      {"hello", kRouteAllowedBeforeAuth | kRouteOwnConnection},
       {"quit", kRouteAllowedBeforeAuth | kRouteAllowedWhileSubscribed},
-      {"reset", kRouteAllowedBeforeAuth | kRouteAllowedWhileSubscribed},
+      {"reset", kRouteAllowedBeforeAuth | kRouteAllowedWhileSubscribed | kRouteOwnConnection},
       // Writes without the write flag: scripts may write (their _RO forms
       // may not), and EXEC runs the writes it queued.
       {"eval", kRouteWrites},

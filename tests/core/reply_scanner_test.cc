@@ -77,6 +77,18 @@ TEST(ReplyScannerTest, SplitsArrays) {
   EXPECT_FALSE(SplitArray(":1\r\n", &elements));
 }
 
+TEST(ReplyScannerTest, SplitsAggregatesMapsIntoKeysAndValues) {
+  std::vector<std::string_view> elements;
+  ASSERT_TRUE(SplitAggregate("%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n_\r\n", &elements));
+  EXPECT_EQ(elements, (std::vector<std::string_view>{"$1\r\na\r\n", ":1\r\n", "$1\r\nb\r\n", "_\r\n"}));
+  ASSERT_TRUE(SplitAggregate("~1\r\n+x\r\n", &elements));
+  EXPECT_EQ(elements, (std::vector<std::string_view>{"+x\r\n"}));
+  EXPECT_FALSE(SplitArray("%1\r\n:1\r\n:2\r\n", &elements));  // a map is not an array
+  EXPECT_FALSE(SplitAggregate("%1\r\n:1\r\n", &elements));    // a value short
+  EXPECT_FALSE(SplitAggregate("%9999999999\r\n", &elements));
+  EXPECT_FALSE(SplitAggregate(":1\r\n", &elements));
+}
+
 TEST(ReplyScannerTest, ParsesScalars) {
   int64_t v;
   EXPECT_TRUE(ParseIntegerReply(":-12\r\n", &v));

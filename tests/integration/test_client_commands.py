@@ -466,3 +466,39 @@ def test_a_monitoring_client_may_only_ping_quit_and_reset(own_proxy, reference):
     conn = own_proxy.connect()
     assert conn.command("PING") == b"PONG"
     conn.close()
+
+
+def test_a_monitoring_client_keeps_its_rules_after_client_reply_on_and_cannot_subscribe(own_proxy):
+    conn = own_proxy.connect()
+    try:
+        assert conn.command("MONITOR") == b"OK"
+        # CLIENT REPLY ON ends OFF and SKIP, never MONITOR.
+        conn.sock.sendall(RespConnection.encode("CLIENT", "REPLY", "ON"))
+        assert next_reply(conn) == b"OK"
+        conn.sock.sendall(RespConnection.encode("GET", "x"))
+        assert next_reply(conn) == RespError("ERR Replica can't interact with the keyspace")
+        # What would take one of its own server connections, which carry the
+        # MONITOR streams, is refused (not read a monitor line as its reply).
+        for cmd in (("SUBSCRIBE", "ch"), ("WATCH", "x"), ("MULTI",), ("WAIT", "0", "0")):
+            conn.sock.sendall(RespConnection.encode(*cmd))
+            reply = next_reply(conn)
+            assert isinstance(reply, RespError) and "MONITOR" in str(reply), (cmd, reply)
+        conn.sock.sendall(RespConnection.encode("RESET"))
+        assert next_reply(conn) == b"RESET"
+        assert conn.command("SUBSCRIBE", "ch") == [b"subscribe", b"ch", 1]
+    finally:
+        conn.close()
+
+
+def test_client_text_quoted_in_errors_cannot_inject_replies(own_proxy):
+    conn = own_proxy.connect()
+    try:
+        for cmd in (("CLIENT", "KILL", "TYPE", "x\r\n+OK"), ("CLIENT", "LIST", "TYPE", "x\r\n:1"),
+                    ("CLIENT", "KILL", "USER", "u\r\n+OK"), ("CONFIG", "SET", "a\r\n:1", "v"),
+                    ("CLUSTER", "REPLICAS", "n\r\n+OK"), ("HELLO", "2", "x\r\n+OK")):
+            reply = conn.command(*cmd)
+            assert isinstance(reply, RespError) and "\n" not in str(reply), (cmd, reply)
+            # One reply only: the connection is still in step.
+            assert conn.command("ECHO", "in-step") == b"in-step", cmd
+    finally:
+        conn.close()

@@ -356,3 +356,22 @@ def test_resp3_reads_go_to_replicas_as_resp2_ones_do(workdir):
         proxy.stop()
         for s in replicas + masters:
             s.stop()
+
+
+def test_a_protocol_switch_in_a_pipeline_keeps_the_clients_order(flushed):
+    # The requests after HELLO 3 take RESP3 server connections, those before
+    # it RESP2 ones: HELLO waits for the earlier replies, so a GET pipelined
+    # after it reads what a SET before it wrote (and back with HELLO 2).
+    c = Resp3Raw(flushed.port)
+    try:
+        for i in range(100):
+            key = "switch:%d" % i
+            hello = "3" if i % 2 == 0 else "2"
+            c.send("SET", key, "v%d" % i)
+            c.send("HELLO", hello)
+            c.send("GET", key)
+            assert c.read() == b"+OK\r\n"
+            assert c.read().startswith(b"%7\r\n" if hello == "3" else b"*14\r\n")
+            assert c.read() == b"$%d\r\nv%d\r\n" % (len("v%d" % i), i), key
+    finally:
+        c.close()
