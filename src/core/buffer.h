@@ -40,6 +40,9 @@ class Buffer {
   void Commit(size_t n) { write_ += n; }
 
   void Append(const char* p, size_t n) {
+    // Nothing to add (a silenced reply): memcpy must not see a buffer that
+    // has no storage yet (nullptr), even for 0 bytes.
+    if (n == 0) return;
     if (writable() < n) Reserve(n);
     std::memcpy(data_ + write_, p, n);
     write_ += n;
