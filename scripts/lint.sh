@@ -6,8 +6,9 @@
 #
 # "Touched": changed between a base and the working tree (untracked files
 # included). The base is $LINT_BASE if set, else `git merge-base HEAD
-# origin/main` if that ref exists, else HEAD~1 (CI runs on a fresh clone of
-# main: there it checks the newest commit's files). LINT_ALL=1 checks every
+# origin/main` if that ref exists and HEAD is ahead of it, else HEAD~1 (CI
+# runs on a fresh clone of main, where origin/main is HEAD: there it checks
+# the newest commit's files). LINT_ALL=1 checks every
 # file. Run scripts/build.sh first (clang-tidy needs the compile database and
 # the generated sources it names).
 set -euo pipefail
@@ -24,7 +25,8 @@ if [[ "${LINT_ALL:-0}" == 1 ]]; then
 else
   if [[ -n "${LINT_BASE:-}" ]]; then
     base=$LINT_BASE
-  elif git rev-parse --verify -q origin/main >/dev/null; then
+  elif git rev-parse --verify -q origin/main >/dev/null &&
+    [[ "$(git merge-base HEAD origin/main)" != "$(git rev-parse HEAD)" ]]; then
     base=$(git merge-base HEAD origin/main)
   elif git rev-parse --verify -q HEAD~1 >/dev/null; then
     base=HEAD~1
