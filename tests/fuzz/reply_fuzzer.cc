@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        {ReplyMerger::Kind::kAllOk, ReplyMerger::Kind::kSumIntegers, ReplyMerger::Kind::kConcatArrays,
         ReplyMerger::Kind::kFirstReply, ReplyMerger::Kind::kAndArrays, ReplyMerger::Kind::kRandomNonNil,
         ReplyMerger::Kind::kScanCursor, ReplyMerger::Kind::kInfo, ReplyMerger::Kind::kSumPairs,
-        ReplyMerger::Kind::kMinInteger, ReplyMerger::Kind::kMgetByPosition}) {
+        ReplyMerger::Kind::kMinInteger, ReplyMerger::Kind::kMgetByPosition, ReplyMerger::Kind::kConfigGet}) {
     merger.Reset(kind, static_cast<uint32_t>(replies.size()));
     merger.positions.clear();
     if (kind == ReplyMerger::Kind::kMgetByPosition) {
@@ -52,7 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     merger.scan_position = 0;
     merger.scan_positions = static_cast<uint32_t>(replies.size());
     merger.scan_tag = 1;
-    merger.info_server = merger.info_keyspace = true;
+    static constexpr std::string_view kEverything[] = {"everything"};
+    merger.info_selection = InfoSelection(kEverything);  // every section merged
     for (size_t i = 0; i < replies.size(); ++i) merger.SetPart(static_cast<uint32_t>(i), replies[i]);
     out.clear();
     merger.Finish(&out);
