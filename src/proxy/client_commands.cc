@@ -29,13 +29,6 @@ using Argv = std::span<const std::string_view>;
 
 constexpr std::string_view kSyntaxError = "-ERR syntax error\r\n";
 
-// Text for people (CLIENT LIST): a verbatim string in RESP3.
-std::string Text(std::string_view s, int resp) {
-  std::string out;
-  AppendText(&out, s, resp);
-  return out;
-}
-
 // CLIENT LIST's lines, gathered from every worker, sorted by id (the order
 // redis-server lists its clients in: by connection), or in the order of
 // the ids asked for.
@@ -77,7 +70,7 @@ void ListMatching(RequestContext& c, std::shared_ptr<const ClientFilter> filter)
                   [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
         std::string text;
         for (const auto& [id, line] : lines) text += line;
-        return AcrossWorkersReply{Text(text, resp)};
+        return AcrossWorkersReply{TextReply(text, resp)};
       });
 }
 
@@ -94,7 +87,7 @@ void ClientList(RequestContext& c, Argv argv) {
       if (!id) return c.replies.Add("-ERR Invalid client ID\r\n");
       if (*id > 0) filter->ids.push_back(static_cast<uint64_t>(*id));
     }
-    if (filter->ids.empty()) return c.replies.Add(Text("", c.client.resp));
+    if (filter->ids.empty()) return c.replies.Add(TextReply("", c.client.resp));
   } else if (argv.size() != 2) {
     return c.replies.Add(kSyntaxError);
   }

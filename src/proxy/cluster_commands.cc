@@ -72,17 +72,10 @@ std::string Bulk(std::string_view s) {
   return out;
 }
 
-// Text for people (CLUSTER INFO, NODES): a verbatim string in RESP3.
-std::string Text(std::string_view s, int resp) {
-  std::string out;
-  AppendText(&out, s, resp);
-  return out;
-}
-
-void Info(RequestContext& c, Argv) { c.replies.Add(Text(Present(c).InfoText(), c.client.resp)); }
+void Info(RequestContext& c, Argv) { c.replies.Add(TextReply(Present(c).InfoText(), c.client.resp)); }
 void Slots(RequestContext& c, Argv) { c.replies.Add(Present(c).SlotsReply()); }
 void Shards(RequestContext& c, Argv) { c.replies.Add(Present(c).ShardsReply(c.client.resp)); }
-void Nodes(RequestContext& c, Argv) { c.replies.Add(Text(Present(c).NodesText(), c.client.resp)); }
+void Nodes(RequestContext& c, Argv) { c.replies.Add(TextReply(Present(c).NodesText(), c.client.resp)); }
 void Replicas(RequestContext& c, Argv argv) { c.replies.Add(Present(c).ReplicasReply(argv[2])); }
 void MyId(RequestContext& c, Argv) { c.replies.Add(Bulk(ClusterNodeId(c.worker.options->id))); }
 void KeySlotOf(RequestContext& c, Argv argv) { c.replies.Add(fmt::format(":{}\r\n", KeySlot(argv[2]))); }

@@ -31,5 +31,10 @@ inline void AppendText(std::string* out, std::string_view text, int resp) {
   out->append("=").append(std::to_string(text.size() + 4)).append("\r\ntxt:");
   out->append(text).append("\r\n");
 }
+inline std::string TextReply(std::string_view text, int resp) {
+  std::string out;
+  AppendText(&out, text, resp);
+  return out;
+}
 
 }  // namespace redkube::proxy
