@@ -16,13 +16,16 @@
 #include "proxy/reply_queue.h"
 #include "proxy/request_bytes.h"
 #include "proxy/request_context.h"
+#include "proxy/resp_forms.h"
 #include "proxy/worker.h"
 
 namespace redkube::proxy {
 namespace {
 
-// The request as it came, to every master; the replies merged by `kind`
-// (and `custom` for kCustom), each labelled by its shard's id.
+// The request as it came, to every master, on connections that speak the
+// client's protocol (so a RESP3 client's merge reads and gives RESP3 forms);
+// the replies merged by `kind` (and `custom` for kCustom), each labelled by
+// its shard's id.
 void ToEveryMaster(RequestContext& ctx, AdminArgv argv, ReplyMerger::Kind kind,
                    ReplyMerger::CustomMerge custom = nullptr) {
   const int shards = ctx.router().shard_count();
@@ -30,7 +33,8 @@ void ToEveryMaster(RequestContext& ctx, AdminArgv argv, ReplyMerger::Kind kind,
   p->merger->custom = custom;
   for (int i = 0; i < shards; ++i) p->merger->part_labels.push_back(ctx.router().shard(i).id);
   for (int i = 0; i < shards; ++i) {
-    AppendRequest(ctx.worker.backends->Master(i)->StartRequest(p, static_cast<uint32_t>(i)), argv, {});
+    AppendRequest(ctx.worker.backends->Master(i, ctx.client.resp)->StartRequest(p, static_cast<uint32_t>(i)),
+                  argv, {});
   }
 }
 
@@ -69,7 +73,8 @@ void MemoryPerShardText(RequestContext& ctx, AdminArgv argv) {
 void MemoryPurge(RequestContext& ctx, AdminArgv argv) { ToEveryMaster(ctx, argv, ReplyMerger::Kind::kAllOk); }
 
 void AnyMaster(RequestContext& ctx, AdminArgv argv) {
-  AppendRequest(ctx.worker.backends->Master(0)->StartRequest(ctx.replies.Open(1), 0), argv, {});
+  AppendRequest(ctx.worker.backends->Master(0, ctx.client.resp)->StartRequest(ctx.replies.Open(1), 0), argv,
+                {});
 }
 
 void AclWhoami(RequestContext& ctx, AdminArgv) { ctx.replies.Add("$7\r\ndefault\r\n"); }
@@ -84,7 +89,7 @@ void AclRefused(RequestContext& ctx, AdminArgv argv) {
 }
 
 // redis-server's reply shape: {command: {calls: n, histogram_usec: {bucket:
-// cumulative count...}}} (RESP2: nested flat arrays). The buckets are the
+// cumulative count...}}} (maps in RESP3, nested flat arrays in RESP2). The buckets are the
 // proxy's histogram's upper bounds (100 us ... 1 s); requests slower than
 // 1 s are counted under the largest 64-bit integer. `calls` counts the
 // requests timed (those answered by servers). With command names, only
@@ -117,11 +122,11 @@ void LatencyHistogramCommand(RequestContext& ctx, AdminArgv argv) {
     if (calls == 0) continue;
     ++commands;
     AppendBulk(&body, specs[i]->name);
-    AppendArrayHeader(&body, 4);
+    AppendMapHeader(&body, 2, ctx.client.resp);
     AppendBulk(&body, "calls");
     AppendInteger(&body, static_cast<int64_t>(calls));
     AppendBulk(&body, "histogram_usec");
-    AppendArrayHeader(&body, 2 * buckets);
+    AppendMapHeader(&body, buckets, ctx.client.resp);
     uint64_t cumulative = 0;
     for (size_t b = 0; b < counts.size(); ++b) {
       cumulative += counts[b];
@@ -132,7 +137,7 @@ void LatencyHistogramCommand(RequestContext& ctx, AdminArgv argv) {
     }
   }
   std::string out;
-  AppendArrayHeader(&out, 2 * commands);
+  AppendMapHeader(&out, commands, ctx.client.resp);
   out += body;
   ctx.replies.Add(out);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/reply_scanner.h"
+#include "proxy/resp_forms.h"
 
 namespace redkube::proxy {
 namespace {
@@ -45,7 +46,7 @@ struct StatValue {
 
 void AddNested(std::string_view reply, StatValue* v) {
   std::vector<std::string_view> items;
-  SplitArray(reply, &items);
+  SplitAggregate(reply, &items);
   for (size_t i = 0; i + 1 < items.size(); i += 2) {
     std::string_view name;
     int64_t n = 0;
@@ -131,9 +132,13 @@ void MergeLatencyHistory(std::span<const std::string> parts, const ReplyMerger&,
   }
 }
 
+// RESP3: the parts came from RESP3 connections (a RESP3 client's), so a
+// verbatim part means the client wants verbatim text, as redis-server gives it.
 void MergeLabelledText(std::span<const std::string> parts, const ReplyMerger& m, std::string* out) {
   std::string text;
+  int resp = 2;
   for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].starts_with('=')) resp = 3;
     std::string_view part;
     if (!TextOf(parts[i], &part)) {
       out->assign(kUnexpected);
@@ -144,14 +149,18 @@ void MergeLabelledText(std::span<const std::string> parts, const ReplyMerger& m,
     text.append(part);
     if (!part.ends_with('\n')) text += '\n';
   }
-  AppendBulk(out, text);
+  AppendText(out, text, resp);
 }
 
+// A RESP3 client's parts are maps (db.N's entries too) with doubles (`,`);
+// the merge answers in the form its parts came in.
 void MergeMemoryStats(std::span<const std::string> parts, const ReplyMerger&, std::string* out) {
   std::vector<std::pair<std::string, StatValue>> stats;
   std::vector<std::string_view> items;
+  int resp = 2;
   for (const auto& p : parts) {
-    if (!SplitArray(p, &items) || items.size() % 2 != 0) {
+    if (p.starts_with('%')) resp = 3;
+    if (!SplitAggregate(p, &items) || items.size() % 2 != 0) {
       out->assign(kUnexpected);
       return;
     }
@@ -174,7 +183,7 @@ void MergeMemoryStats(std::span<const std::string> parts, const ReplyMerger&, st
       if (ParseIntegerReply(value, &n)) {
         if (first) v.type = StatValue::kInteger;
         v.integer += n;
-      } else if (value.starts_with('*')) {
+      } else if (value.starts_with('*') || value.starts_with('%')) {
         if (first) v.type = StatValue::kNested;
         AddNested(value, &v);
       } else if ((ParseStringReply(value, &text) && ParseDouble(text, &d)) ||
@@ -213,7 +222,7 @@ void MergeMemoryStats(std::span<const std::string> parts, const ReplyMerger&, st
           ratio(integer("total.allocated") + integer("fragmentation.bytes"), integer("total.allocated"));
     }
   }
-  AppendArrayHeader(out, static_cast<int64_t>(2 * stats.size()));
+  AppendMapHeader(out, static_cast<int64_t>(stats.size()), resp);
   for (const auto& [name, v] : stats) {
     AppendBulk(out, name);
     switch (v.type) {
@@ -221,17 +230,22 @@ void MergeMemoryStats(std::span<const std::string> parts, const ReplyMerger&, st
         AppendInteger(out, v.integer);
         break;
       case StatValue::kDecimal:
-        AppendBulk(out, fmt::format("{:.17g}", v.decimal));  // redis-server's RESP2 double
+        // redis-server 7.0's double: "%.17g", a bulk string in RESP2.
+        if (resp == 3) {
+          out->append(fmt::format(",{:.17g}\r\n", v.decimal));
+        } else {
+          AppendBulk(out, fmt::format("{:.17g}", v.decimal));
+        }
         break;
       case StatValue::kNested:
-        AppendArrayHeader(out, static_cast<int64_t>(2 * v.nested.size()));
+        AppendMapHeader(out, static_cast<int64_t>(v.nested.size()), resp);
         for (const auto& [n, x] : v.nested) {
           AppendBulk(out, n);
           AppendInteger(out, x);
         }
         break;
       case StatValue::kOther:
-        out->append(v.other.empty() ? std::string_view("$-1\r\n") : std::string_view(v.other));
+        out->append(v.other.empty() ? NilReply(resp) : std::string_view(v.other));
         break;
     }
   }

@@ -36,6 +36,7 @@ BackendConnection* BackendPool::Resp3Twin(BackendConnection* resp2) {
 void BackendPool::Apply(const SlotRouter& router, const ReadableReplicas& readable) {
   const bool replica_reads = server_->options().read_from != ReadFrom::kMaster;
   masters_.clear();
+  master_twins_.assign(router.shard_count(), nullptr);
   replicas_.assign(router.shard_count(), {});
   std::map<const BackendConnection*, const Shard*> fenced;
   for (int i = 0; i < router.shard_count(); ++i) {

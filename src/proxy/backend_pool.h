@@ -48,8 +48,10 @@ class BackendPool {
 
   // The shared connection to shard `shard`'s master, speaking RESP `resp`.
   BackendConnection* Master(int shard, int resp = 2) {
-    BackendConnection* b = masters_[shard];
-    return resp == 2 ? b : Resp3Twin(b);
+    if (resp == 2) return masters_[shard];
+    BackendConnection*& twin = master_twins_[shard];
+    if (twin == nullptr) twin = Resp3Twin(masters_[shard]);
+    return twin;
   }
   // For a read-only request: a replica in sync (in turn) under --read-from
   // replica|prefer-replica, else the master; nullptr when only a replica may
@@ -64,6 +66,7 @@ class BackendPool {
   void Tick();
   void Clear() {
     masters_.clear();
+    master_twins_.clear();
     replicas_.clear();
     resp3_twins_.clear();
     by_address_.clear();
@@ -81,6 +84,10 @@ class BackendPool {
   std::unordered_map<std::string, std::unique_ptr<BackendConnection>> by_address_;
   std::unordered_map<const BackendConnection*, std::unique_ptr<BackendConnection>> resp3_twins_;
   std::vector<BackendConnection*> masters_;
+  // masters_[i]'s RESP3 twin once asked for (else nullptr), so that a RESP3
+  // client's request to a master costs no map lookup. Valid until the next
+  // Apply: Tick closes only connections that no shard uses.
+  std::vector<BackendConnection*> master_twins_;
   std::vector<std::vector<BackendConnection*>> replicas_;  // readable, per shard
   uint32_t next_replica_ = 0;
 };

@@ -285,10 +285,7 @@ void ClientHelp(RequestContext& c, Argv) {
       "HELP",
       "    Print this help.",
   };
-  std::string out;
-  AppendArrayHeader(&out, static_cast<int64_t>(std::size(kLines)));
-  for (std::string_view line : kLines) out += fmt::format("+{}\r\n", line);
-  c.replies.Add(out);
+  c.replies.Add(HelpReply(kLines));
 }
 
 // MONITOR: sent to every master on the client's own connections; the

@@ -238,13 +238,17 @@ void ClientSession::FlushOutput() {
     worker_->stats->bytes_out.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   }
   const ProxyOptions& options = *worker_->options;
-  const bool subscribed = state_.subscriptions.active();
+  // A MONITOR stream is pushed to the client unasked, like pub/sub messages,
+  // and carries every master's traffic: a monitor that stops reading grows
+  // fastest of all, so it gets the subscribers' (smaller) limit. (redis-server
+  // counts a monitor as a normal client, unlimited by default.)
+  const bool subscribed = state_.subscriptions.active() || (state_.reply_mode & kMonitoring) != 0;
   size_t limit = subscribed ? options.pubsub_output_limit_bytes : options.output_limit_bytes;
   if (limit > 0 && output_.size() > limit) {
     // A client that does not read its replies (a stalled subscriber, a
     // pipeliner that never reads) must not make the proxy's memory grow.
     spdlog::warn("client {} ({}) closed: {} bytes of replies unread, over the {} byte limit{}", state_.id,
-                 state_.peer, output_.size(), limit, subscribed ? " for subscribers" : "");
+                 state_.peer, output_.size(), limit, subscribed ? " for subscribers and monitors" : "");
     worker_->stats->output_limit_disconnects.fetch_add(1, std::memory_order_relaxed);
     Close();
     return;

@@ -126,9 +126,7 @@ void Help(RequestContext& c, Argv) {
       "(redkube: this proxy presents itself as the primary of every slot and the other live",
       "proxies as its replicas; slots and nodes are managed by the ConfigServer.)",
   };
-  std::string out = fmt::format("*{}\r\n", std::size(kLines));
-  for (std::string_view line : kLines) out += fmt::format("+{}\r\n", line);
-  c.replies.Add(out);
+  c.replies.Add(HelpReply(kLines));
 }
 
 // The CLUSTER subcommands that change a Redis Cluster.

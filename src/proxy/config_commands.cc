@@ -16,6 +16,7 @@
 #include "proxy/proxy_server.h"
 #include "proxy/reply_queue.h"
 #include "proxy/request_context.h"
+#include "proxy/resp_forms.h"
 #include "proxy/worker.h"
 
 namespace redkube::proxy {
@@ -25,11 +26,11 @@ using Argv = std::span<const std::string_view>;
 
 constexpr int64_t kDifferenceLogEveryMs = 60000;
 
-// CONFIG GET replies as name -> value; false if `reply` is no array of
-// bulk strings in pairs.
+// CONFIG GET replies as name -> value; false if `reply` is no array (RESP2)
+// or map (RESP3) of bulk strings in pairs.
 bool ParsePairs(std::string_view reply, std::map<std::string_view, std::string_view>* out) {
   std::vector<std::string_view> elements;
-  if (!SplitArray(reply, &elements) || elements.size() % 2 != 0) return false;
+  if (!SplitAggregate(reply, &elements) || elements.size() % 2 != 0) return false;
   for (size_t i = 0; i + 1 < elements.size(); i += 2) {
     std::string_view name, value;
     if (!ParseStringReply(elements[i], &name) || !ParseStringReply(elements[i + 1], &value)) return false;
@@ -146,7 +147,7 @@ void ConfigRewriteCommand(RequestContext& ctx, Argv) {
 }
 
 void ConfigHelpCommand(RequestContext& ctx, Argv) {
-  static const std::vector<std::string_view> kLines = {
+  static constexpr std::string_view kLines[] = {
       "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "GET <pattern>",
       "    Return parameters matching the glob-like <pattern> and their values,",
@@ -161,10 +162,7 @@ void ConfigHelpCommand(RequestContext& ctx, Argv) {
       "HELP",
       "    Print this help.",
   };
-  std::string out;
-  AppendArrayHeader(&out, static_cast<int64_t>(kLines.size()));
-  for (std::string_view line : kLines) out += fmt::format("+{}\r\n", line);
-  ctx.replies.Add(out);
+  ctx.replies.Add(HelpReply(kLines));
 }
 
 }  // namespace redkube::proxy

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,15 @@ inline void AppendText(std::string* out, std::string_view text, int resp) {
 inline std::string TextReply(std::string_view text, int resp) {
   std::string out;
   AppendText(&out, text, resp);
+  return out;
+}
+
+// A HELP subcommand's reply: one simple string per line, as redis-server
+// answers HELP in both protocols.
+inline std::string HelpReply(std::span<const std::string_view> lines) {
+  std::string out;
+  AppendArrayHeader(&out, static_cast<int64_t>(lines.size()));
+  for (std::string_view line : lines) out.append("+").append(line).append("\r\n");
   return out;
 }
 

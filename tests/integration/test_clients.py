@@ -1,5 +1,5 @@
 """The clients people use, unchanged, against redkube and against a plain
-redis-server: go-redis, ioredis and Jedis run the same workload (strings,
+redis-server: go-redis, ioredis, Jedis and Lettuce run the same workload (strings,
 hashes, a pipeline, a transaction, a Lua script, pub/sub, a blocking pop,
 SCAN) from tests/clients/, built by scripts/install-client-libs.sh. redis-py
 runs the workload below."""
@@ -31,6 +31,10 @@ WORKLOADS = {
     "jedis-resp3": lambda host, port, prefix: ["java", "-cp", "%s:%s/*" % (
         os.path.join(CLIENTS, "java", "target", "classes"), os.path.join(CLIENTS, "java", "target", "dependency")),
         "redkube.Workload", host, str(port), "", prefix, "3"],
+    # Lettuce asks for RESP3 (HELLO 3) first, by itself.
+    "lettuce": lambda host, port, prefix: ["java", "-cp", "%s:%s/*" % (
+        os.path.join(CLIENTS, "java", "target", "classes"), os.path.join(CLIENTS, "java", "target", "dependency")),
+        "redkube.LettuceWorkload", host, str(port), "", prefix],
 }
 
 
@@ -42,9 +46,9 @@ def test_client_workload(client, target, flushed, reference):
     done = subprocess.run(WORKLOADS[client]("127.0.0.1", port, prefix), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("OK"), done.stdout + done.stderr
-    if client.startswith("go-redis") or client.startswith("jedis"):
+    if client.startswith(("go-redis", "jedis", "lettuce")):
         # The protocol the client negotiated, as the proxy (or server) saw it.
-        want = "resp=3" if client in ("go-redis", "jedis-resp3") else "resp=2"
+        want = "resp=3" if client in ("go-redis", "jedis-resp3", "lettuce") else "resp=2"
         assert done.stdout.split()[-1] == want, done.stdout
 
 

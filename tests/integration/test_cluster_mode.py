@@ -4,7 +4,7 @@ other live proxies, which the ConfigServer lists, as its replicas. The
 CLUSTER replies are checked for their shapes (against a real cluster-enabled
 redis-server's where they have one), the proxy list as proxies join and
 stop, and real cluster clients (redis-py RedisCluster, go-redis
-ClusterClient, ioredis Cluster, Jedis JedisCluster) run against one proxy of a 2-proxy cluster.
+ClusterClient, ioredis Cluster, Jedis JedisCluster, Lettuce RedisClusterClient) run against one proxy of a 2-proxy cluster.
 Real etcd, a real ConfigServer, real redis-servers."""
 import hashlib
 import os
@@ -302,6 +302,9 @@ WORKLOADS = {
     "jedis": lambda port, prefix: ["java", "-cp", "%s:%s/*" % (
         os.path.join(CLIENTS, "java", "target", "classes"), os.path.join(CLIENTS, "java", "target", "dependency")),
         "redkube.ClusterWorkload", "127.0.0.1", str(port), PASSWORD, prefix],
+    "lettuce": lambda port, prefix: ["java", "-cp", "%s:%s/*" % (
+        os.path.join(CLIENTS, "java", "target", "classes"), os.path.join(CLIENTS, "java", "target", "dependency")),
+        "redkube.LettuceClusterWorkload", "127.0.0.1", str(port), PASSWORD, prefix],
 }
 
 

@@ -1,5 +1,6 @@
-"""Client limits: a subscriber that stops reading is disconnected once its
-unread messages pass the limit (the proxy's memory stays bounded), and idle
+"""Client limits: a subscriber (or a monitor) that stops reading is
+disconnected once its unread messages pass the limit (the proxy's memory
+stays bounded), and idle
 clients are closed after the idle timeout, but not subscribers or blocked
 clients."""
 import os
@@ -53,6 +54,33 @@ def test_stalled_subscriber_is_disconnected_and_memory_stays_bounded(workdir, sh
         assert "redkube_proxy_output_limit_disconnects_total 1" in text
         assert "over the 2097152 byte limit for subscribers" in proxy.log_text()
         sub.close()
+    finally:
+        proxy.stop()
+
+
+def test_stalled_monitor_is_held_to_the_subscribers_limit(workdir, shards):
+    # The normal limit stays 256 MB: only a MONITOR stream counts as pushed.
+    proxy = Proxy(workdir, shards, extra_args=("--pubsub-output-limit-mb", "2"),
+                  env=small_asan_quarantine())
+    try:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", proxy.port))
+        s.sendall(RespConnection.encode("MONITOR"))
+        assert s.recv(5) == b"+OK\r\n"
+        writer = proxy.connect()
+        payload = "y" * 100_000
+        metric = "redkube_proxy_output_limit_disconnects_total 1"
+        sent = 0
+        while metric not in http("GET", "http://127.0.0.1:%d/metrics" % proxy.admin_port)[1]:
+            for _ in range(10):
+                assert writer.command("SET", "monitored", payload) == b"OK"
+            sent += 10
+            assert sent < 1000, "the stalled monitor was never disconnected"  # 100 MB of lines
+        assert sent * len(payload) < 20 * 1024 * 1024, sent
+        assert "over the 2097152 byte limit for subscribers" in proxy.log_text()
+        assert writer.command("GET", "monitored") == payload.encode()
+        s.close()
     finally:
         proxy.stop()
 

@@ -169,6 +169,57 @@ def test_info_and_client_info_are_verbatim_strings(p3, r3):
     assert fields_proxy == fields_direct
 
 
+def shape(raw):
+    """A RESP3 reply's form without its values: a map becomes {key: shape},
+    an array [shape...], a scalar its type byte. Returns (shape, rest)."""
+    line, _, rest = raw.partition(b"\r\n")
+    kind, body = line[:1], line[1:]
+    if kind in b"$=" and int(body) >= 0:
+        return kind, rest[int(body) + 2:]
+    if kind in b"*~":
+        items = []
+        for _ in range(int(body)):
+            item, rest = shape(rest)
+            items.append(item)
+        return items, rest
+    if kind == b"%":
+        entries = {}
+        for _ in range(int(body)):
+            header, _, rest = rest.partition(b"\r\n")  # a key: a bulk or simple string
+            if header[:1] == b"$":
+                key, rest = rest[:int(header[1:])], rest[int(header[1:]) + 2:]
+            else:
+                key = header[1:]
+            entries[key], rest = shape(rest)
+        return entries, rest
+    return kind, rest
+
+
+def whole_shape(raw):
+    form, rest = shape(raw)
+    assert rest == b"", raw
+    return form
+
+
+def test_admin_fan_outs_take_the_resp3_forms_of_redis_server(p3, r3):
+    # The values differ (three servers summed, or the proxy's own figures);
+    # the forms must not: maps, doubles, verbatim texts.
+    for c in (p3, r3):
+        for i in range(20):
+            c.command("SET", "adm%d" % i, "v")
+    proxy_stats, direct_stats = (whole_shape(c.command("MEMORY", "STATS")) for c in (p3, r3))
+    assert isinstance(proxy_stats, dict) and proxy_stats[b"peak.percentage"] == b","
+    assert proxy_stats == direct_stats
+    proxy_hist, direct_hist = (whole_shape(c.command("LATENCY", "HISTOGRAM", "set")) for c in (p3, r3))
+    assert set(proxy_hist) == {b"set"} and set(proxy_hist[b"set"]) == {b"calls", b"histogram_usec"}
+    assert isinstance(proxy_hist[b"set"][b"histogram_usec"], dict)
+    assert type(direct_hist[b"set"][b"histogram_usec"]) is dict
+    for cmd in (("MEMORY", "DOCTOR"), ("LATENCY", "DOCTOR"), ("MEMORY", "MALLOC-STATS")):
+        assert p3.command(*cmd)[:1] == r3.command(*cmd)[:1] == b"=", cmd
+    for cmd in (("LATENCY", "LATEST"), ("LATENCY", "RESET"), ("MEMORY", "PURGE")):
+        assert whole_shape(p3.command(*cmd)) == whole_shape(r3.command(*cmd)), cmd
+
+
 def test_cluster_replies_take_the_resp3_forms_of_a_cluster_node(p3):
     # As a cluster-enabled redis-server 7.0 answers a RESP3 client: the texts
     # verbatim, CLUSTER SHARDS' shard and node entries maps.

@@ -57,6 +57,24 @@ TEST(AdminReplies, MemoryStatsSumsAndRecomputes) {
       "$4\r\ndb.0\r\n*2\r\n$23\r\noverhead.hashtable.main\r\n:10\r\n$15\r\npeak.percentage\r\n$3\r\n100\r\n");
 }
 
+TEST(AdminReplies, Resp3TextsStayVerbatim) {
+  std::string out = Merge(MergeLabelledText, {"=6\r\ntxt:hi\r\n", "=6\r\ntxt:ok\r\n"}, {"s0", "s1"});
+  EXPECT_EQ(out, "=44\r\ntxt:--- shard s0 ---\nhi\n--- shard s1 ---\nok\n\r\n");
+}
+
+TEST(AdminReplies, Resp3MemoryStatsAreMapsWithDoubles) {
+  const std::string a =
+      "%4\r\n$14\r\npeak.allocated\r\n:400\r\n$15\r\ntotal.allocated\r\n:200\r\n"
+      "$4\r\ndb.0\r\n%1\r\n$23\r\noverhead.hashtable.main\r\n:8\r\n$15\r\npeak.percentage\r\n,50\r\n";
+  const std::string b =
+      "%4\r\n$14\r\npeak.allocated\r\n:400\r\n$15\r\ntotal.allocated\r\n:600\r\n"
+      "$4\r\ndb.0\r\n%1\r\n$23\r\noverhead.hashtable.main\r\n:2\r\n$15\r\npeak.percentage\r\n,150\r\n";
+  EXPECT_EQ(
+      Merge(MergeMemoryStats, {a, b}),
+      "%4\r\n$14\r\npeak.allocated\r\n:800\r\n$15\r\ntotal.allocated\r\n:800\r\n"
+      "$4\r\ndb.0\r\n%1\r\n$23\r\noverhead.hashtable.main\r\n:10\r\n$15\r\npeak.percentage\r\n,100\r\n");
+}
+
 TEST(AdminReplies, UnexpectedRepliesAreAnErrorNotACrash) {
   for (auto merge : {MergeLatencyLatest, MergeLatencyHistory, MergeLabelledText, MergeMemoryStats}) {
     std::string out = Merge(merge, {":1\r\n", "*1\r\n:2\r\n"});

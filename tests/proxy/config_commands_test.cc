@@ -31,6 +31,13 @@ TEST(ConfigGet, ASharedParameterThatDiffersIsNamed) {
   EXPECT_NE(d.find("allkeys-lru"), std::string::npos) << d;
 }
 
+TEST(ConfigGet, Resp3MapsAreComparedToo) {
+  std::string a = "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n";
+  std::string b = "%1\r\n$9\r\nmaxmemory\r\n$3\r\n100\r\n";
+  EXPECT_NE(FirstConfigDifference(a, b).find("maxmemory is '0'"), std::string::npos);
+  EXPECT_EQ(FirstConfigDifference(a, a), "");
+}
+
 TEST(ConfigGet, NotAnArrayIsNoDifference) {
   EXPECT_EQ(FirstConfigDifference("-ERR x\r\n", Pairs({"a", "b"})), "");
   EXPECT_EQ(FirstConfigDifference(Pairs({"a"}), Pairs({"a", "b"})), "");
