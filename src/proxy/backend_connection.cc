@@ -87,6 +87,14 @@ void BackendConnection::Connect() {
     AppendBulk(out, options_->password);
   }
   if (protocol_ != 2) SendHello();
+  server_client_id_ = -1;
+  if (options_->learn_server_client_id) {
+    Buffer* out = StartOwnRequest();
+    in_flight_.back().client_id = true;
+    AppendArrayHeader(out, 2);
+    AppendBulk(out, "CLIENT");
+    AppendBulk(out, "ID");
+  }
   sink_->OnBackendConnecting(this);
 }
 
@@ -181,12 +189,15 @@ void BackendConnection::ReadAvailableReplies() {
       }
       InFlight owed = in_flight_.front();
       in_flight_.pop_front();
+      ++replies_read_;
       if (owed.subscription) {
         if (auto count = SubscriptionCount(reply)) subscriptions_ = *count;
       }
       if (owed.pending != nullptr) {
         if (stats_) stats_->latency.Record(loop_->now_us() - owed.sent_us);
         sink_->OnBackendReply(owed.pending, owed.part, reply);
+      } else if (owed.client_id && !IsErrorReply(reply)) {
+        if (!ParseIntegerReply(reply, &server_client_id_)) server_client_id_ = -1;
       } else if (IsErrorReply(reply)) {
         spdlog::error("backend {} refused a request of the proxy's own (AUTH, SCRIPT LOAD): {}", name_,
                       reply.substr(1, reply.size() - 3));

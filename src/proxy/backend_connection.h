@@ -70,6 +70,10 @@ struct BackendOptions {
   // loop); a failed or dropped connection asks it to re-resolve the name.
   // nullptr: resolve with a blocking getaddrinfo (tests, tools).
   AddressBook* addresses = nullptr;
+  // Ask CLIENT ID after every connect (its reply kept, not given to anyone):
+  // for the clients' own connections, so that CLIENT UNBLOCK through the
+  // proxy can name a blocked connection to its server.
+  bool learn_server_client_id = false;
 };
 
 class BackendConnection : public EventHandler {
@@ -122,6 +126,12 @@ class BackendConnection : public EventHandler {
   // (a client that said HELLO again keeps its own connections).
   void SetProtocol(int resp);
   int protocol() const { return protocol_; }
+  // The server's id of this connection (CLIENT ID), once learned on this
+  // session (BackendOptions::learn_server_client_id); -1 before.
+  int64_t server_client_id() const { return server_client_id_; }
+  // Replies read on this connection so far: with session(), tells whether
+  // a request owed at some moment has been answered since.
+  uint64_t replies_read() const { return replies_read_; }
 
   size_t in_flight() const { return in_flight_.size(); }
   bool connected() const { return state_ == State::kConnected; }
@@ -144,6 +154,7 @@ class BackendConnection : public EventHandler {
     uint32_t part;
     int64_t sent_us;
     bool subscription = false;
+    bool client_id = false;  // the proxy's own CLIENT ID: its reply is server_client_id_
   };
 
   void Connect();
@@ -174,6 +185,8 @@ class BackendConnection : public EventHandler {
   bool fenced_ = false;
   std::string fence_reason_;
   int protocol_ = 2;
+  int64_t server_client_id_ = -1;
+  uint64_t replies_read_ = 0;
 
   Buffer out_;
   Buffer in_;

@@ -61,6 +61,10 @@ class BackendPool {
     return resp == 2 || b == nullptr ? b : Resp3Twin(b);
   }
 
+  // The shared (RESP2) connection to `address`, made if the pool has none
+  // (closed by Tick once idle if no shard uses it).
+  BackendConnection* Shared(const HostPort& address) { return For(address); }
+
   // Periodic: timeouts and reconnects; connections no shard uses any more
   // are closed once idle.
   void Tick();

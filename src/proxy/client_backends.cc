@@ -93,6 +93,53 @@ bool ClientBackends::AnyInFlight() const {
   return false;
 }
 
+int ClientBackends::UnblockOnServers(bool with_error) {
+  int concerned = 0;
+  for (auto& own : own_) {
+    BackendConnection* b = own.backend.get();
+    if (b->in_flight() == 0 || b->subscriptions() > 0) continue;
+    Unblocking u{b, b->session(), 0, with_error, false, false, worker_->loop->now_ms() + kUnblockRetryMs};
+    if (!ArmAndSend(&u) || u.retry) unblocking_.push_back(u);
+    ++concerned;
+  }
+  return concerned;
+}
+
+bool ClientBackends::ArmAndSend(Unblocking* u) {
+  const int64_t id = u->backend->server_client_id();
+  if (id < 0) return false;  // CLIENT ID not answered yet: the next tick
+  if (!u->armed) {
+    // From here on the connection owes only the client's requests (AUTH,
+    // HELLO and CLIENT ID were answered). Retried only for the one request
+    // owed: with more (blocking commands pipelined), a resend could reach
+    // the server after the first was answered and unblock the next.
+    u->armed = true;
+    u->replies_read = u->backend->replies_read();
+    u->retry = u->backend->in_flight() == 1;
+  }
+  Buffer* out = worker_->backends->Shared(u->backend->address())->StartRequest(nullptr, 0);  // errors logged
+  AppendArrayHeader(out, 4);
+  AppendBulk(out, "CLIENT");
+  AppendBulk(out, "UNBLOCK");
+  AppendBulk(out, std::to_string(id));
+  AppendBulk(out, u->with_error ? "ERROR" : "TIMEOUT");
+  return true;
+}
+
+void ClientBackends::ContinueUnblocking() {
+  const int64_t now = worker_->loop->now_ms();
+  std::erase_if(unblocking_, [&](Unblocking& u) {
+    const bool present = std::any_of(own_.begin(), own_.end(),
+                                     [&](const OwnConnection& o) { return o.backend.get() == u.backend; });
+    if (!present || u.backend->session() != u.session || u.backend->in_flight() == 0 || now >= u.until_ms ||
+        (u.armed &&
+         (u.backend->replies_read() != u.replies_read || (u.retry && u.backend->in_flight() != 1)))) {
+      return true;  // answered (or gone, or given up on)
+    }
+    return ArmAndSend(&u) && !u.retry;  // a single one is done once sent
+  });
+}
+
 void ClientBackends::OnPush(std::string_view message) { replies_->Add(message); }
 
 void ClientBackends::Tick() {
@@ -105,6 +152,7 @@ void ClientBackends::Tick() {
     CatchUp();
   }
   if (!lost_.empty()) RestoreLostSubscriptions();
+  if (!unblocking_.empty()) ContinueUnblocking();
 }
 
 void ClientBackends::CatchUp() {

@@ -63,6 +63,22 @@ class ClientBackends {
   void CatchUp();
   // Whether a request on one of them is unanswered (blocked: not idle).
   bool AnyInFlight() const;
+  // CLIENT UNBLOCK of this client: each connection with a request
+  // unanswered is named to its server in `CLIENT UNBLOCK <server id>
+  // TIMEOUT|ERROR`, sent on the worker's shared connection to that server.
+  // The server answers the blocked request (its timeout reply, or
+  // -UNBLOCKED) on this connection, as it would have to a client of its
+  // own, so nothing it popped is lost. How many connections it concerns.
+  //
+  // The UNBLOCK and the blocked request travel on two connections, so the
+  // UNBLOCK may reach the server first (or before the connection's CLIENT
+  // ID is known): Tick sends it again every tick while that same request is
+  // still unanswered (same session, no reply read since, and it was the
+  // only one owed there), for kUnblockRetryMs at most. Once its reply is
+  // read, nothing is resent, so a later blocking request of the client is
+  // never unblocked by this one.
+  int UnblockOnServers(bool with_error);
+  static constexpr int64_t kUnblockRetryMs = 1000;
   // HELLO changed the client's protocol: every one says HELLO `resp` too
   // (replies and pushes on them reach the client as bytes).
   void SetProtocol(int resp) {
@@ -104,6 +120,21 @@ class ClientBackends {
   BackendConnection* Own(int shard);
   // A subscribed connection, left out of fences (see ForShard).
   bool HoldsSubscriptions(const BackendConnection* backend) const;
+  // An UNBLOCK not yet seen to work (UnblockOnServers).
+  struct Unblocking {
+    BackendConnection* backend;
+    uint64_t session;
+    uint64_t replies_read;  // once armed: the connection's count then
+    bool with_error;
+    bool armed;  // the server id was known and the first UNBLOCK sent
+    bool retry;  // sent every tick while unanswered, else once
+    int64_t until_ms;
+  };
+  // Sends the UNBLOCKs still needed, drops those answered or expired.
+  void ContinueUnblocking();
+  // Sends the UNBLOCK (arming `u` the first time); false if the server id
+  // is not known yet (nothing sent).
+  bool ArmAndSend(Unblocking* u);
   // Closes one (at the end of this loop iteration); what it owes is
   // answered with an error naming `why`.
   void Retire(BackendConnection* backend, const std::string& why = "the client disconnected");
@@ -113,6 +144,7 @@ class ClientBackends {
   ReplyQueue* replies_;
   std::vector<OwnConnection> own_;
   std::map<std::string, LostSubscriptions> lost_;  // by shard id
+  std::vector<Unblocking> unblocking_;
   // The routing the subscriptions were last placed by.
   std::shared_ptr<const SlotRouter> placed_by_;
   uint64_t checked_generation_ = 0;

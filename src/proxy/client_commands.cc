@@ -233,16 +233,37 @@ void ClientUnpause(RequestContext& c, Argv) {
   c.replies.Add("+OK\r\n");
 }
 
-// CLIENT UNBLOCK id [TIMEOUT|ERROR]: a client blocked through the proxy is
-// blocked on a server connection of its own; the proxy does not interrupt
-// it (yet), so this answers 0, as for a client that is not blocked.
+// CLIENT UNBLOCK id [TIMEOUT|ERROR], id as the proxy numbers its clients:
+// a client blocked through the proxy (BLPOP, XREAD BLOCK, BLMOVE...) is
+// blocked on server connections of its own, so the proxy asks those servers
+// to unblock them (ClientSession::Unblock), and the servers' answers reach
+// the client as they would reach a client of theirs: the timeout's reply
+// for TIMEOUT, -UNBLOCKED for ERROR. :1 means the client was blocked and
+// its servers were asked; a server that served the request in the meantime
+// answers it normally instead (the client gets its element; nothing is
+// dropped), where redis-server would have answered :0.
 void ClientUnblock(RequestContext& c, Argv argv) {
   if (!ParseInt64(argv[2])) return c.replies.Add("-ERR value is not an integer or out of range\r\n");
   if (argv.size() == 4 && !EqualsIgnoreCase(argv[3], "timeout") && !EqualsIgnoreCase(argv[3], "error")) {
     return c.replies.Add("-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n");
   }
   if (argv.size() > 4) return c.replies.Add(kSyntaxError);
-  c.replies.Add(":0\r\n");
+  const auto target = static_cast<uint64_t>(*ParseInt64(argv[2]));
+  const bool with_error = argv.size() == 4 && EqualsIgnoreCase(argv[3], "error");
+  AnswerAcrossWorkers(
+      c,
+      [target, with_error](WorkerContext& worker) -> std::string {
+        for (const auto& [session, owned] : *worker.clients) {
+          if (session->state().id == target && !session->closed())
+            return session->Unblock(with_error) ? "1" : "0";
+        }
+        return "0";
+      },
+      [](WorkerContext&, std::vector<std::string>& parts) {
+        AcrossWorkersReply answer;
+        answer.reply = std::find(parts.begin(), parts.end(), "1") != parts.end() ? ":1\r\n" : ":0\r\n";
+        return answer;
+      });
 }
 
 void ClientHelp(RequestContext& c, Argv) {
@@ -277,7 +298,7 @@ void ClientHelp(RequestContext& c, Argv) {
       "SETNAME <name>",
       "    Assign the name <name> to the current connection.",
       "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-      "    Answers 0: clients blocked through the proxy are not unblocked by it.",
+      "    Unblock the specified blocked client (through its servers).",
       "TRACKINGINFO",
       "    Report tracking status (always off through the proxy).",
       "NO-EVICT (ON|OFF), NO-TOUCH (ON|OFF)",

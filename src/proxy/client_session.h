@@ -46,6 +46,10 @@ class ClientSession : public EventHandler, private ReplyQueue::Owner {
   bool IdleLongerThan(int64_t ms) const;
   // Stops reading requests (shutdown drain).
   void StopReading();
+  // CLIENT UNBLOCK of this client: true if it was blocked (ReplyQueue::
+  // Blocked) and its servers were asked to unblock it (ClientBackends::
+  // UnblockOnServers).
+  bool Unblock(bool with_error) { return replies_.Blocked() && own_.UnblockOnServers(with_error) > 0; }
 
   // What CLIENT LIST shows (read on this worker's thread only).
   const ClientState& state() const { return state_; }

@@ -47,6 +47,7 @@ Worker::Worker(int index, ProxyServer* server, int listen_fd)
   own_backend_options_.reply_timeout_ms = 0;  // a blocked command owes its reply for as long as it blocks
   own_backend_options_.release_idle_buffers = true;
   own_backend_options_.log_state_changes = false;
+  own_backend_options_.learn_server_client_id = true;  // CLIENT UNBLOCK names them to their servers
   context_.loop = &loop_;
   context_.server = server_;
   context_.options = &server_->options();

@@ -179,6 +179,7 @@ ERRORS_COMPARED = [
     ("CLIENT", "GETREDIR"),
     ("CLIENT", "UNBLOCK", "1234"),
     ("CLIENT", "UNBLOCK", "1234", "foo"),
+    ("CLIENT", "UNBLOCK", "abc"),
 ]
 
 
@@ -234,6 +235,41 @@ def test_client_kill_by_id_and_addr_reaches_every_thread(own_proxy):
     finally:
         close_all(conns)
         asker.close()
+
+
+def unblock_sequence(port):
+    """CLIENT UNBLOCK against `port`: of a BLPOP (TIMEOUT, then ERROR), of
+    an XREAD BLOCK, of a client not blocked, of an unknown id; then what the
+    lists hold. The replies, in order."""
+    waiter, asker = RespConnection(port), RespConnection(port)
+    try:
+        assert waiter.command("CLIENT", "SETNAME", "waiter") == b"OK"
+        waiter_id = waiter.command("CLIENT", "ID")
+        out = []
+        for mode, blocking in (((), ("BLPOP", "unblock-q", "0")), (("ERROR",), ("BLPOP", "unblock-q", "0")),
+                               (("TIMEOUT",), ("XREAD", "BLOCK", "0", "STREAMS", "unblock-s", "$"))):
+            waiter.sock.sendall(RespConnection.encode(*blocking))
+            wait_until(lambda: any(l.get("name") == "waiter" and "b" in l.get("flags", "")
+                                   for l in list_lines(asker)), 5, "the waiter to block")
+            out.append(asker.command("CLIENT", "UNBLOCK", str(waiter_id), *mode))
+            out.append(waiter.read())
+        out.append(asker.command("CLIENT", "UNBLOCK", str(waiter_id)))  # not blocked
+        out.append(asker.command("CLIENT", "UNBLOCK", "987654321"))
+        # The waiter still works, and the unblocked pops took nothing.
+        out.append(asker.command("RPUSH", "unblock-q", "job"))
+        out.append(waiter.command("BLPOP", "unblock-q", "1"))
+        return out
+    finally:
+        waiter.close()
+        asker.close()
+
+
+def test_client_unblock_answers_what_redis_server_answers(own_proxy, reference):
+    via_proxy = unblock_sequence(own_proxy.port)
+    assert via_proxy == unblock_sequence(reference.port)
+    assert via_proxy[0] == 1 and via_proxy[1] is None
+    assert via_proxy[3] == RespError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    assert via_proxy[6:8] == [0, 0]
 
 
 def test_client_kill_type_and_skipme(own_proxy):

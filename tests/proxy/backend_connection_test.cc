@@ -133,5 +133,28 @@ TEST_F(FenceTest, FencedBeforeEverConnectingNeverConnects) {
   EXPECT_EQ(replies_[2], "+PONG\r\n");
 }
 
+// learn_server_client_id: the id is the one the server gives this
+// connection (its CLIENT ID, the request's own reply untouched), learned
+// again on a new session.
+TEST_F(FenceTest, LearnsTheServersIdOfTheConnectionOnEverySession) {
+  options_.learn_server_client_id = true;
+  EXPECT_EQ(backend_->server_client_id(), -1);
+  Send(1, {"CLIENT", "ID"});
+  ASSERT_TRUE(RunUntil([&] { return replies_.count(1) > 0; }));
+  EXPECT_EQ(replies_[1], ":" + std::to_string(backend_->server_client_id()) + "\r\n");
+  const int64_t first = backend_->server_client_id();
+  EXPECT_GT(first, 0);
+  const uint64_t replies_before = backend_->replies_read();
+
+  backend_->Fence("reconnect");
+  EXPECT_EQ(backend_->replies_read(), replies_before);  // failed requests are not replies read
+  backend_->Unfence();
+  Send(2, {"CLIENT", "ID"});
+  ASSERT_TRUE(RunUntil([&] { return replies_.count(2) > 0; }));
+  EXPECT_GT(backend_->server_client_id(), first);
+  EXPECT_EQ(replies_[2], ":" + std::to_string(backend_->server_client_id()) + "\r\n");
+  EXPECT_EQ(backend_->replies_read(), replies_before + 2);  // this session's CLIENT ID and request 2
+}
+
 }  // namespace
 }  // namespace redkube::proxy
