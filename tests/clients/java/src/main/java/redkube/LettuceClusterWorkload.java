@@ -28,15 +28,9 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import static redkube.LettuceWorkload.check;
 
 public final class LettuceClusterWorkload {
-  private static void check(boolean ok, String what) {
-    if (!ok) {
-      System.out.println("FAIL: " + what);
-      System.exit(1);
-    }
-  }
-
   public static void main(String[] args) throws Exception {
     String host = args[0];
     int port = Integer.parseInt(args[1]);

@@ -34,7 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 public final class LettuceWorkload {
-  private static void check(boolean ok, String what) {
+  static void check(boolean ok, String what) {
     if (!ok) {
       System.out.println("FAIL: " + what);
       System.exit(1);
