@@ -57,6 +57,7 @@ void BackendConnection::Connect() {
   // Whatever was queued while down is failed now, so that AUTH goes first.
   FailOwed(last_error_);
   session_ = NextSession();
+  server_client_id_ = -1;
 
   auto addr = options_->addresses ? options_->addresses->Lookup(address_) : ResolveIPv4(address_);
   if (!addr.ok()) {
@@ -87,7 +88,6 @@ void BackendConnection::Connect() {
     AppendBulk(out, options_->password);
   }
   if (protocol_ != 2) SendHello();
-  server_client_id_ = -1;
   if (options_->learn_server_client_id) {
     Buffer* out = StartOwnRequest();
     in_flight_.back().client_id = true;
@@ -114,6 +114,13 @@ void BackendConnection::SetProtocol(int resp) {
     dirty_ = true;
     sink_->MarkBackendDirty(this);
   }
+}
+
+uint64_t BackendConnection::OldestClientReply() const {
+  for (size_t i = 0; i < in_flight_.size(); ++i) {
+    if (in_flight_[i].pending != nullptr) return replies_read_ + i + 1;
+  }
+  return 0;
 }
 
 Buffer* BackendConnection::StartOwnRequest() {
@@ -292,6 +299,7 @@ void BackendConnection::Fail(const std::string& reason) {
   // have come back elsewhere under the same name (a rescheduled pod).
   if (state_ != State::kDown && options_->addresses) options_->addresses->RequestRefresh(address_.host);
   session_ = NextSession();
+  server_client_id_ = -1;  // a new session gets a new id (a restarted server reuses old ones)
   if (was_up && stats_) {
     stats_->connections.fetch_sub(1, std::memory_order_relaxed);
     stats_->failures.fetch_add(1, std::memory_order_relaxed);

@@ -132,6 +132,10 @@ class BackendConnection : public EventHandler {
   // Replies read on this connection so far: with session(), tells whether
   // a request owed at some moment has been answered since.
   uint64_t replies_read() const { return replies_read_; }
+  // The number replies_read() will reach with the reply to the oldest
+  // client request owed (the proxy's own AUTH, HELLO, CLIENT ID skipped);
+  // 0 if none is owed.
+  uint64_t OldestClientReply() const;
 
   size_t in_flight() const { return in_flight_.size(); }
   bool connected() const { return state_ == State::kConnected; }

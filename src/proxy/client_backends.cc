@@ -97,47 +97,36 @@ int ClientBackends::UnblockOnServers(bool with_error) {
   int concerned = 0;
   for (auto& own : own_) {
     BackendConnection* b = own.backend.get();
-    if (b->in_flight() == 0 || b->subscriptions() > 0) continue;
-    Unblocking u{b, b->session(), 0, with_error, false, false, worker_->loop->now_ms() + kUnblockRetryMs};
-    if (!ArmAndSend(&u) || u.retry) unblocking_.push_back(u);
+    const uint64_t target = b->OldestClientReply();
+    if (target == 0 || b->subscriptions() > 0) continue;
+    Unblocking u{b, b->session(), target, with_error, worker_->loop->now_ms() + kUnblockWaitMs};
+    if (!TrySendUnblock(u)) unblocking_.push_back(u);
     ++concerned;
   }
   return concerned;
 }
 
-bool ClientBackends::ArmAndSend(Unblocking* u) {
-  const int64_t id = u->backend->server_client_id();
-  if (id < 0) return false;  // CLIENT ID not answered yet: the next tick
-  if (!u->armed) {
-    // From here on the connection owes only the client's requests (AUTH,
-    // HELLO and CLIENT ID were answered). Retried only for the one request
-    // owed: with more (blocking commands pipelined), a resend could reach
-    // the server after the first was answered and unblock the next.
-    u->armed = true;
-    u->replies_read = u->backend->replies_read();
-    u->retry = u->backend->in_flight() == 1;
+bool ClientBackends::TrySendUnblock(const Unblocking& u) {
+  const bool present = std::any_of(own_.begin(), own_.end(),
+                                   [&](const OwnConnection& o) { return o.backend.get() == u.backend; });
+  if (!present || u.backend->session() != u.session || u.backend->replies_read() >= u.target_reply ||
+      worker_->loop->now_ms() >= u.until_ms) {
+    return true;  // gone, answered, or waited for long enough
   }
-  Buffer* out = worker_->backends->Shared(u->backend->address())->StartRequest(nullptr, 0);  // errors logged
+  const int64_t id = u.backend->server_client_id();
+  // Not yet: CLIENT ID (and the connect's AUTH, HELLO) still owed.
+  if (id < 0 || u.backend->replies_read() + 1 != u.target_reply) return false;
+  Buffer* out = worker_->backends->Shared(u.backend->address())->StartRequest(nullptr, 0);  // errors logged
   AppendArrayHeader(out, 4);
   AppendBulk(out, "CLIENT");
   AppendBulk(out, "UNBLOCK");
   AppendBulk(out, std::to_string(id));
-  AppendBulk(out, u->with_error ? "ERROR" : "TIMEOUT");
+  AppendBulk(out, u.with_error ? "ERROR" : "TIMEOUT");
   return true;
 }
 
 void ClientBackends::ContinueUnblocking() {
-  const int64_t now = worker_->loop->now_ms();
-  std::erase_if(unblocking_, [&](Unblocking& u) {
-    const bool present = std::any_of(own_.begin(), own_.end(),
-                                     [&](const OwnConnection& o) { return o.backend.get() == u.backend; });
-    if (!present || u.backend->session() != u.session || u.backend->in_flight() == 0 || now >= u.until_ms ||
-        (u.armed &&
-         (u.backend->replies_read() != u.replies_read || (u.retry && u.backend->in_flight() != 1)))) {
-      return true;  // answered (or gone, or given up on)
-    }
-    return ArmAndSend(&u) && !u.retry;  // a single one is done once sent
-  });
+  std::erase_if(unblocking_, [&](const Unblocking& u) { return TrySendUnblock(u); });
 }
 
 void ClientBackends::OnPush(std::string_view message) { replies_->Add(message); }
@@ -316,6 +305,7 @@ void ClientBackends::Retire(BackendConnection* backend, const std::string& why) 
     if (lost.restoring == backend) lost.restoring = nullptr;
   }
   backend->set_push_owner(nullptr);  // its failure is no news
+  std::erase_if(unblocking_, [&](const Unblocking& u) { return u.backend == backend; });
   backend->Abandon(why);
   worker_->retired.push_back(std::move(it->backend));
   own_.erase(it);
@@ -330,6 +320,7 @@ void ClientBackends::DropAll() {
   }
   own_.clear();
   lost_.clear();
+  unblocking_.clear();
   placed_by_ = nullptr;
   client_->subscriptions = ClientSubscriptions();
   worker_->with_own_backends.erase(this);

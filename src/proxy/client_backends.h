@@ -65,20 +65,24 @@ class ClientBackends {
   bool AnyInFlight() const;
   // CLIENT UNBLOCK of this client: each connection with a request
   // unanswered is named to its server in `CLIENT UNBLOCK <server id>
-  // TIMEOUT|ERROR`, sent on the worker's shared connection to that server.
-  // The server answers the blocked request (its timeout reply, or
+  // TIMEOUT|ERROR`, sent once on the worker's shared connection to that
+  // server. The server answers the blocked request (its timeout reply, or
   // -UNBLOCKED) on this connection, as it would have to a client of its
   // own, so nothing it popped is lost. How many connections it concerns.
   //
-  // The UNBLOCK and the blocked request travel on two connections, so the
-  // UNBLOCK may reach the server first (or before the connection's CLIENT
-  // ID is known): Tick sends it again every tick while that same request is
-  // still unanswered (same session, no reply read since, and it was the
-  // only one owed there), for kUnblockRetryMs at most. Once its reply is
-  // read, nothing is resent, so a later blocking request of the client is
-  // never unblocked by this one.
+  // The UNBLOCK is for the oldest request of the client's owed on the
+  // connection when it was asked for (BackendConnection::
+  // OldestClientReply), the one the server holds blocked, and is sent once
+  // the connection's server id is known (its CLIENT ID answered, waited for
+  // kUnblockWaitMs at most). Once that request is answered nothing is
+  // sent. Two windows remain, both because the UNBLOCK and the request
+  // travel on different connections: an UNBLOCK sent within microseconds
+  // of the request may be read first (answered :0 by the server; the client
+  // stays blocked, as on redis-server had the UNBLOCK come first), and one
+  // held up on a busy shared connection may arrive after the request was
+  // served and the client's next one blocked there (that one is unblocked).
   int UnblockOnServers(bool with_error);
-  static constexpr int64_t kUnblockRetryMs = 1000;
+  static constexpr int64_t kUnblockWaitMs = 1000;
   // HELLO changed the client's protocol: every one says HELLO `resp` too
   // (replies and pushes on them reach the client as bytes).
   void SetProtocol(int resp) {
@@ -120,21 +124,19 @@ class ClientBackends {
   BackendConnection* Own(int shard);
   // A subscribed connection, left out of fences (see ForShard).
   bool HoldsSubscriptions(const BackendConnection* backend) const;
-  // An UNBLOCK not yet seen to work (UnblockOnServers).
+  // An UNBLOCK not sent yet (UnblockOnServers).
   struct Unblocking {
     BackendConnection* backend;
     uint64_t session;
-    uint64_t replies_read;  // once armed: the connection's count then
+    uint64_t target_reply;  // the blocked request: the connection's reply number
     bool with_error;
-    bool armed;  // the server id was known and the first UNBLOCK sent
-    bool retry;  // sent every tick while unanswered, else once
     int64_t until_ms;
   };
-  // Sends the UNBLOCKs still needed, drops those answered or expired.
+  // Sends the UNBLOCKs that can be sent now; drops those sent, answered,
+  // gone or expired.
   void ContinueUnblocking();
-  // Sends the UNBLOCK (arming `u` the first time); false if the server id
-  // is not known yet (nothing sent).
-  bool ArmAndSend(Unblocking* u);
+  // Sends `u`'s UNBLOCK if it can be sent now; whether `u` is done with.
+  bool TrySendUnblock(const Unblocking& u);
   // Closes one (at the end of this loop iteration); what it owes is
   // answered with an error naming `why`.
   void Retire(BackendConnection* backend, const std::string& why = "the client disconnected");

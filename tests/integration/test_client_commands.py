@@ -272,6 +272,25 @@ def test_client_unblock_answers_what_redis_server_answers(own_proxy, reference):
     assert via_proxy[6:8] == [0, 0]
 
 
+def test_an_unblock_never_reaches_the_clients_next_blocking_request(own_proxy):
+    waiter, asker = own_proxy.connect(), own_proxy.connect()
+    try:
+        waiter_id = waiter.command("CLIENT", "ID")
+        for _ in range(5):
+            waiter.sock.sendall(RespConnection.encode("BLPOP", "unblock-next", "0"))
+            wait_until(lambda: any(l["id"] == str(waiter_id) and "b" in l["flags"] for l in list_lines(asker)),
+                       5, "the waiter to block")
+            assert asker.command("CLIENT", "UNBLOCK", str(waiter_id)) == 1
+            assert waiter.read() is None
+            waiter.sock.sendall(RespConnection.encode("BLPOP", "unblock-next", "0"))  # the next, at once
+            assert silent_for(waiter, 0.3), "the next BLPOP was unblocked too"
+            assert asker.command("RPUSH", "unblock-next", "job") == 1
+            assert waiter.read() == [b"unblock-next", b"job"]
+    finally:
+        waiter.close()
+        asker.close()
+
+
 def test_client_kill_type_and_skipme(own_proxy):
     conns = connect_many(own_proxy, CLIENTS, "typed")
     subscriber = own_proxy.connect()
