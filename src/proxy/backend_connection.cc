@@ -57,7 +57,6 @@ void BackendConnection::Connect() {
   // Whatever was queued while down is failed now, so that AUTH goes first.
   FailOwed(last_error_);
   session_ = NextSession();
-  server_client_id_ = -1;
 
   auto addr = options_->addresses ? options_->addresses->Lookup(address_) : ResolveIPv4(address_);
   if (!addr.ok()) {

@@ -107,11 +107,9 @@ int ClientBackends::UnblockOnServers(bool with_error) {
 }
 
 bool ClientBackends::TrySendUnblock(const Unblocking& u) {
-  const bool present = std::any_of(own_.begin(), own_.end(),
-                                   [&](const OwnConnection& o) { return o.backend.get() == u.backend; });
-  if (!present || u.backend->session() != u.session || u.backend->replies_read() >= u.target_reply ||
+  if (u.backend->session() != u.session || u.backend->replies_read() >= u.target_reply ||
       worker_->loop->now_ms() >= u.until_ms) {
-    return true;  // gone, answered, or waited for long enough
+    return true;  // reconnected, answered, or waited for long enough
   }
   const int64_t id = u.backend->server_client_id();
   // Not yet: CLIENT ID (and the connect's AUTH, HELLO) still owed.

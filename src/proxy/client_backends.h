@@ -124,7 +124,8 @@ class ClientBackends {
   BackendConnection* Own(int shard);
   // A subscribed connection, left out of fences (see ForShard).
   bool HoldsSubscriptions(const BackendConnection* backend) const;
-  // An UNBLOCK not sent yet (UnblockOnServers).
+  // An UNBLOCK not sent yet (UnblockOnServers). `backend` is one of own_:
+  // Retire and DropAll, the only places that close one, drop its entries.
   struct Unblocking {
     BackendConnection* backend;
     uint64_t session;

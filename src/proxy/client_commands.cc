@@ -243,12 +243,13 @@ void ClientUnpause(RequestContext& c, Argv) {
 // answers it normally instead (the client gets its element; nothing is
 // dropped), where redis-server would have answered :0.
 void ClientUnblock(RequestContext& c, Argv argv) {
-  if (!ParseInt64(argv[2])) return c.replies.Add("-ERR value is not an integer or out of range\r\n");
+  const std::optional<int64_t> id = ParseInt64(argv[2]);
+  if (!id) return c.replies.Add("-ERR value is not an integer or out of range\r\n");
   if (argv.size() == 4 && !EqualsIgnoreCase(argv[3], "timeout") && !EqualsIgnoreCase(argv[3], "error")) {
     return c.replies.Add("-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n");
   }
   if (argv.size() > 4) return c.replies.Add(kSyntaxError);
-  const auto target = static_cast<uint64_t>(*ParseInt64(argv[2]));
+  const auto target = static_cast<uint64_t>(*id);
   const bool with_error = argv.size() == 4 && EqualsIgnoreCase(argv[3], "error");
   AnswerAcrossWorkers(
       c,
